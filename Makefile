@@ -1,0 +1,39 @@
+# Every target bootstraps .venv by itself: a fresh clone needs nothing but python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: demo test dev bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(DAGSTER_HOME):
+	mkdir -p $(DAGSTER_HOME)
+
+## demo: install, start the embedded SP-API emulator, materialize the last 3 complete UTC days, print a summary
+demo: $(STAMP) $(DAGSTER_HOME)
+	$(BIN)/python -m amazon_orders_pipeline.demo
+
+## test: install and run the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## dev: install and start the Dagster UI on http://127.0.0.1:3000
+dev: $(STAMP) $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## bench: run the benchmarks (JSON on stdout)
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.extract
+
+lint: $(STAMP)
+	$(BIN)/ruff check amazon_orders_pipeline amazon_orders_pipeline_tests benchmarks
+
+clean:
+	rm -rf $(VENV) data exports .dagster_home dbt_project/target dbt_project/logs

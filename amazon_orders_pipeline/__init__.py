@@ -1,0 +1,1 @@
+"""Amazon SP-API orders pipeline."""

@@ -1,0 +1,93 @@
+"""The accounts config: which seller accounts to extract, where, with which credential env vars, PII or not."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from amazon_orders_pipeline.sp_api.auth import LwaCredentials
+from amazon_orders_pipeline.sp_api.client import REGION_ENDPOINTS
+
+DEFAULT_ACCOUNTS_FILE = Path(__file__).with_name("accounts.default.yaml")
+ACCOUNT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+API_VERSIONS = ("2026-01-01",)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    region: str
+    marketplace_ids: tuple[str, ...]
+    client_id_env: str
+    client_secret_env: str
+    refresh_token_env: str
+    pii: bool = False
+    api_version: str = "2026-01-01"
+
+    def credentials(self, environ: Mapping[str, str] = os.environ) -> LwaCredentials | None:
+        """The account's LWA credentials from the environment, or None when none are set (emulator mode)."""
+        names = (self.client_id_env, self.client_secret_env, self.refresh_token_env)
+        values = [environ.get(n, "") for n in names]
+        if not any(values):
+            return None
+        missing = [n for n, v in zip(names, values, strict=True) if not v]
+        if missing:
+            raise ConfigError(f"account {self.id!r}: credential variables not set: {', '.join(missing)}")
+        return LwaCredentials(*values)
+
+
+def accounts_file(environ: Mapping[str, str] = os.environ) -> Path:
+    return Path(environ.get("ACCOUNTS_FILE") or DEFAULT_ACCOUNTS_FILE)
+
+
+def load_accounts(path: str | Path | None = None) -> list[Account]:
+    path = Path(path) if path else accounts_file()
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot read accounts file {path}: {e}") from None
+    entries = (doc or {}).get("accounts")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: expected a non-empty list under 'accounts'")
+    accounts: list[Account] = []
+    for i, e in enumerate(entries):
+        where = f"{path}: accounts[{i}]"
+        if not isinstance(e, dict):
+            raise ConfigError(f"{where}: expected a mapping")
+        account_id = str(e.get("id", ""))
+        if not ACCOUNT_ID_RE.match(account_id):
+            raise ConfigError(f"{where}: id {account_id!r} must be lowercase letters, digits, '-' or '_'")
+        region = str(e.get("region", "")).upper()
+        if region not in REGION_ENDPOINTS:
+            raise ConfigError(f"{where}: region must be one of {sorted(REGION_ENDPOINTS)}, got {region!r}")
+        marketplaces = e.get("marketplace_ids")
+        if not isinstance(marketplaces, list) or not marketplaces or len(marketplaces) > 50:
+            raise ConfigError(f"{where}: marketplace_ids must list 1 to 50 marketplace ids")
+        creds = e.get("credentials") or {}
+        upper = account_id.upper().replace("-", "_")
+        api_version = str(e.get("api_version", "2026-01-01"))
+        if api_version not in API_VERSIONS:
+            raise ConfigError(f"{where}: api_version must be one of {API_VERSIONS}, got {api_version!r}")
+        accounts.append(Account(
+            id=account_id,
+            region=region,
+            marketplace_ids=tuple(str(m) for m in marketplaces),
+            client_id_env=creds.get("client_id_env", f"SP_API_{upper}_CLIENT_ID"),
+            client_secret_env=creds.get("client_secret_env", f"SP_API_{upper}_CLIENT_SECRET"),
+            refresh_token_env=creds.get("refresh_token_env", f"SP_API_{upper}_REFRESH_TOKEN"),
+            pii=bool(e.get("pii", False)),
+            api_version=api_version,
+        ))
+    ids = [a.id for a in accounts]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{path}: account ids must be unique, got {ids}")
+    return accounts

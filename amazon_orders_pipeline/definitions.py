@@ -1,0 +1,29 @@
+"""The code location's table of contents: assets, resources and partitions, wired together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import dagster as dg
+
+from amazon_orders_pipeline.accounts import accounts_file, load_accounts
+from amazon_orders_pipeline.assets.raw import build_order_pages_asset
+from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
+from amazon_orders_pipeline.resources import build_resources
+
+
+def build_assets(environ: Mapping[str, str] = os.environ) -> list[dg.AssetsDefinition]:
+    accounts = load_accounts(accounts_file(environ))
+    raw_parts = raw_partitions(daily_partitions(environ), [a.id for a in accounts])
+    return [build_order_pages_asset(raw_parts)]
+
+
+def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
+    return dg.Definitions(assets=build_assets(environ), resources=build_resources(environ))
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    # Loaded lazily by Dagster, so importing this module reads no files and no environment.
+    return build_definitions()

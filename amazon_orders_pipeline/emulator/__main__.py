@@ -1,0 +1,28 @@
+"""Run the SP-API emulator from the command line: prints its base URL, then serves until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+
+from amazon_orders_pipeline.emulator.app import Emulator
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m amazon_orders_pipeline.emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--speed", type=float, default=1.0, help="multiplies every quota's rate")
+    parser.add_argument("--seed", type=int, default=42, help="the synthetic seller's seed")
+    parser.add_argument("--orders-per-day", type=int, default=400)
+    args = parser.parse_args(argv)
+    emulator = Emulator(host=args.host, port=args.port, seed=args.seed, speed=args.speed,
+                        orders_per_day=args.orders_per_day)
+    print(emulator.url, flush=True)
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,481 @@
+"""The local SP-API: a real HTTP server on 127.0.0.1 speaking LWA and Orders v2026-01-01, with quotas and faults."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections import Counter, OrderedDict
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from amazon_orders_pipeline.emulator.faults import FaultInjector, FaultPlan
+from amazon_orders_pipeline.emulator.seller import (
+    MARKETPLACES,
+    OrderHistory,
+    SyntheticSeller,
+    filter_included,
+    iso,
+)
+from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS, TokenBucket
+
+SEARCH_PATH = "/orders/2026-01-01/orders"
+ORDER_ID_RE = re.compile(r"^\d{3}-\d{7}-\d{7}$")
+FULFILLMENT_STATUSES = {
+    "PENDING_AVAILABILITY", "PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED", "UNFULFILLABLE",
+}
+FULFILLED_BY = {"MERCHANT", "AMAZON"}
+INCLUDED_DATA = {
+    "BUYER", "RECIPIENT", "PROCEEDS", "EXPENSE", "PROMOTION", "CANCELLATION", "FULFILLMENT", "PACKAGES", "TAX",
+    "PAYMENT", "FULFILLMENT_ORDERS",
+}
+SEARCH_PARAMS = {
+    "createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore", "fulfillmentStatuses",
+    "marketplaceIds", "fulfilledBy", "maxResultsPerPage", "paginationToken", "includedData",
+}
+# A pagination token must come back with the same values for everything but these.
+PAGINATION_FREE_PARAMS = {"maxResultsPerPage", "includedData", "paginationToken"}
+ACCESS_TOKEN_TTL = 3600
+PAGINATION_TOKEN_TTL = timedelta(hours=24)
+MIN_LAG = timedelta(minutes=2)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+    def body(self) -> dict:
+        err = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            err["details"] = self.details
+        return {"errors": [err]}
+
+
+def invalid(details: str) -> ApiError:
+    return ApiError(400, "InvalidInput", "Invalid Input", details)
+
+
+def parse_timestamp(name: str, value: str) -> datetime:
+    # The API takes UTC ISO-8601 with a Z; offsets and epoch numbers are rejected.
+    if not value.endswith("Z"):
+        raise invalid(f"{name} must be an ISO-8601 UTC date-time ending in Z, got {value!r}")
+    try:
+        ts = datetime.fromisoformat(value[:-1] + "+00:00")
+    except ValueError:
+        raise invalid(f"{name} is not a valid ISO-8601 date-time: {value!r}") from None
+    return ts.astimezone(UTC)
+
+
+def seller_key(refresh_token: str) -> str:
+    """The synthetic seller behind a refresh token (a hash, so the token itself is never kept as data)."""
+    return hashlib.sha256(refresh_token.encode()).hexdigest()[:16]
+
+
+class EmulatorClock:
+    """Real time plus an offset that tests can set, so late status changes can be watched happen."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def set(self, now: datetime) -> None:
+        self._offset = now - datetime.now(UTC)
+
+
+class EmulatorState:
+    def __init__(self, *, seed: int = 42, speed: float = 1.0, orders_per_day: int = 400):
+        self.seller = SyntheticSeller(seed=seed, orders_per_day=orders_per_day)
+        self.speed = speed
+        self.clock = EmulatorClock()
+        self.faults = FaultInjector()
+        self.stats: Counter[str] = Counter()
+        self._tokens: dict[str, tuple[str, datetime]] = {}
+        self.issued_tokens: list[str] = []  # every access token handed out, for tests that scan for leaks
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._results: OrderedDict[tuple, list[OrderHistory]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- auth ---------------------------------------------------------------------------------
+    def issue_token(self, refresh_token: str) -> str:
+        token = "Atza|emu-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens[token] = (seller_key(refresh_token), self.clock.now() + timedelta(seconds=ACCESS_TOKEN_TTL))
+            self.issued_tokens.append(token)
+        return token
+
+    def authorise(self, token: str | None) -> str:
+        entry = self._tokens.get(token or "")
+        if entry is None or entry[1] <= self.clock.now():
+            raise ApiError(
+                403, "Unauthorized", "Access to requested resource is denied.",
+                "The access token you provided is revoked, malformed or invalid.",
+            )
+        if self.faults.revoke_now():
+            self._tokens.pop(token, None)
+            raise ApiError(
+                403, "Unauthorized", "Access to requested resource is denied.",
+                "The access token you provided is revoked, malformed or invalid.",
+            )
+        return entry[0]
+
+    # --- quotas -------------------------------------------------------------------------------
+    def rate(self, operation: str) -> float:
+        return USAGE_PLANS[operation][0] * self.speed
+
+    def take_quota(self, seller: str, operation: str) -> None:
+        key = (seller, operation)
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(self.rate(operation), USAGE_PLANS[operation][1])
+        if bucket.try_take() > 0:
+            raise ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
+
+    # --- data ---------------------------------------------------------------------------------
+    def window_orders(self, seller: str, field: str, start: datetime, end: datetime, as_of: datetime,
+                      statuses: set[str] | None = None, fulfilled_by: set[str] | None = None,
+                      marketplaces: set[str] | None = None) -> list[OrderHistory]:
+        """Orders whose createdTime or lastUpdatedTime (as of `as_of`) falls in [start, end), in a stable order."""
+        with self._lock:
+            candidates = self.seller.candidates(seller, start, end)
+        hits = []
+        for o in candidates:
+            state = o.state_as_of(as_of)
+            if state is None:
+                continue
+            ts = o.created_at if field == "created" else state[0]
+            if not (start <= ts < end):
+                continue
+            if statuses and state[1] not in statuses:
+                continue
+            if fulfilled_by and o.fulfilled_by not in fulfilled_by:
+                continue
+            if marketplaces and o.marketplace_id not in marketplaces:
+                continue
+            hits.append((ts, o.order_id, o))
+        hits.sort(key=lambda h: (h[0], h[1]))
+        return [h[2] for h in hits]
+
+    def cached_window(self, key: tuple, compute) -> list[OrderHistory]:
+        with self._lock:
+            hit = self._results.get(key)
+            if hit is not None:
+                self._results.move_to_end(key)
+                return hit
+        result = compute()
+        with self._lock:
+            self._results[key] = result
+            while len(self._results) > 64:
+                self._results.popitem(last=False)
+        return result
+
+    def find_order(self, seller: str, order_id: str) -> OrderHistory | None:
+        # The id encodes its creation day (middle part) and its index within that day (last five digits).
+        _, day_part, tail = order_id.split("-")
+        try:
+            day = datetime.fromordinal(int(day_part)).date() if int(day_part) > 0 else None
+        except ValueError:
+            return None
+        if day is None:
+            return None
+        with self._lock:
+            orders = self.seller.orders_created_on(seller, day)
+        for o in orders:
+            if o.order_id == order_id:
+                return o
+        return None
+
+
+def _when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _encode_token(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> dict:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(data, dict):
+            raise ValueError
+        return data
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("paginationToken is malformed") from None
+
+
+def _multi(params: dict[str, list[str]], name: str) -> list[str]:
+    """Array query parameters arrive comma-separated (Swagger's csv) or repeated; accept both."""
+    out: list[str] = []
+    for v in params.get(name, []):
+        out.extend(x for x in v.split(",") if x)
+    return out
+
+
+def _single(params: dict[str, list[str]], name: str) -> str | None:
+    values = params.get(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise invalid(f"{name} given more than once")
+    return values[0]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "SPAPIEmulator/1.0"
+    state: EmulatorState  # set on the subclass made per server
+
+    def log_message(self, format, *args):  # noqa: A002 - quiet: tests read data, not access logs
+        pass
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _send(self, status: int, body: dict | bytes, headers: dict[str, str] | None = None) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def do_GET(self):  # noqa: N802
+        self._dispatch("GET")
+
+    def do_POST(self):  # noqa: N802
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        path = url.path
+        params = parse_qs(url.query, keep_blank_values=True)
+        try:
+            if path == "/auth/o2/token" and method == "POST":
+                return self._lwa_token()
+            if path.startswith("/_emulator/"):
+                return self._control(method, path)
+            if method == "GET" and path == SEARCH_PATH:
+                return self._api("searchOrders", lambda seller: self._search_orders(seller, params))
+            if method == "GET" and path.startswith(SEARCH_PATH + "/"):
+                order_id = path[len(SEARCH_PATH) + 1:]
+                return self._api("getOrder", lambda seller: self._get_order(seller, order_id, params))
+            self._send(404, ApiError(404, "NotFound", "Resource not found.").body())
+        except ApiError as e:
+            self._send(e.status, e.body())
+
+    def _api(self, operation: str, handler) -> None:
+        st = self.state
+        st.stats[f"{operation}.calls"] += 1
+        delay = st.faults.delay()
+        if delay:
+            time.sleep(delay)
+        fault = st.faults.draw()
+        if fault == "drop":
+            st.stats[f"{operation}.dropped"] += 1
+            return self._drop()
+        try:
+            seller = st.authorise(self.headers.get("x-amz-access-token"))
+            if fault == "throttle":
+                raise ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
+            if fault == "server_error":
+                raise ApiError(500, "InternalFailure", "We encountered an internal error. Please try again.")
+            if fault == "unavailable":
+                raise ApiError(503, "ServiceUnavailable", "Service temporarily unavailable. Please try again.")
+            st.take_quota(seller, operation)
+            status, body = handler(seller)
+        except ApiError as e:
+            st.stats[f"{operation}.{e.status}"] += 1
+            headers = {}
+            if e.status in (400, 404):  # the model declares the rate header on 200, 400 and 404 only
+                headers["x-amzn-RateLimit-Limit"] = f"{st.rate(operation):g}"
+            return self._send(e.status, e.body(), headers)
+        st.stats[f"{operation}.{status}"] += 1
+        raw = json.dumps(body).encode()
+        if fault == "truncate":
+            raw = raw[: len(raw) // 2]
+        self._send(status, raw, {"x-amzn-RateLimit-Limit": f"{st.rate(operation):g}"})
+
+    # --- LWA ----------------------------------------------------------------------------------
+    def _lwa_token(self) -> None:
+        form = parse_qs(self._read_body().decode("utf-8", "replace"))
+        get = lambda k: (form.get(k) or [""])[0]  # noqa: E731
+        self.state.stats["lwa.calls"] += 1
+        if get("grant_type") != "refresh_token":
+            return self._send(400, {"error": "unsupported_grant_type",
+                                    "error_description": "Only the refresh_token grant is emulated."})
+        if not (get("client_id") and get("client_secret") and get("refresh_token")):
+            return self._send(400, {"error": "invalid_request",
+                                    "error_description": "client_id, client_secret and refresh_token are required"})
+        token = self.state.issue_token(get("refresh_token"))
+        self._send(200, {"access_token": token, "token_type": "bearer", "expires_in": ACCESS_TOKEN_TTL,
+                         "refresh_token": get("refresh_token")})
+
+    # --- Orders v2026-01-01 -------------------------------------------------------------------
+    def _search_orders(self, seller: str, params: dict[str, list[str]]) -> tuple[int, dict]:
+        st = self.state
+        unknown = set(params) - SEARCH_PARAMS
+        if unknown:
+            raise invalid(f"unknown parameters: {sorted(unknown)}")
+        created_after, updated_after = _single(params, "createdAfter"), _single(params, "lastUpdatedAfter")
+        if (created_after is None) == (updated_after is None):
+            raise invalid("Exactly one of createdAfter and lastUpdatedAfter must be provided")
+        if created_after is not None and _single(params, "lastUpdatedBefore") is not None:
+            raise invalid("lastUpdatedBefore cannot be set when createdAfter is set")
+        if updated_after is not None and _single(params, "createdBefore") is not None:
+            raise invalid("createdBefore cannot be set when lastUpdatedAfter is set")
+        field = "created" if created_after is not None else "lastUpdated"
+        after_name, before_name = f"{field}After", f"{field}Before"
+        now = st.clock.now()
+        start = parse_timestamp(after_name, created_after or updated_after)
+        before_raw = _single(params, before_name)
+        latest = now - MIN_LAG
+        end = parse_timestamp(before_name, before_raw) if before_raw is not None else latest.replace(microsecond=0)
+        if end < start:
+            raise invalid(f"{before_name} must be equal to or after {after_name}")
+        if end > latest:
+            raise invalid(f"{before_name} must be at least two minutes before the time of the request")
+        marketplaces = _multi(params, "marketplaceIds")
+        if len(marketplaces) > 50:
+            raise invalid("marketplaceIds accepts at most 50 values")
+        if bad := [m for m in marketplaces if m not in MARKETPLACES]:
+            raise invalid(f"unknown marketplaceIds: {bad}")
+        statuses = _multi(params, "fulfillmentStatuses")
+        if bad := [s for s in statuses if s not in FULFILLMENT_STATUSES]:
+            raise invalid(f"invalid fulfillmentStatuses: {bad}")
+        fulfilled_by = _multi(params, "fulfilledBy")
+        if bad := [s for s in fulfilled_by if s not in FULFILLED_BY]:
+            raise invalid(f"invalid fulfilledBy: {bad}")
+        included = _multi(params, "includedData")
+        if bad := [s for s in included if s not in INCLUDED_DATA]:
+            raise invalid(f"invalid includedData: {bad}")
+        page_size_raw = _single(params, "maxResultsPerPage") or "100"
+        if not page_size_raw.isdigit() or not 1 <= int(page_size_raw) <= 100:
+            raise invalid("maxResultsPerPage must be between 1 and 100")
+        page_size = int(page_size_raw)
+
+        bound = {k: sorted(_multi(params, k)) for k in sorted(set(params) - PAGINATION_FREE_PARAMS)}
+        bound_hash = hashlib.sha256((seller + json.dumps(bound, sort_keys=True)).encode()).hexdigest()[:24]
+        offset, snapshot = 0, now
+        token = _single(params, "paginationToken")
+        if token is not None:
+            data = _decode_token(token)
+            if data.get("h") != bound_hash:
+                raise invalid("paginationToken does not match the other parameters of this request")
+            issued = datetime.fromisoformat(data["i"])
+            if now - issued > PAGINATION_TOKEN_TTL:
+                raise invalid("paginationToken has expired")
+            offset, snapshot = int(data["o"]), datetime.fromisoformat(data["s"])
+            end = datetime.fromisoformat(data["e"])  # a defaulted *Before stays what the first page used
+        # Pages are cut from the result as of the first page's request, so orders changing meanwhile
+        # neither shift nor repeat; they show up in the window of their new lastUpdatedTime.
+        key = (seller, bound_hash, snapshot.isoformat(), end.isoformat())
+        hits = st.cached_window(key, lambda: st.window_orders(
+            seller, field, start, end, snapshot, set(statuses), set(fulfilled_by), set(marketplaces)))
+        page = hits[offset: offset + page_size]
+        included_set = set(included)
+        body: dict = {"orders": [filter_included(o.to_api(snapshot), included_set) for o in page]}
+        if offset + page_size < len(hits):
+            body["pagination"] = {"nextToken": _encode_token(
+                {"h": bound_hash, "o": offset + page_size, "s": snapshot.isoformat(), "e": end.isoformat(),
+                 "i": now.isoformat()})}
+        body[before_name] = iso(end)
+        return 200, body
+
+    def _get_order(self, seller: str, order_id: str, params: dict[str, list[str]]) -> tuple[int, dict]:
+        unknown = set(params) - {"includedData"}
+        if unknown:
+            raise invalid(f"unknown parameters: {sorted(unknown)}")
+        included = _multi(params, "includedData")
+        if bad := [s for s in included if s not in INCLUDED_DATA]:
+            raise invalid(f"invalid includedData: {bad}")
+        if not ORDER_ID_RE.match(order_id):
+            raise invalid(f"orderId {order_id!r} is not in 3-7-7 format")
+        history = self.state.find_order(seller, order_id)
+        order = history.to_api(self.state.clock.now()) if history else None
+        if order is None:
+            raise ApiError(404, "NotFound", f"Order {order_id} was not found.")
+        return 200, {"order": filter_included(order, set(included))}
+
+    # --- test controls (not part of SP-API) ---------------------------------------------------
+    def _control(self, method: str, path: str) -> None:
+        st = self.state
+        body = json.loads(self._read_body() or b"{}") if method == "POST" else {}
+        if path == "/_emulator/clock":
+            if method == "POST":
+                st.clock.set(_when(body["now"]))
+            return self._send(200, {"now": iso(st.clock.now())})
+        if path == "/_emulator/faults" and method == "POST":
+            try:
+                st.faults.configure(FaultPlan.from_dict(body))
+            except (TypeError, ValueError) as e:
+                return self._send(400, {"error": str(e)})
+            return self._send(200, st.faults.plan.to_dict())
+        if path == "/_emulator/stats":
+            return self._send(200, dict(st.stats))
+        if path == "/_emulator/ground_truth" and method == "POST":
+            as_of = _when(body["as_of"]) if body.get("as_of") else st.clock.now()
+            start, end = _when(body["last_updated_after"]), _when(body["last_updated_before"])
+            marketplaces = set(body.get("marketplace_ids") or [])
+            hits = st.window_orders(seller_key(body["refresh_token"]), "lastUpdated", start, end, as_of,
+                                    marketplaces=marketplaces or None)
+            return self._send(200, {"as_of": iso(as_of), "orders": [o.to_api(as_of) for o in hits]})
+        self._send(404, {"error": f"no emulator control at {method} {path}"})
+
+
+class Emulator:
+    """A running emulator: `url` to talk to it, `state` to steer it from the same process."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 42, speed: float = 1.0,
+                 orders_per_day: int = 400):
+        self.state = EmulatorState(seed=seed, speed=speed, orders_per_day=orders_per_day)
+        handler = type("BoundHandler", (Handler,), {"state": self.state})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Emulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sp-api-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

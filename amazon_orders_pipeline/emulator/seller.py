@@ -1,0 +1,352 @@
+"""The emulator's synthetic seller: deterministic orders and their status histories, a function of the seed."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+# marketplace id -> (name, currency, minor-unit digits, country, tax rate, price factor vs USD, id prefix)
+MARKETPLACES: dict[str, tuple[str, str, int, str, Decimal, Decimal, str]] = {
+    "ATVPDKIKX0DER": ("Amazon.com", "USD", 2, "US", Decimal("0.08"), Decimal("1"), "114"),
+    "A1F83G8C2ARO7P": ("Amazon.co.uk", "GBP", 2, "GB", Decimal("0.20"), Decimal("0.8"), "202"),
+    "A1PA6795UKMFR9": ("Amazon.de", "EUR", 2, "DE", Decimal("0.19"), Decimal("0.92"), "302"),
+    "A1VC38T7YXB528": ("Amazon.co.jp", "JPY", 0, "JP", Decimal("0.10"), Decimal("150"), "250"),
+}
+
+# sku, asin, title, base price in USD
+CATALOGUE: list[tuple[str, str, str, Decimal]] = [
+    ("ECHO-DOT-5-CHARCOAL", "B09B8V1LZ3", "Echo Dot (5th Gen) smart speaker, Charcoal", Decimal("49.99")),
+    ("FIRE-TV-4K-MAX", "B0BP9SNVH9", "Fire TV Stick 4K Max streaming device", Decimal("59.99")),
+    ("KINDLE-PW-16GB", "B08KTZ8249", "Kindle Paperwhite 16 GB", Decimal("149.99")),
+    ("USB-C-CABLE-2M", "B07THHQMHM", "USB-C to USB-C cable, 2 m, braided", Decimal("12.49")),
+    ("YOGA-MAT-6MM", "B01LP0U5X0", "Yoga mat 6 mm, non-slip", Decimal("24.95")),
+    ("COFFEE-BEANS-1KG", "B07Q2QF3K8", "Whole coffee beans, medium roast, 1 kg", Decimal("19.90")),
+    ("LED-DESK-LAMP", "B073QN4JB8", "LED desk lamp with USB charging port", Decimal("32.00")),
+    ("WATER-BOTTLE-750", "B083GBKQ1Y", "Insulated water bottle 750 ml", Decimal("21.99")),
+    ("NOTEBOOK-A5-DOT", "B0196FK2CY", "A5 dotted notebook, hardcover", Decimal("9.99")),
+    ("HDMI-SWITCH-3P", "B01N6M5B3A", "HDMI switch, 3 ports, 4K", Decimal("17.45")),
+    ("PHONE-STAND-ALU", "B07F8S18D5", "Aluminium phone stand", Decimal("13.99")),
+    ("GARDEN-GLOVES-L", "B00BFH3M6G", "Garden gloves, size L, 3 pairs", Decimal("11.50")),
+]
+
+FIRST_NAMES = ["Alex", "Maria", "Kenji", "Sarah", "Jonas", "Aiko", "Carlos", "Emma", "Luca", "Priya"]
+LAST_NAMES = ["Smith", "Schmidt", "Tanaka", "Thompson", "Garcia", "Rossi", "Novak", "Sato", "Brown", "Ivanova"]
+CITIES = {
+    "US": [("Seattle", "WA", "98101"), ("Austin", "TX", "73301"), ("Boston", "MA", "02108")],
+    "GB": [("London", "England", "SW1A 1AA"), ("Leeds", "England", "LS1 4AP"), ("Cardiff", "Wales", "CF10 1EP")],
+    "DE": [("Berlin", "Berlin", "10115"), ("Munich", "Bavaria", "80331"), ("Hamburg", "Hamburg", "20095")],
+    "JP": [("Tokyo", "Tokyo", "150-0002"), ("Osaka", "Osaka", "530-0001"), ("Sapporo", "Hokkaido", "060-0001")],
+}
+STREETS = ["Main Street", "Oak Avenue", "Hauptstrasse", "Sakura-dori", "High Street", "Lindenweg"]
+
+# The longest an order keeps changing after it was created: windows look back this far for candidates.
+MAX_ORDER_LIFETIME = timedelta(days=5)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def money(amount: Decimal, currency: str) -> dict:
+    return {"amount": str(amount), "currencyCode": currency}
+
+
+@dataclass(frozen=True)
+class Line:
+    order_item_id: str
+    sku: str
+    asin: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+    shipping: Decimal
+    tax: Decimal
+    discount: Decimal  # positive number; served as a negative DISCOUNT subtotal
+    promotion_id: str | None
+
+    @property
+    def item_amount(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+    @property
+    def proceeds_total(self) -> Decimal:
+        return self.item_amount + self.shipping + self.tax - self.discount
+
+
+@dataclass(frozen=True)
+class OrderHistory:
+    """One order from creation to its last change: the emulator answers any query from these."""
+
+    order_id: str
+    seller: str
+    marketplace_id: str
+    created_at: datetime
+    fulfilled_by: str  # AMAZON | MERCHANT
+    events: tuple[tuple[datetime, str], ...]  # (time, fulfillmentStatus), ascending; the first is creation
+    lines: tuple[Line, ...]
+    programs: tuple[str, ...]
+    buyer_name: str
+    buyer_email: str
+    address: dict = field(hash=False, compare=False)
+
+    def state_as_of(self, as_of: datetime) -> tuple[datetime, str] | None:
+        """(lastUpdatedTime, status) as of a moment, or None if the order does not exist yet."""
+        current = None
+        for ts, status in self.events:
+            if ts > as_of:
+                break
+            current = (ts, status)
+        return current
+
+    def had_money(self, as_of: datetime) -> bool:
+        """Pending orders carry no money; once past Pending they do, even if cancelled later."""
+        return any(s not in ("PENDING", "PENDING_AVAILABILITY", "CANCELLED") for t, s in self.events if t <= as_of)
+
+    @property
+    def currency(self) -> str:
+        return MARKETPLACES[self.marketplace_id][1]
+
+    def to_api(self, as_of: datetime) -> dict | None:
+        """The full v2026 Order (every includedData section) as of a moment."""
+        state = self.state_as_of(as_of)
+        if state is None:
+            return None
+        updated_at, status = state
+        name, currency, _, _, _, _, _ = MARKETPLACES[self.marketplace_id]
+        has_money = self.had_money(as_of)
+        items = []
+        shipped_all = status == "SHIPPED"
+        for line in self.lines:
+            item: dict = {
+                "orderItemId": line.order_item_id,
+                "quantityOrdered": line.quantity,
+                "product": {
+                    "asin": line.asin,
+                    "title": line.title,
+                    "sellerSku": line.sku,
+                    "condition": {"conditionType": "NEW", "conditionSubtype": "NEW", "conditionNote": ""},
+                },
+                "fulfillment": {
+                    "quantityFulfilled": line.quantity if shipped_all else 0,
+                    "quantityUnfulfilled": 0 if shipped_all else line.quantity,
+                },
+            }
+            if has_money:
+                item["product"]["price"] = {"unitPrice": money(line.unit_price, currency)}
+                breakdowns = [{"type": "ITEM", "subtotal": money(line.item_amount, currency)}]
+                if line.shipping:
+                    breakdowns.append({"type": "SHIPPING", "subtotal": money(line.shipping, currency)})
+                breakdowns.append({"type": "TAX", "subtotal": money(line.tax, currency)})
+                if line.discount:
+                    breakdowns.append({"type": "DISCOUNT", "subtotal": money(-line.discount, currency)})
+                item["proceeds"] = {"proceedsTotal": money(line.proceeds_total, currency), "breakdowns": breakdowns}
+            if line.promotion_id:
+                item["promotion"] = {"breakdowns": [{"promotionId": line.promotion_id}]}
+            if status == "CANCELLED":
+                item["cancellation"] = {
+                    "cancellationExecution": {"cancelledBy": "BUYER", "cancelReason": "Ordered by mistake"}
+                }
+            items.append(item)
+        order: dict = {
+            "orderId": self.order_id,
+            "createdTime": iso(self.created_at),
+            "lastUpdatedTime": iso(updated_at),
+            "programs": list(self.programs),
+            "salesChannel": {"channelName": "AMAZON", "marketplaceId": self.marketplace_id, "marketplaceName": name},
+            "buyer": {"buyerName": self.buyer_name},
+            "recipient": {"deliveryAddress": dict(self.address)},
+            "fulfillment": {
+                "fulfillmentStatus": status,
+                "fulfilledBy": self.fulfilled_by,
+                "fulfillmentServiceLevel": "STANDARD",
+                "shipByWindow": {
+                    "earliestDateTime": iso(self.created_at),
+                    "latestDateTime": iso(self.created_at + timedelta(days=2)),
+                },
+                "deliverByWindow": {
+                    "earliestDateTime": iso(self.created_at + timedelta(days=3)),
+                    "latestDateTime": iso(self.created_at + timedelta(days=6)),
+                },
+            },
+            "orderItems": items,
+        }
+        # Buyer email: FBM orders past Pending only, as Amazon documents.
+        if self.fulfilled_by == "MERCHANT" and status in ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED"):
+            order["buyer"]["buyerEmail"] = self.buyer_email
+        if has_money:
+            total = sum((line.proceeds_total for line in self.lines), Decimal(0))
+            order["proceeds"] = {"grandTotal": money(total, currency)}
+        return order
+
+
+# Sections of an Order that only come back when `includedData` names them.
+INCLUDED_SECTIONS = {
+    "BUYER": ("buyer",),
+    "RECIPIENT": ("recipient",),
+    "PROCEEDS": ("proceeds",),
+    "FULFILLMENT": ("fulfillment",),
+}
+ITEM_SECTIONS = {"PROCEEDS": "proceeds", "PROMOTION": "promotion", "CANCELLATION": "cancellation"}
+
+
+def filter_included(order: dict, included: set[str]) -> dict:
+    """Drop the sections a request did not ask for; 'basic information' always stays."""
+    out = dict(order)
+    for key, sections in INCLUDED_SECTIONS.items():
+        if key not in included:
+            for s in sections:
+                out.pop(s, None)
+    items = []
+    for item in order["orderItems"]:
+        item = dict(item)
+        for key, section in ITEM_SECTIONS.items():
+            if key not in included:
+                item.pop(section, None)
+        if "FULFILLMENT" not in included:
+            item.pop("fulfillment", None)
+        items.append(item)
+    out["orderItems"] = items
+    return out
+
+
+def _round(amount: Decimal, digits: int) -> Decimal:
+    return amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+class SyntheticSeller:
+    """Orders of every seller, generated per (seller, creation day) and cached."""
+
+    def __init__(self, seed: int = 42, orders_per_day: int = 400, cache_days: int = 64):
+        self.seed = seed
+        self.orders_per_day = orders_per_day
+        self._cache: OrderedDict[tuple[str, date], list[OrderHistory]] = OrderedDict()
+        self._cache_days = cache_days
+
+    def orders_created_on(self, seller: str, day: date) -> list[OrderHistory]:
+        key = (seller, day)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        orders = self._generate_day(seller, day)
+        self._cache[key] = orders
+        if len(self._cache) > self._cache_days:
+            self._cache.popitem(last=False)
+        return orders
+
+    def candidates(self, seller: str, start: datetime, end: datetime) -> list[OrderHistory]:
+        """Every order that could have been created or updated in [start, end)."""
+        first = (start - MAX_ORDER_LIFETIME).date()
+        last = end.date()
+        out: list[OrderHistory] = []
+        day = first
+        while day <= last:
+            out.extend(self.orders_created_on(seller, day))
+            day += timedelta(days=1)
+        return out
+
+    def _generate_day(self, seller: str, day: date) -> list[OrderHistory]:
+        digest = hashlib.sha256(f"{self.seed}:{seller}:{day.isoformat()}".encode()).digest()
+        rng = random.Random(digest)
+        seller_tag = int.from_bytes(hashlib.sha256(seller.encode()).digest()[:2], "big") % 100
+        count = max(1, int(self.orders_per_day * rng.uniform(0.85, 1.15)))
+        day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        offsets = sorted(rng.randrange(86_400) for _ in range(count))
+        orders = []
+        mkt_ids = list(MARKETPLACES)
+        weights = [50, 20, 20, 10]
+        for idx, offset in enumerate(offsets):
+            created = day_start + timedelta(seconds=offset)
+            mkt = rng.choices(mkt_ids, weights)[0]
+            _, currency, digits, country, tax_rate, factor, prefix = MARKETPLACES[mkt]
+            order_id = f"{prefix}-{day.toordinal() % 10_000_000:07d}-{seller_tag:02d}{idx:05d}"
+            fulfilled_by = "AMAZON" if rng.random() < 0.4 else "MERCHANT"
+            lines = []
+            for n in range(rng.choices([1, 2, 3, 4], [55, 25, 12, 8])[0]):
+                sku, asin, title, usd = CATALOGUE[rng.randrange(len(CATALOGUE))]
+                qty = rng.choices([1, 2, 3, 5], [70, 18, 8, 4])[0]
+                unit = _round(usd * factor, digits)
+                ship = _round(Decimal("4.99") * factor, digits) if fulfilled_by == "MERCHANT" and n == 0 else Decimal(0)
+                promo = rng.random() < 0.15
+                discount = _round(unit * qty * Decimal("0.10"), digits) if promo else Decimal(0)
+                tax = _round((unit * qty + ship - discount) * tax_rate, digits)
+                lines.append(
+                    Line(
+                        order_item_id=f"{order_id.replace('-', '')[-11:]}{n:03d}",
+                        sku=sku,
+                        asin=asin,
+                        title=title,
+                        quantity=qty,
+                        unit_price=unit,
+                        shipping=ship,
+                        tax=tax,
+                        discount=discount,
+                        promotion_id=f"PROMO-{day.year}-{rng.randrange(1, 9):02d}" if promo else None,
+                    )
+                )
+            events = self._events(rng, created, fulfilled_by, len(lines))
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            city, region, postal = rng.choice(CITIES[country])
+            address = {
+                "name": f"{first} {last}",
+                "addressLine1": f"{rng.randrange(1, 400)} {rng.choice(STREETS)}",
+                "addressLine2": "",
+                "city": city,
+                "stateOrRegion": region,
+                "postalCode": postal,
+                "countryCode": country,
+                "phone": f"+{rng.randrange(10, 99)} {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
+                "addressType": "COMMERCIAL" if rng.random() < 0.2 else "RESIDENTIAL",
+            }
+            programs = []
+            if rng.random() < 0.45:
+                programs.append("PRIME")
+            if rng.random() < 0.08:
+                programs.append("AMAZON_BUSINESS")
+            if fulfilled_by == "AMAZON":
+                programs.append("DELIVERY_BY_AMAZON")
+            orders.append(
+                OrderHistory(
+                    order_id=order_id,
+                    seller=seller,
+                    marketplace_id=mkt,
+                    created_at=created,
+                    fulfilled_by=fulfilled_by,
+                    events=tuple(events),
+                    lines=tuple(lines),
+                    programs=tuple(programs),
+                    buyer_name=f"{first} {last}",
+                    buyer_email=f"{first.lower()}.{rng.randrange(10**6):06d}@marketplace.amazon.example",
+                    address=address,
+                )
+            )
+        return orders
+
+    @staticmethod
+    def _events(rng: random.Random, created: datetime, fulfilled_by: str, n_lines: int):
+        """A status history: Pending first, then the path an order of this kind takes."""
+        events = [(created, "PENDING")]
+        hours = lambda lo, hi: timedelta(seconds=rng.randrange(int(lo * 3600), int(hi * 3600)))  # noqa: E731
+        roll = rng.random()
+        if roll < 0.04:  # cancelled while still Pending
+            events.append((created + hours(0.2, 30), "CANCELLED"))
+            return events
+        if roll < 0.07:  # stays Pending for days (payment not authorised), then cancelled
+            events.append((created + hours(72, 110), "CANCELLED"))
+            return events
+        if fulfilled_by == "AMAZON":
+            events.append((created + hours(0.1, 2), "UNSHIPPED"))
+            events.append((events[-1][0] + hours(6, 40), "SHIPPED"))
+            return events
+        events.append((created + hours(0.1, 6), "UNSHIPPED"))
+        if roll < 0.12:  # the buyer cancels before it ships
+            events.append((events[-1][0] + hours(2, 48), "CANCELLED"))
+            return events
+        if n_lines > 1 and roll < 0.30:
+            events.append((events[-1][0] + hours(12, 36), "PARTIALLY_SHIPPED"))
+        events.append((events[-1][0] + hours(20, 60), "SHIPPED"))
+        return events

@@ -1,0 +1,114 @@
+"""Where raw pages are kept before DuckDB: a local folder by default, an S3 prefix when configured."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+
+class Landing(Protocol):
+    """A flat key -> bytes store. Every write is atomic: a reader sees the old object or the new, never half."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes | None: ...
+    def list(self, prefix: str) -> list[str]: ...
+    def describe(self) -> str: ...
+
+
+def put_json(landing: Landing, key: str, value: dict) -> None:
+    landing.put(key, json.dumps(value, sort_keys=True, indent=1).encode())
+
+
+def get_json(landing: Landing, key: str) -> dict | None:
+    raw = landing.get(key)
+    return None if raw is None else json.loads(raw)
+
+
+class LocalLanding:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"landing key escapes the landing root: {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def list(self, prefix: str) -> list[str]:
+        base = self._path(prefix)
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root.resolve()).as_posix()
+            for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
+
+    def describe(self) -> str:
+        return str(self.root)
+
+
+class S3Landing:
+    """Pages as S3 objects under s3://bucket/prefix/. A put is one complete object, so it is atomic."""
+
+    def __init__(self, uri: str, endpoint_url: str | None = None, client=None):
+        parts = urlsplit(uri)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ValueError(f"expected an s3://bucket/prefix URI, got {uri!r}")
+        self.bucket = parts.netloc
+        self.prefix = parts.path.strip("/")
+        if client is None:
+            import boto3
+
+            client = boto3.client("s3", endpoint_url=endpoint_url)
+        self.client = client
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+
+    def list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix).rstrip("/") + "/"):
+            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        return sorted(keys)
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def landing_from_settings(local_dir: str, s3_uri: str | None = None, s3_endpoint_url: str | None = None) -> Landing:
+    return S3Landing(s3_uri, endpoint_url=s3_endpoint_url) if s3_uri else LocalLanding(local_dir)

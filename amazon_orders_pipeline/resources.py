@@ -1,0 +1,89 @@
+"""Resources, built from environment variables when definitions load: SP-API access, landing area, DuckDB."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from amazon_orders_pipeline.accounts import Account, accounts_file, load_accounts
+from amazon_orders_pipeline.landing import Landing, landing_from_settings
+from amazon_orders_pipeline.sp_api.auth import LwaCredentials
+from amazon_orders_pipeline.sp_api.client import LWA_TOKEN_URL, REGION_ENDPOINTS, RetryPolicy, SpApiClient
+
+DEFAULT_DUCKDB_PATH = "data/amazon_orders.duckdb"
+DEFAULT_LANDING_DIR = "data/landing"
+
+_embedded_lock = threading.Lock()
+_embedded_emulator = None
+
+
+def embedded_emulator_url(speed: float) -> str:
+    """Start (once per process) an in-process emulator for accounts that have no credentials."""
+    global _embedded_emulator
+    with _embedded_lock:
+        if _embedded_emulator is None:
+            from amazon_orders_pipeline.emulator import Emulator
+
+            _embedded_emulator = Emulator(speed=speed).start()
+        return _embedded_emulator.url
+
+
+class SpApiResource(dg.ConfigurableResource):
+    """Builds an SP-API client per account: Amazon when its credentials are set, the emulator otherwise."""
+
+    accounts_file: str
+    endpoint: str | None = None  # SP_API_ENDPOINT: overrides the region's endpoint
+    lwa_token_url: str | None = None  # LWA_TOKEN_URL
+    emulator_speed: float = 100.0  # EMULATOR_SPEED, for the embedded emulator only
+    retry_base_delay_s: float = 1.0
+    max_attempts: int = 8
+
+    def accounts(self) -> dict[str, Account]:
+        return {a.id: a for a in load_accounts(self.accounts_file)}
+
+    def client_for(self, account: Account, environ: Mapping[str, str] = os.environ) -> SpApiClient:
+        credentials = account.credentials(environ)
+        retry = RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.retry_base_delay_s)
+        if credentials is None:
+            # No credentials: the emulator. Its refresh token is derived from the account id, so each account
+            # is its own synthetic seller with its own quota.
+            endpoint = self.endpoint or embedded_emulator_url(self.emulator_speed)
+            token_url = self.lwa_token_url or f"{endpoint.rstrip('/')}/auth/o2/token"
+            credentials = LwaCredentials("emulator-client", "emulator-secret", f"emulator-refresh-{account.id}")
+        else:
+            endpoint = self.endpoint or REGION_ENDPOINTS[account.region]
+            token_url = self.lwa_token_url or LWA_TOKEN_URL
+        return SpApiClient.for_credentials(endpoint, token_url, credentials, retry=retry)
+
+
+class LandingResource(dg.ConfigurableResource):
+    """The landing area for raw pages: LANDING_DIR locally, or LANDING_S3_URI through boto3."""
+
+    local_dir: str = DEFAULT_LANDING_DIR
+    s3_uri: str | None = None
+    s3_endpoint_url: str | None = None  # for S3-compatible stores (and moto in tests)
+
+    def store(self) -> Landing:
+        return landing_from_settings(self.local_dir, self.s3_uri, self.s3_endpoint_url)
+
+
+def build_resources(environ: Mapping[str, str] = os.environ) -> dict[str, dg.ConfigurableResource]:
+    """One set of resources, configured by env vars (see the README's configuration table)."""
+    return {
+        "sp_api": SpApiResource(
+            accounts_file=str(accounts_file(environ)),
+            endpoint=environ.get("SP_API_ENDPOINT") or None,
+            lwa_token_url=environ.get("LWA_TOKEN_URL") or None,
+            emulator_speed=float(environ.get("EMULATOR_SPEED") or 100.0),
+        ),
+        "landing": LandingResource(
+            local_dir=environ.get("LANDING_DIR") or DEFAULT_LANDING_DIR,
+            s3_uri=environ.get("LANDING_S3_URI") or None,
+            s3_endpoint_url=environ.get("LANDING_S3_ENDPOINT_URL") or None,
+        ),
+        "duckdb": DuckDBResource(database=environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH),
+    }

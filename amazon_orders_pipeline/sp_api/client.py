@@ -1,0 +1,224 @@
+"""The SP-API client: paced by token buckets, retried with backoff, paginated to the end, counted."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import requests
+
+from amazon_orders_pipeline.sp_api.auth import LwaAuth, LwaCredentials
+from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS, TokenBucket
+
+SEARCH_ORDERS_PATH = "/orders/2026-01-01/orders"
+API_VERSION = "2026-01-01"
+USER_AGENT = "amazon-orders-pipeline/0.1 (Language=Python)"
+
+REGION_ENDPOINTS = {
+    "NA": "https://sellingpartnerapi-na.amazon.com",
+    "EU": "https://sellingpartnerapi-eu.amazon.com",
+    "FE": "https://sellingpartnerapi-fe.amazon.com",
+}
+LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+
+RETRYABLE_STATUS = {500, 502, 503, 504}
+# Pace a little under the advertised rate: our clock and Amazon's disagree by network latency, and a 429
+# costs far more than 2% of an interval.
+RATE_SAFETY = 0.98
+
+
+class SpApiError(RuntimeError):
+    """A call that failed for good. Carries the HTTP status and Amazon's error code, never credentials."""
+
+    def __init__(self, operation: str, status: int | None, code: str, message: str):
+        super().__init__(f"{operation} failed: {status or 'no response'} {code}: {message}")
+        self.operation, self.status, self.code = operation, status, code
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 8  # per call, for 5xx, timeouts, resets and unreadable bodies
+    max_throttled: int = 60  # 429s tolerated per call: quota waits are normal, not failures
+    base_delay_s: float = 1.0
+    max_delay_s: float = 60.0
+    timeout_s: float = 60.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Exponential backoff with jitter: attempt 1 waits about base, doubling up to the cap."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return ceiling * rng.uniform(0.5, 1.0)
+
+
+@dataclass
+class ClientStats:
+    calls: int = 0
+    throttled_calls: int = 0
+    retries: int = 0
+    token_refreshes: int = 0
+    quota_wait_s: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **deltas: float) -> None:
+        with self._lock:
+            for name, value in deltas.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"calls": self.calls, "throttled_calls": self.throttled_calls, "retries": self.retries,
+                "token_refreshes": self.token_refreshes, "quota_wait_s": round(self.quota_wait_s, 3)}
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    data: dict
+    request_id: str | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    params: dict[str, str]  # what was sent, paginationToken included; never credentials
+    request_id: str | None
+    fetched_at: datetime
+    body: bytes  # the response body exactly as received
+    data: dict
+    next_token: str | None
+
+    @property
+    def orders(self) -> list[dict]:
+        return self.data.get("orders", [])
+
+
+def encode_params(params: dict) -> dict[str, str]:
+    """Arrays go comma-separated (the models' default collection format); everything else as text."""
+    return {k: ",".join(v) if isinstance(v, list | tuple) else str(v) for k, v in params.items() if v is not None}
+
+
+class SpApiClient:
+    """One selling-partner account's connection to SP-API (or to the emulator, which speaks the same)."""
+
+    def __init__(self, endpoint: str, auth: LwaAuth, *, retry: RetryPolicy | None = None,
+                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
+                 seed: int | None = None):
+        self.endpoint = endpoint.rstrip("/")
+        self.auth = auth
+        self.retry = retry or RetryPolicy()
+        self.session = session or requests.Session()
+        self.session.headers["user-agent"] = USER_AGENT
+        self.stats = ClientStats()
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self._buckets = {op: TokenBucket(rate * RATE_SAFETY, burst) for op, (rate, burst) in USAGE_PLANS.items()}
+
+    @classmethod
+    def for_credentials(cls, endpoint: str, token_url: str, credentials: LwaCredentials, **kwargs) -> SpApiClient:
+        session = requests.Session()
+        return cls(endpoint, LwaAuth(token_url, credentials, session=session), session=session, **kwargs)
+
+    def bucket(self, operation: str) -> TokenBucket:
+        return self._buckets[operation]
+
+    # --- one call -----------------------------------------------------------------------------
+    def call(self, operation: str, method: str, path: str, params: dict[str, str] | None = None) -> Response:
+        """One logical call: paced, authorised, retried until it succeeds or the policy gives up."""
+        bucket = self._buckets[operation]
+        attempts = throttles = 0
+        refreshed = False
+        while True:
+            wait = bucket.reserve()
+            if wait > 0:
+                self.stats.add(quota_wait_s=wait)
+                self._sleep(wait)
+            token = self.auth.token()
+            self.stats.add(calls=1)
+            failure: str
+            try:
+                resp = self.session.request(method, self.endpoint + path, params=params,
+                                            headers={"x-amz-access-token": token,
+                                                     "x-amz-date": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")},
+                                            timeout=self.retry.timeout_s)
+            except requests.RequestException as e:
+                failure = f"{type(e).__name__}"
+            else:
+                limit = resp.headers.get("x-amzn-RateLimit-Limit")
+                if limit:
+                    try:
+                        bucket.set_rate(float(limit) * RATE_SAFETY)
+                    except ValueError:
+                        pass
+                if resp.status_code == 200:
+                    try:
+                        data = json.loads(resp.content)
+                        if not isinstance(data, dict):
+                            raise ValueError("not a JSON object")
+                    except ValueError:
+                        failure = "unreadable body"
+                    else:
+                        return Response(200, resp.content, data, resp.headers.get("x-amzn-RequestId"),
+                                        datetime.now(UTC))
+                elif resp.status_code == 429:
+                    throttles += 1
+                    self.stats.add(throttled_calls=1)
+                    if throttles > self.retry.max_throttled:
+                        raise self._error(operation, resp)
+                    # Our bucket was optimistic: empty it, and back off a little more each time in a row.
+                    bucket.drain()
+                    pause = self.retry.backoff(throttles, self._rng) if throttles > 1 else 0.0
+                    self.stats.add(quota_wait_s=pause)
+                    self._sleep(pause)
+                    continue
+                elif resp.status_code == 403 and not refreshed:
+                    # Expired or revoked access token: fetch a new one and try once more.
+                    refreshed = True
+                    self.auth.invalidate(token)
+                    self.stats.add(token_refreshes=1)
+                    continue
+                elif resp.status_code in RETRYABLE_STATUS:
+                    failure = f"HTTP {resp.status_code}"
+                else:
+                    raise self._error(operation, resp)
+            attempts += 1
+            if attempts >= self.retry.max_attempts:
+                raise SpApiError(operation, None, "RetriesExhausted",
+                                 f"gave up after {attempts} attempts; last failure: {failure}")
+            self.stats.add(retries=1)
+            self._sleep(self.retry.backoff(attempts, self._rng))
+
+    @staticmethod
+    def _error(operation: str, resp: requests.Response) -> SpApiError:
+        try:
+            err = resp.json()["errors"][0]
+            code, message = err.get("code", "Unknown"), err.get("message", "")
+            if err.get("details"):
+                message = f"{message} ({err['details']})"
+        except (ValueError, KeyError, IndexError, TypeError):
+            code, message = "Unknown", resp.text[:200]
+        return SpApiError(operation, resp.status_code, code, message)
+
+    # --- operations ---------------------------------------------------------------------------
+    def search_orders(self, params: dict, *, next_token: str | None = None, first_page: int = 1) -> Iterator[Page]:
+        """Every page of a searchOrders query, in order, starting after `next_token` when resuming."""
+        base = encode_params(params)
+        number = first_page
+        while True:
+            sent = dict(base)
+            if next_token:
+                sent["paginationToken"] = next_token
+            resp = self.call("searchOrders", "GET", SEARCH_ORDERS_PATH, sent)
+            next_token = (resp.data.get("pagination") or {}).get("nextToken") or None
+            yield Page(number, sent, resp.request_id, resp.fetched_at, resp.body, resp.data, next_token)
+            if not next_token:
+                return
+            number += 1
+
+    def get_order(self, order_id: str, included_data: list[str] | None = None) -> dict:
+        params = encode_params({"includedData": included_data}) if included_data else None
+        return self.call("getOrder", "GET", f"{SEARCH_ORDERS_PATH}/{order_id}", params).data["order"]

@@ -1,0 +1,70 @@
+"""Token buckets: the SP-API usage-plan model, used by the client to pace itself and by the emulator to enforce."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+# Documented default usage plans (requests per second, burst), per operation.
+USAGE_PLANS: dict[str, tuple[float, int]] = {
+    "searchOrders": (0.0056, 20),
+    "getOrder": (0.5, 30),
+    "getOrders": (0.0167, 20),
+    "getOrderItems": (0.5, 30),
+    "getOrderAddress": (0.5, 30),
+    "createRestrictedDataToken": (1.0, 10),
+}
+
+
+class TokenBucket:
+    """A bucket of `burst` tokens refilled at `rate` per second. Thread-safe."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"a token bucket needs rate > 0 and burst >= 1, got rate={rate} burst={burst}")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._stamp = clock()
+        self._lock = threading.Lock()
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def try_take(self) -> float:
+        """Take a token if one is there and return 0; otherwise take nothing and return the seconds to wait."""
+        with self._lock:
+            now = self._clock()
+            self._refill(now)
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self.rate
+
+    def reserve(self) -> float:
+        """Claim the next token now, even one not yet refilled, and return how long to wait before using it.
+
+        Reserving (rather than polling) lets several threads share one bucket fairly without a busy loop.
+        """
+        with self._lock:
+            now = self._clock()
+            self._refill(now)
+            self._tokens -= 1
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def set_rate(self, rate: float) -> None:
+        """Follow the rate Amazon reports in `x-amzn-RateLimit-Limit`."""
+        if rate <= 0:
+            return
+        with self._lock:
+            self._refill(self._clock())
+            self.rate = rate
+
+    def drain(self) -> None:
+        """Empty the bucket: after a 429 the server's bucket is empty whatever ours believed."""
+        with self._lock:
+            self._refill(self._clock())
+            self._tokens = min(self._tokens, 0.0)

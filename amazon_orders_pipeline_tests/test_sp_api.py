@@ -1,0 +1,184 @@
+"""The SP-API client against the emulator: paging, pacing, retries, token refresh, and nothing lost on faults."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.extract import change_window, search_params
+from amazon_orders_pipeline.sp_api import LwaCredentials, RetryPolicy, SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.auth import AuthError, LwaAuth
+from amazon_orders_pipeline.sp_api.rate_limit import TokenBucket
+
+from .conftest import EmulatorControl
+
+REFRESH = "Atzr|client-tests"
+FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, timeout_s=5)
+
+
+def make_client(emulator: Emulator, refresh: str = REFRESH, retry: RetryPolicy = FAST_RETRY) -> SpApiClient:
+    return SpApiClient.for_credentials(emulator.url, f"{emulator.url}/auth/o2/token",
+                                       LwaCredentials("client", "secret", refresh), retry=retry, seed=1)
+
+
+def day_params(days_ago: int = 4, page_size: int = 100, marketplaces=("ATVPDKIKX0DER", "A1F83G8C2ARO7P")):
+    day = datetime.now(UTC).date() - timedelta(days=days_ago)
+    window = change_window(day, datetime.now(UTC))
+    return window, {**search_params(window, list(marketplaces), pii=True), "maxResultsPerPage": page_size}
+
+
+def ids_and_versions(orders) -> list[tuple[str, str]]:
+    return sorted((o["orderId"], o["lastUpdatedTime"]) for o in orders)
+
+
+class TestTokenBucket:
+    def test_burst_then_refill_at_rate(self):
+        now = [0.0]
+        bucket = TokenBucket(rate=2.0, burst=3, clock=lambda: now[0])
+        assert [bucket.try_take() for _ in range(3)] == [0, 0, 0]
+        assert bucket.try_take() == pytest.approx(0.5)
+        now[0] += 0.5
+        assert bucket.try_take() == 0
+        now[0] += 100
+        assert [bucket.try_take() for _ in range(4)][:3] == [0, 0, 0]  # refills only up to the burst
+
+    def test_reserve_queues_waits_and_drain_empties(self):
+        now = [0.0]
+        bucket = TokenBucket(rate=1.0, burst=1, clock=lambda: now[0])
+        assert bucket.reserve() == 0
+        assert bucket.reserve() == pytest.approx(1.0)
+        assert bucket.reserve() == pytest.approx(2.0)
+        now[0] = 10
+        bucket.drain()
+        assert bucket.reserve() == pytest.approx(1.0)
+
+    def test_adapts_to_a_new_rate(self):
+        now = [0.0]
+        bucket = TokenBucket(rate=1.0, burst=1, clock=lambda: now[0])
+        bucket.reserve()
+        bucket.set_rate(4.0)
+        assert bucket.reserve() == pytest.approx(0.25)
+
+
+class TestPagination:
+    def test_pages_to_the_end_and_equals_ground_truth(self, emulator, control):
+        client = make_client(emulator)
+        window, params = day_params(page_size=20)
+        pages = list(client.search_orders(params))
+        assert len(pages) > 3
+        assert [p.number for p in pages] == list(range(1, len(pages) + 1))
+        assert pages[-1].next_token is None and all(p.next_token for p in pages[:-1])
+        got = [o for p in pages for o in p.orders]
+        truth = control.ground_truth(REFRESH, window.start, window.end, params["marketplaceIds"])
+        assert ids_and_versions(got) == ids_and_versions(truth)
+        assert len({o["orderId"] for o in got}) == len(got)
+        assert all(p.request_id for p in pages)
+        assert client.stats.calls == len(pages) and client.stats.throttled_calls == 0
+
+    def test_resume_from_a_token_continues_where_it_stopped(self, emulator):
+        client = make_client(emulator)
+        _, params = day_params(page_size=25)
+        full = list(client.search_orders(params))
+        first_two = list(make_client(emulator).search_orders(params))[:2]
+        rest = list(make_client(emulator).search_orders(params, next_token=first_two[-1].next_token, first_page=3))
+        assert [p.number for p in rest] == list(range(3, len(full) + 1))
+        resumed = [o["orderId"] for p in first_two + rest for o in p.orders]
+        assert resumed == [o["orderId"] for p in full for o in p.orders]
+
+
+class TestPacing:
+    def test_bucket_keeps_throttling_near_zero_through_burst_and_refill(self):
+        # searchOrders at 0.0056/s x 1500 = 8.4/s, burst 20: 50 pages need about (50 - 20) / 8.4 = 3.6 s.
+        with Emulator(speed=1500, seed=3, orders_per_day=1000) as emu:
+            client = make_client(emu)
+            _, params = day_params(page_size=20, marketplaces=list(
+                ("ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9", "A1VC38T7YXB528")))
+            started = time.monotonic()
+            pages = list(client.search_orders(params))
+            elapsed = time.monotonic() - started
+            assert len(pages) >= 45
+            bound = (len(pages) - 20) / (0.0056 * 1500)
+            assert client.stats.throttled_calls <= 1
+            assert elapsed >= bound * 0.95  # it really waited for quota rather than being lucky
+            assert client.stats.quota_wait_s > 0
+            assert EmulatorControl(emu).stats().get("searchOrders.429", 0) == client.stats.throttled_calls
+
+    def test_a_stranger_using_the_quota_costs_at_most_one_429_per_wait(self):
+        with Emulator(speed=3000, seed=3, orders_per_day=600) as emu:
+            _, params = day_params(page_size=10)
+            list(make_client(emu).search_orders(params))  # another process drained the shared bucket
+            client = make_client(emu)
+            pages = list(client.search_orders(params))
+            assert pages[-1].next_token is None
+            assert 1 <= client.stats.throttled_calls <= 3
+
+
+class TestFaults:
+    @pytest.mark.parametrize("plan", [
+        {"throttle": 0.3, "storm_length": 4},
+        {"server_error": 0.25, "unavailable": 0.25},
+        {"truncate": 0.3},
+        {"drop": 0.3},
+        {"slow": 0.3, "slow_seconds": 0.2},
+        {"revoke_token_every": 3},
+    ], ids=["429-storms", "5xx", "truncated", "dropped", "slow", "token-revoked"])
+    def test_nothing_is_lost_under_faults(self, emulator, control, plan):
+        control.faults(seed=11, **plan)
+        client = make_client(emulator)
+        window, params = day_params(page_size=20)
+        got = [o for p in client.search_orders(params) for o in p.orders]
+        control.faults()
+        truth = control.ground_truth(REFRESH, window.start, window.end, params["marketplaceIds"])
+        assert ids_and_versions(got) == ids_and_versions(truth)
+        stats = client.stats
+        if "throttle" in plan:
+            assert stats.throttled_calls > 0
+        elif "revoke_token_every" in plan:
+            assert stats.token_refreshes > 0 and client.auth.refreshes > 1
+        elif "slow" not in plan:
+            assert stats.retries > 0
+
+    def test_a_slow_response_past_the_timeout_is_retried(self, emulator, control):
+        control.faults(slow=1.0, slow_seconds=0.3)
+        client = make_client(emulator, retry=RetryPolicy(base_delay_s=0.01, timeout_s=0.1, max_attempts=3))
+        _, params = day_params()
+        with pytest.raises(SpApiError, match="RetriesExhausted"):
+            list(client.search_orders(params))
+        assert client.stats.retries == 2
+
+    def test_bad_parameters_fail_at_once_with_amazons_message(self, emulator):
+        client = make_client(emulator)
+        with pytest.raises(SpApiError) as err:
+            list(client.search_orders({"lastUpdatedAfter": "yesterday"}))
+        assert err.value.status == 400 and err.value.code == "InvalidInput"
+        assert client.stats.retries == 0
+
+
+class TestAuth:
+    def test_access_token_is_cached_until_near_expiry(self, emulator):
+        now = [0.0]
+        auth = LwaAuth(f"{emulator.url}/auth/o2/token", LwaCredentials("c", "s", REFRESH), clock=lambda: now[0])
+        first = auth.token()
+        assert auth.token() == first and auth.refreshes == 1
+        now[0] = 3600 - 61
+        assert auth.token() == first
+        now[0] = 3600 - 59  # inside the safety margin: refresh before Amazon would refuse it
+        assert auth.token() != first and auth.refreshes == 2
+
+    def test_expired_token_after_a_clock_jump_is_refreshed_once(self, emulator, control):
+        client = make_client(emulator)
+        _, params = day_params(days_ago=6)
+        list(client.search_orders(params))
+        control.set_clock(datetime.now(UTC) + timedelta(hours=2))  # every token the emulator issued is expired
+        pages = list(client.search_orders(params))
+        assert pages and client.stats.token_refreshes == 1
+
+    def test_refused_credentials_name_no_secret(self, emulator):
+        auth = LwaAuth(f"{emulator.url}/auth/o2/token", LwaCredentials("c", "", "Atzr|super-secret-value"))
+        with pytest.raises(AuthError) as err:
+            auth.token()
+        assert "super-secret-value" not in str(err.value) and "400" in str(err.value)
+        assert "super-secret-value" not in repr(LwaCredentials("c", "s", "Atzr|super-secret-value"))
