@@ -16,6 +16,9 @@ from amazon_orders_pipeline.definitions import build_assets
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.resources import DEFAULT_DUCKDB_PATH, build_resources
 
+# Progress lines (INFO) on the console, not every engine event.
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
 
 def last_complete_days(n: int, today: date | None = None) -> list[date]:
     today = today or datetime.now(UTC).date()
@@ -29,14 +32,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
-    environ = dict(os.environ)
     emulator = Emulator(speed=args.speed, seed=args.seed).start()
-    # The demo always talks to its own emulator, whatever credentials the shell has.
-    environ["SP_API_ENDPOINT"] = emulator.url
-    environ["LWA_TOKEN_URL"] = f"{emulator.url}/auth/o2/token"
-    for name in list(environ):
-        if name.startswith("SP_API_") and name != "SP_API_ENDPOINT":
-            environ.pop(name)
+    saved = dict(os.environ)
+    try:
+        # The demo always talks to its own emulator, whatever credentials the shell has.
+        for name in [n for n in os.environ if n.startswith("SP_API_")]:
+            del os.environ[name]
+        os.environ["SP_API_ENDPOINT"] = emulator.url
+        os.environ["LWA_TOKEN_URL"] = f"{emulator.url}/auth/o2/token"
+        return run(args, dict(os.environ), emulator)
+    finally:
+        emulator.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -> int:
     db_path = environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
 
@@ -54,12 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             for account_id in accounts:
                 key = dg.MultiPartitionKey({"date": day.isoformat(), "account": account_id})
                 result = dg.materialize(assets, partition_key=key, resources=resources, instance=instance,
-                                        raise_on_error=False)
+                                        raise_on_error=False, run_config=QUIET)
                 status = "ok" if result.success else "FAILED"
                 print(f"  {day} {account_id}: {status}")
                 if not result.success:
                     failed.append(key)
-    emulator.stop()
 
     with duckdb.connect(db_path, read_only=True) as conn:
         pages, orders = conn.execute(

@@ -13,7 +13,7 @@ import requests
 
 from amazon_orders_pipeline.definitions import build_assets
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.resources import build_resources
+from amazon_orders_pipeline.resources import SpApiResource, build_resources
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MODELS = SHARED / "spapi-models"
@@ -66,7 +66,7 @@ class EmulatorControl:
 @pytest.fixture
 def emulator():
     # Fast quotas so tests finish quickly; the pacing itself is tested at its own speed.
-    with Emulator(speed=2000, seed=7, orders_per_day=250) as emu:
+    with Emulator(speed=2000, seed=7, orders_per_day=600) as emu:
         yield emu
 
 
@@ -98,7 +98,9 @@ def materialize_raw(environ: dict[str, str], day: date, account_id: str, instanc
                     raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     key = dg.MultiPartitionKey({"date": day.isoformat(), "account": account_id})
     resources = build_resources(environ)
-    resources["sp_api"] = resources["sp_api"].model_copy(update={"retry_base_delay_s": 0.01})
+    base = resources["sp_api"]
+    resources["sp_api"] = SpApiResource(accounts_file=base.accounts_file, endpoint=base.endpoint,
+                                        lwa_token_url=base.lwa_token_url, retry_base_delay_s=0.01)
     return dg.materialize(build_assets(environ), partition_key=key, resources=resources,
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
 

@@ -1,0 +1,80 @@
+"""The code location: it loads from workspace.yaml, reads nothing at import, and partitions as documented."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from amazon_orders_pipeline.accounts import ConfigError, load_accounts
+from amazon_orders_pipeline.definitions import build_definitions
+
+from .conftest import TWO_ACCOUNTS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_workspace_yaml_loads_and_validates(tmp_path):
+    accounts = tmp_path / "accounts.yaml"
+    accounts.write_text(TWO_ACCOUNTS)
+    env = {**os.environ, "ACCOUNTS_FILE": str(accounts), "DAGSTER_HOME": str(tmp_path)}
+    proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
+                           "-w", "workspace.yaml"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Validation successful" in proc.stderr + proc.stdout
+
+
+def test_importing_the_module_reads_no_environment():
+    env = {**os.environ, "ACCOUNTS_FILE": "/nonexistent/accounts.yaml"}
+    proc = subprocess.run([sys.executable, "-c", "import amazon_orders_pipeline.definitions"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    with pytest.raises(ConfigError, match="cannot read accounts file"):
+        build_definitions({"ACCOUNTS_FILE": "/nonexistent/accounts.yaml"})
+
+
+def test_raw_partitions_are_complete_utc_days_by_account(tmp_path):
+    accounts = tmp_path / "accounts.yaml"
+    accounts.write_text(TWO_ACCOUNTS)
+    defs = build_definitions({"ACCOUNTS_FILE": str(accounts), "PARTITIONS_START_DATE": "2026-11-01"})
+    asset = defs.get_assets_def(dg.AssetKey(["amazon_sp_api", "order_pages"]))
+    parts = asset.partitions_def
+    assert isinstance(parts, dg.MultiPartitionsDefinition)
+    keys = parts.get_partition_keys()
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    dates = {k.keys_by_dimension["date"] for k in keys}
+    assert {k.keys_by_dimension["account"] for k in keys} == {"acme-us", "acme-eu"}
+    assert min(dates) == "2026-11-01" and max(dates) == yesterday  # today's window is not complete yet
+    assert asset.group_names_by_key[asset.key] == "extract"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("accounts: []", "non-empty list"),
+    ("accounts:\n  - {id: Bad Id, region: NA, marketplace_ids: [X]}", "lowercase"),
+    ("accounts:\n  - {id: a, region: MARS, marketplace_ids: [X]}", "region"),
+    ("accounts:\n  - {id: a, region: NA, marketplace_ids: []}", "marketplace_ids"),
+    ("accounts:\n  - {id: a, region: NA, marketplace_ids: [X]}\n  - {id: a, region: EU, marketplace_ids: [Y]}",
+     "unique"),
+])
+def test_bad_accounts_files_get_clear_errors(tmp_path, text, message):
+    path = tmp_path / "accounts.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_accounts(path)
+
+
+def test_partial_credentials_are_an_error_and_none_means_emulator(tmp_path):
+    path = tmp_path / "accounts.yaml"
+    path.write_text("accounts:\n  - {id: shop-1, region: EU, marketplace_ids: [A1PA6795UKMFR9]}")
+    account = load_accounts(path)[0]
+    assert account.credentials({}) is None
+    with pytest.raises(ConfigError, match="SP_API_SHOP_1_CLIENT_SECRET"):
+        account.credentials({"SP_API_SHOP_1_CLIENT_ID": "x", "SP_API_SHOP_1_REFRESH_TOKEN": "y"})
+    creds = account.credentials({"SP_API_SHOP_1_CLIENT_ID": "x", "SP_API_SHOP_1_CLIENT_SECRET": "s",
+                                 "SP_API_SHOP_1_REFRESH_TOKEN": "y"})
+    assert creds is not None and creds.client_id == "x"
