@@ -13,19 +13,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# dbt's manifest, so that loading the definitions never has to parse the project.
+MANIFEST := dbt_project/target/manifest.json
+$(MANIFEST): $(STAMP) dbt_project/dbt_project.yml $(shell find dbt_project/models dbt_project/macros -type f)
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+
 $(DAGSTER_HOME):
 	mkdir -p $(DAGSTER_HOME)
 
 ## demo: install, start the embedded SP-API emulator, materialize the last 3 complete UTC days, print a summary
-demo: $(STAMP) $(DAGSTER_HOME)
+demo: $(MANIFEST) $(DAGSTER_HOME)
 	$(BIN)/python -m amazon_orders_pipeline.demo
 
 ## test: install and run the whole test suite
-test: $(STAMP)
+test: $(MANIFEST)
 	$(BIN)/python -m pytest
 
 ## dev: install and start the Dagster UI on http://127.0.0.1:3000
-dev: $(STAMP) $(DAGSTER_HOME)
+dev: $(MANIFEST) $(DAGSTER_HOME)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 ## bench: run the benchmarks (JSON on stdout)

@@ -8,19 +8,26 @@ from collections.abc import Mapping
 import dagster as dg
 
 from amazon_orders_pipeline.accounts import accounts_file, load_accounts
+from amazon_orders_pipeline.assets.dbt import build_dbt_assets
 from amazon_orders_pipeline.assets.raw import build_order_pages_asset
+from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
 from amazon_orders_pipeline.resources import build_resources
 
 
 def build_assets(environ: Mapping[str, str] = os.environ) -> list[dg.AssetsDefinition]:
     accounts = load_accounts(accounts_file(environ))
-    raw_parts = raw_partitions(daily_partitions(environ), [a.id for a in accounts])
-    return [build_order_pages_asset(raw_parts)]
+    daily = daily_partitions(environ)
+    return [build_order_pages_asset(raw_partitions(daily, [a.id for a in accounts])), build_dbt_assets(daily)]
+
+
+def build_checks() -> list[dg.AssetChecksDefinition]:
+    return list(CHECKS)
 
 
 def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
-    return dg.Definitions(assets=build_assets(environ), resources=build_resources(environ))
+    return dg.Definitions(assets=build_assets(environ), asset_checks=build_checks(),
+                          resources=build_resources(environ))
 
 
 @dg.definitions

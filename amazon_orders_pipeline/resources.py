@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from amazon_orders_pipeline.accounts import Account, accounts_file, load_accounts
+from amazon_orders_pipeline.assets.dbt import dbt_resource
 from amazon_orders_pipeline.landing import Landing, landing_from_settings
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
 from amazon_orders_pipeline.sp_api.client import LWA_TOKEN_URL, REGION_ENDPOINTS, RetryPolicy, SpApiClient
@@ -86,4 +87,5 @@ def build_resources(environ: Mapping[str, str] = os.environ) -> dict[str, dg.Con
             s3_endpoint_url=environ.get("LANDING_S3_ENDPOINT_URL") or None,
         ),
         "duckdb": DuckDBResource(database=environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH),
+        "dbt": dbt_resource(),
     }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -11,12 +14,13 @@ import duckdb
 import pytest
 import requests
 
-from amazon_orders_pipeline.definitions import build_assets
+from amazon_orders_pipeline import local_runs
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.resources import SpApiResource, build_resources
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MODELS = SHARED / "spapi-models"
+# Amazon's OpenAPI models and sandbox cases live in ../shared/spapi-models beside the repository (CI has it there);
+# SPAPI_MODELS_DIR points elsewhere.
+MODELS = Path(os.environ.get("SPAPI_MODELS_DIR") or Path(__file__).resolve().parents[2] / "shared" / "spapi-models")
 TWO_ACCOUNTS = """
 accounts:
   - id: acme-us
@@ -94,15 +98,25 @@ def pipeline_env(tmp_path, emulator) -> dict[str, str]:
     }
 
 
-def materialize_raw(environ: dict[str, str], day: date, account_id: str, instance=None,
-                    raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    key = dg.MultiPartitionKey({"date": day.isoformat(), "account": account_id})
+def test_resources(environ: dict[str, str]) -> dict:
+    """The pipeline's resources, with retries that back off in milliseconds instead of seconds."""
     resources = build_resources(environ)
     base = resources["sp_api"]
     resources["sp_api"] = SpApiResource(accounts_file=base.accounts_file, endpoint=base.endpoint,
                                         lwa_token_url=base.lwa_token_url, retry_base_delay_s=0.01)
-    return dg.materialize(build_assets(environ), partition_key=key, resources=resources,
-                          instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
+    return resources
+
+
+def materialize_raw(environ: dict[str, str], day: date, account_id: str, instance=None,
+                    raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    return local_runs.materialize_raw(day, account_id, environ=environ, resources=test_resources(environ),
+                                      instance=instance, raise_on_error=raise_on_error)
+
+
+def materialize_transform(environ: dict[str, str], first: date, last: date | None = None, instance=None,
+                          raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    return local_runs.materialize_transform(first, last or first, environ=environ, resources=test_resources(environ),
+                                            instance=instance, raise_on_error=raise_on_error)
 
 
 def raw_orders(db_path: str, account_id: str, day: date) -> list[dict]:
@@ -114,6 +128,31 @@ def raw_orders(db_path: str, account_id: str, day: date) -> list[dict]:
     return [o for (page,) in pages for o in json.loads(page)["orders"]]
 
 
+def spapi_model_file(name: str) -> Path:
+    path = MODELS / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: the tests need Amazon's models in ../shared/spapi-models "
+                                "beside the repository, or SPAPI_MODELS_DIR set to their folder")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest():
+    """dbt's manifest, parsed once per session when missing or older than the project (as `make` does)."""
+    project = Path(__file__).resolve().parents[1] / "dbt_project"
+    manifest = project / "target" / "manifest.json"
+    sources = [p for p in project.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
+    if not manifest.exists() or manifest.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+        subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--profiles-dir", "."], cwd=project,
+                       check=True, capture_output=True, timeout=300)
+    return manifest
+
+
 @pytest.fixture(scope="session")
 def orders_model() -> dict:
-    return json.loads((MODELS / "orders_2026-01-01.json").read_text())
+    return json.loads(spapi_model_file("orders_2026-01-01.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def sandbox_cases() -> list[dict]:
+    return json.loads(spapi_model_file("sandbox_cases.json").read_text())

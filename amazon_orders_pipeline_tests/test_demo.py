@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import duckdb
 
@@ -22,7 +23,22 @@ def test_demo_materializes_the_last_three_days_and_summarises(tmp_path, monkeypa
         pages, orders, days = conn.execute(
             "select count(*), sum(order_count), count(distinct partition_date) from raw.order_pages").fetchone()
     assert days == 3 and pages > 0 and orders > 0
+    with duckdb.connect(str(db), read_only=True) as conn:
+        marts = {t: conn.execute(f"select count(*) from main.{t}").fetchone()[0]
+                 for t in ("orders", "order_items", "order_addresses")}
     assert re.search(rf"pages\s+:\s+{pages}\b", out)
-    assert re.search(rf"orders\s+:\s+{orders}\b", out)
+    assert re.search(rf"raw orders\s+:\s+{orders}\b", out)
+    for table, count in marts.items():
+        assert count > 0 and re.search(rf"{table}\s+:\s+{count} rows", out)
     assert str(db) in out and "500x" in out
     assert "0 failed" in out
+
+    # Every SQL example in the README runs against what the demo built.
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    chunks = [c.strip() for block in re.findall(r"```sql\n(.*?)```", readme, re.S) for c in block.split(";")]
+    statements = [c for c in chunks if any(line.strip() and not line.strip().startswith("--")
+                                           for line in c.splitlines())]
+    assert len(statements) >= 4
+    with duckdb.connect(str(db), read_only=True) as conn:
+        for sql in statements:
+            conn.execute(sql).fetchall()

@@ -1,0 +1,265 @@
+"""dbt staging and marts through Dagster: late updates, idempotence, quarantine, ground truth, Amazon's examples."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from amazon_orders_pipeline.assets.dbt import dbt_build_args, dbt_window_vars
+from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.warehouse import replace_partition
+
+from .conftest import emulator_refresh_token, materialize_raw, materialize_transform
+
+MART_TABLES = ("orders", "order_items", "order_addresses")
+
+
+def query(db: str, sql: str, params=None) -> list[tuple]:
+    with duckdb.connect(db, read_only=True) as conn:
+        return conn.execute(sql, params or []).fetchall()
+
+
+def table_hash(db: str, table: str) -> str:
+    return query(db, f"select md5(coalesce(string_agg(cast(t as varchar), '|' order by cast(t as varchar)), '')) "
+                     f"from main.{table} as t")[0][0]
+
+
+def check_results(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_dbt_window_vars_and_args_are_half_open_days():
+    assert dbt_window_vars(date(2026, 11, 20), date(2026, 11, 23)) == {"start_date": "2026-11-20",
+                                                                       "end_date": "2026-11-23"}
+    args = dbt_build_args(date(2026, 11, 20), date(2026, 11, 21))
+    assert args[0] == "build" and json.loads(args[2]) == {"end_date": "2026-11-21", "start_date": "2026-11-20"}
+    with pytest.raises(ValueError, match="empty"):
+        dbt_window_vars(date(2026, 11, 21), date(2026, 11, 21))
+
+
+def test_marts_equal_the_ground_truth_for_a_week_across_two_accounts(pipeline_env, control):
+    first = datetime.now(UTC).date() - timedelta(days=9)
+    days = [first + timedelta(days=i) for i in range(7)]
+    accounts = {"acme-us": ["ATVPDKIKX0DER"], "acme-eu": ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]}
+    for day in days:
+        for account_id in accounts:
+            materialize_raw(pipeline_env, day, account_id)
+    result = materialize_transform(pipeline_env, days[0], days[-1])
+    assert result.success
+    checks = check_results(result)
+    assert checks["raw_orders_are_all_staged_or_quarantined"] and checks["order_totals_match_their_items"]
+    assert len(checks) > 15 and all(checks.values())
+    db = pipeline_env["DUCKDB_PATH"]
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    for account_id, marketplaces in accounts.items():
+        truth = control.ground_truth(emulator_refresh_token(account_id), start, start + timedelta(days=7),
+                                     marketplaces)
+        expected_orders = sorted(
+            (o["orderId"], o["fulfillment"]["fulfillmentStatus"],
+             Decimal(o["proceeds"]["grandTotal"]["amount"]) if "proceeds" in o else None,
+             o.get("proceeds", {}).get("grandTotal", {}).get("currencyCode"))
+            for o in truth)
+        got_orders = query(db, "select order_id, order_status, order_total_amount, "
+                               "case when order_total_amount is null then null else currency_code end "
+                               "from main.orders where account_id = ? order by order_id", [account_id])
+        assert got_orders == expected_orders
+        expected_items = sorted(
+            (o["orderId"], i["orderItemId"], i["quantityOrdered"],
+             Decimal(i["product"]["price"]["unitPrice"]["amount"]) if "price" in i["product"] else None)
+            for o in truth for i in o["orderItems"])
+        got_items = query(db, "select order_id, order_item_id, quantity_ordered, unit_price_amount "
+                              "from main.order_items where account_id = ? order by 1, 2", [account_id])
+        assert got_items == expected_items
+    # Pending orders keep NULL money, never 0; line totals are unit price x quantity where both are known.
+    assert query(db, "select count(*) from main.orders where order_status = 'PENDING' "
+                     "and order_total_amount is not null")[0][0] == 0
+    assert query(db, "select count(*) from main.order_items where unit_price_amount is not null "
+                     "and line_total_amount <> unit_price_amount * quantity_ordered")[0][0] == 0
+    # Addresses: always city and country; PII only for the account that has it on.
+    assert query(db, "select count(*) from main.order_addresses where account_id = 'acme-us' "
+                     "and (recipient_name is not null or postal_code is not null or address_line1 is not null)"
+                 )[0][0] == 0
+    assert query(db, "select count(*), count(recipient_name) from main.order_addresses "
+                     "where account_id = 'acme-eu'")[0] == query(
+        db, "select count(*), count(*) from main.order_addresses where account_id = 'acme-eu'")[0]
+
+
+def test_a_late_status_change_updates_the_order_without_duplicating_lines(pipeline_env, emulator, control):
+    day = datetime.now(UTC).date() - timedelta(days=9)
+    d0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    first_look, second_look = d0 + timedelta(days=1, minutes=5), d0 + timedelta(days=3, minutes=5)
+    seller = emulator.state.seller
+    key = seller_key(emulator_refresh_token("acme-us"))
+
+    def fits(o):
+        early, late = o.state_as_of(first_look), o.state_as_of(second_look)
+        return (o.marketplace_id == "ATVPDKIKX0DER" and early and early[1] == "PENDING" and d0 <= early[0]
+                and late[1] == "SHIPPED" and d0 + timedelta(days=2) <= late[0] < d0 + timedelta(days=3))
+
+    order = next(o for o in seller.orders_created_on(key, day) + seller.orders_created_on(key, day - timedelta(1))
+                 if fits(o))
+    db = pipeline_env["DUCKDB_PATH"]
+    control.set_clock(first_look)
+    materialize_raw(pipeline_env, day, "acme-us")
+    materialize_transform(pipeline_env, day)
+    assert query(db, "select order_status, order_total_amount from main.orders where order_id = ?",
+                 [order.order_id]) == [("PENDING", None)]
+
+    control.set_clock(second_look)
+    materialize_raw(pipeline_env, day + timedelta(days=2), "acme-us")
+    assert materialize_transform(pipeline_env, day + timedelta(days=2)).success
+    status, total, partition = query(db, "select order_status, order_total_amount, last_changed_partition "
+                                         "from main.orders where order_id = ?", [order.order_id])[0]
+    assert status == "SHIPPED" and partition == day + timedelta(days=2)
+    assert total == sum(line.proceeds_total for line in order.lines)
+    lines = query(db, "select order_item_id, unit_price_amount, line_total_amount from main.order_items "
+                      "where order_id = ? order by 1", [order.order_id])
+    assert len(lines) == len(order.lines)
+    assert [(u, t) for _, u, t in lines] == [(line.unit_price, line.item_amount) for line in order.lines]
+
+
+def test_rematerializing_in_any_order_gives_identical_marts(pipeline_env):
+    first = datetime.now(UTC).date() - timedelta(days=8)
+    days = [first + timedelta(days=i) for i in range(3)]
+    for day in days:
+        materialize_raw(pipeline_env, day, "acme-us")
+    materialize_transform(pipeline_env, days[0], days[-1])  # one backfill run
+    db = pipeline_env["DUCKDB_PATH"]
+    before = {t: table_hash(db, t) for t in MART_TABLES}
+    assert query(db, "select count(*) from main.orders")[0][0] > 0
+    for day in (days[2], days[0], days[1]):  # then day by day, out of order
+        materialize_transform(pipeline_env, day)
+        assert {t: table_hash(db, t) for t in MART_TABLES} == before
+
+
+GOOD = {
+    "orderId": "114-0000001-0000001", "createdTime": "2026-10-01T10:00:00Z", "lastUpdatedTime": "2026-10-01T12:00:00Z",
+    "salesChannel": {"channelName": "AMAZON", "marketplaceId": "ATVPDKIKX0DER"},
+    "fulfillment": {"fulfillmentStatus": "SHIPPED", "fulfilledBy": "MERCHANT"},
+    "proceeds": {"grandTotal": {"amount": "21.60", "currencyCode": "USD"}},
+    "recipient": {"deliveryAddress": {"city": "Seattle", "countryCode": "US", "addressType": "RESIDENTIAL"}},
+    "orderItems": [{"orderItemId": "1", "quantityOrdered": 2, "product": {
+        "sellerSku": "SKU-1", "price": {"unitPrice": {"amount": "10.00", "currencyCode": "USD"}}},
+        "proceeds": {"proceedsTotal": {"amount": "21.60", "currencyCode": "USD"}, "breakdowns": [
+            {"type": "ITEM", "subtotal": {"amount": "20.00", "currencyCode": "USD"}},
+            {"type": "TAX", "subtotal": {"amount": "1.60", "currencyCode": "USD"}}]}}],
+}
+
+
+def variant(order_id: str, **changes) -> dict:
+    order = json.loads(json.dumps(GOOD))
+    order["orderId"] = order_id
+    for path, value in changes.items():
+        target = order
+        keys = path.split("__")
+        for k in keys[:-1]:
+            target = target[int(k)] if k.isdigit() else target[k]
+        if value is None:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+    return order
+
+
+def load_pages(db: str, account_id: str, day: date, pages: list[dict]) -> None:
+    rows = [(account_id, day, n, "2026-01-01", "test", json.dumps({"synthetic": True}), f"req-{n}",
+             datetime(2026, 10, 2, tzinfo=UTC), len(p["orders"]), False, json.dumps(p))
+            for n, p in enumerate(pages, start=1)]
+    with duckdb.connect(db) as conn:
+        replace_partition(conn, account_id, day, rows)
+
+
+def test_bad_records_are_quarantined_with_reasons_and_the_rest_loads(pipeline_env):
+    env = {**pipeline_env, "PARTITIONS_START_DATE": "2026-09-01"}
+    db = env["DUCKDB_PATH"]
+    day = date(2026, 10, 1)
+    from pathlib import Path
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    bad = [
+        variant("114-0000002-0000002", proceeds__grandTotal__amount="12,50"),
+        variant("114-0000003-0000003", lastUpdatedTime="1.569521782042E9"),
+        variant("114-0000004-0000004", fulfillment__fulfillmentStatus="Canceled"),
+        {k: v for k, v in GOOD.items() if k != "orderId"},
+        variant("114-0000005-0000005", orderItems__0__product__price__unitPrice__amount="ten"),
+    ]
+    good = [GOOD, variant("114-0000006-0000006")]
+    load_pages(db, "acme-us", day, [{"orders": [good[0], bad[0], bad[1]]}, {"orders": [bad[2], bad[3], good[1],
+                                                                                           bad[4]]}])
+    result = materialize_transform(env, day)
+    assert result.success
+    assert all(check_results(result).values())
+    assert query(db, "select order_id from main.orders order by 1") == [(GOOD["orderId"],), ("114-0000006-0000006",)]
+    reasons = query(db, "select page_number, record_index, reason, raw_json from staging.quarantine order by 1, 2")
+    assert [(p, i) for p, i, _, _ in reasons] == [(1, 2), (1, 3), (2, 1), (2, 2), (2, 4)]
+    assert [r for _, _, r, _ in reasons] == [
+        "non-numeric grandTotal amount: 12,50",
+        "unparseable lastUpdatedTime: 1.569521782042E9",
+        "unknown fulfillmentStatus: Canceled",
+        "missing orderId",
+        "non-numeric unitPrice amount: ten",
+    ]
+    assert json.loads(reasons[0][3])["orderId"] == "114-0000002-0000002"  # the raw record is kept whole
+    assert query(db, "select line_total_amount, tax_amount from main.order_items where order_id = ?",
+                 [GOOD["orderId"]]) == [(Decimal("20.0000"), Decimal("1.6000"))]
+
+
+def test_completeness_check_fails_when_records_vanish(pipeline_env):
+    env = {**pipeline_env, "PARTITIONS_START_DATE": "2026-09-01"}
+    db = env["DUCKDB_PATH"]
+    day = date(2026, 10, 1)
+    from pathlib import Path
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    load_pages(db, "acme-us", day, [{"orders": [GOOD]}])
+    assert materialize_transform(env, day).success
+    with duckdb.connect(db) as conn:  # a page claims more orders than it holds: raw and staging disagree
+        conn.execute("update raw.order_pages set order_count = 2")
+    result = materialize_transform(env, day, raise_on_error=False)
+    evaluation = next(e for e in result.get_asset_check_evaluations()
+                      if e.check_name == "raw_orders_are_all_staged_or_quarantined")
+    assert not evaluation.passed
+    assert "raw 2, staged 1, quarantined 0" in evaluation.metadata["gaps"].value
+
+
+def test_amazons_sandbox_examples_parse_field_by_field(pipeline_env, sandbox_cases):
+    env = {**pipeline_env, "PARTITIONS_START_DATE": "2024-01-01"}
+    db = env["DUCKDB_PATH"]
+    from pathlib import Path
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    pages = []
+    for case in sandbox_cases:
+        if case["api_version"] != "2026-01-01" or case["response_status"] != 200:
+            continue
+        body = case["response_body"]
+        if case["operation"] == "searchOrders":
+            pages.append(body)
+        elif case["operation"] == "getOrder":
+            pages.append({"orders": [body["order"]]})
+    assert len(pages) == 6
+    day = date(2024, 12, 25)
+    load_pages(db, "sandbox", day, pages)
+    result = materialize_transform(env, day)
+    assert result.success and all(check_results(result).values())
+    rows = {r[0]: r for r in query(
+        db, "select order_id, order_status, fulfilled_by, order_total_amount, currency_code, purchased_at, "
+            "last_updated_at, is_prime, is_business, marketplace_id, seller_order_id from main.orders")}
+    assert len(rows) == 6 and not query(db, "select * from staging.quarantine")
+    jp = rows["250-1234567-8901234"]
+    assert jp[1:5] == ("SHIPPED", "AMAZON", Decimal("19940"), "JPY")
+    assert jp[5] == datetime(2024, 12, 25, 2, 30, tzinfo=UTC) and jp[6] == datetime(2024, 12, 25, 6, 45, tzinfo=UTC)
+    assert jp[7:] == (True, False, "A1VC38T7YXB528", "JP-ORDER-2024-001")
+    br = rows["171-2345678-9012345"]
+    assert br[1:5] == ("UNSHIPPED", "MERCHANT", Decimal("1599.90"), "BRL") and br[8] is True
+    items = {(r[0], r[1]): r[2:] for r in query(
+        db, "select order_id, order_item_id, sku, quantity_ordered, unit_price_amount, line_total_amount, "
+            "tax_amount, item_proceeds_amount from main.order_items")}
+    assert items[("250-1234567-8901234", "25012345678902")] == (
+        "FIRE-TV-4K-MAX-JP", 2, Decimal("6980"), Decimal("13960"), None, Decimal("13960"))
+    assert items[("114-9876543-1234567", "11498765431234")] == (
+        "ECHO-POP-US-BLK", 1, Decimal("39.99"), Decimal("39.99"), Decimal("10.00"), Decimal("49.99"))
+    address = query(db, "select city, state_or_region, country_code, address_type, address_line3, municipality, "
+                        "postal_code, recipient_name from main.order_addresses where order_id = '202-7654321-1098765'")
+    assert address == [("London", "England", "GB", "RESIDENTIAL", None, None, "SW1A 1AA", "Sarah Thompson")]
