@@ -34,8 +34,9 @@ dev: $(MANIFEST) $(DAGSTER_HOME)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 ## bench: run the benchmarks (JSON on stdout)
-bench: $(STAMP)
+bench: $(MANIFEST)
 	$(BIN)/python -m benchmarks.extract
+	$(BIN)/python -m benchmarks.transform
 
 lint: $(STAMP)
 	$(BIN)/ruff check amazon_orders_pipeline amazon_orders_pipeline_tests benchmarks
