@@ -36,7 +36,8 @@ dev: $(MANIFEST) $(DAGSTER_HOME)
 ## bench: run the benchmarks (JSON on stdout)
 bench: $(MANIFEST)
 	$(BIN)/python -m benchmarks.extract
-	$(BIN)/python -m benchmarks.transform
+	# 20k orders until the staging memory limit is lifted (see README, Benchmarks); the issue's size is 1M.
+	$(BIN)/python -m benchmarks.transform --orders 20000
 
 lint: $(STAMP)
 	$(BIN)/ruff check amazon_orders_pipeline amazon_orders_pipeline_tests benchmarks
