@@ -15,6 +15,7 @@ import duckdb
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.local_runs import materialize_raw, materialize_transform
 from amazon_orders_pipeline.resources import DEFAULT_DUCKDB_PATH, build_resources
+from amazon_orders_pipeline.warehouse import mart_row_counts
 
 
 def last_complete_days(n: int, today: date | None = None) -> list[date]:
@@ -75,8 +76,7 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -
         pages, orders = conn.execute(
             "select count(*), coalesce(sum(order_count), 0) from raw.order_pages "
             "where partition_date >= ? and partition_date <= ?", [days[0], days[-1]]).fetchone()
-        marts = {t: conn.execute(f"select count(*) from main.{t}").fetchone()[0]  # noqa: S608 - fixed names
-                 for t in ("orders", "order_items", "order_addresses")} if not failed else {}
+        marts = mart_row_counts(conn) if not failed else {}
         quarantined = conn.execute("select count(*) from staging.quarantine").fetchone()[0] if not failed else 0
     print()
     print("Demo summary")

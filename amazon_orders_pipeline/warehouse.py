@@ -34,6 +34,17 @@ values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
+MART_ROW_COUNTS = {
+    "orders": "select count(*) from main.orders",
+    "order_items": "select count(*) from main.order_items",
+    "order_addresses": "select count(*) from main.order_addresses",
+}
+
+
+def mart_row_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {table: conn.execute(sql).fetchone()[0] for table, sql in MART_ROW_COUNTS.items()}
+
+
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(RAW_DDL)
 
