@@ -15,7 +15,6 @@ class Landing(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes | None: ...
-    def list(self, prefix: str) -> list[str]: ...
     def describe(self) -> str: ...
 
 
@@ -58,15 +57,6 @@ class LocalLanding:
         except FileNotFoundError:
             return None
 
-    def list(self, prefix: str) -> list[str]:
-        base = self._path(prefix)
-        if not base.is_dir():
-            return []
-        return sorted(
-            p.relative_to(self.root.resolve()).as_posix()
-            for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
-        )
-
     def describe(self) -> str:
         return str(self.root)
 
@@ -97,14 +87,6 @@ class S3Landing:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except self.client.exceptions.NoSuchKey:
             return None
-
-    def list(self, prefix: str) -> list[str]:
-        keys: list[str] = []
-        strip = len(self.prefix) + 1 if self.prefix else 0
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix).rstrip("/") + "/"):
-            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
-        return sorted(keys)
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"

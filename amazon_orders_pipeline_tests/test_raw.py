@@ -122,6 +122,25 @@ class TestOrderPagesAsset:
         assert versions(got) == versions(control.ground_truth_day("acme-eu", past_day, account.marketplace_ids))
         assert len({o["orderId"] for o in got}) == len(got)
 
+    def test_a_refused_pagination_token_restarts_the_window_cleanly(self, pipeline_env, control, past_day):
+        sp_api = build_resources(pipeline_env)["sp_api"]
+        account = sp_api.accounts()["acme-eu"]
+        landing = LocalLanding(pipeline_env["LANDING_DIR"])
+
+        def crash_after_one(page, _orders):
+            if page.number == 1:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            extract_window(sp_api.client_for(account), landing, account_id="acme-eu", day=past_day,
+                           marketplace_ids=account.marketplace_ids, pii=True, on_page=crash_after_one)
+        control.set_clock(datetime.now(UTC) + timedelta(hours=25))  # Amazon now refuses the stored token
+        result = extract_window(sp_api.client_for(account), landing, account_id="acme-eu", day=past_day,
+                                marketplace_ids=account.marketplace_ids, pii=True)
+        assert result.restarted and result.resumed_pages == 0
+        got = [o for p in result.pages for o in json.loads(landing.get(p.key))["orders"]]
+        assert versions(got) == versions(control.ground_truth_day("acme-eu", past_day, account.marketplace_ids))
+
     def test_a_page_that_stays_unreadable_fails_the_run_naming_it(self, pipeline_env, control, past_day):
         control.faults(truncate=1.0)
         result = materialize_raw(pipeline_env, past_day, "acme-us", raise_on_error=False)

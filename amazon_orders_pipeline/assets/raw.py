@@ -43,6 +43,8 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
                                     marketplace_ids=account.marketplace_ids, pii=account.pii, on_page=progress)
         except (ExtractError, SpApiError, AuthError) as e:
             raise dg.Failure(f"extracting account {account_id}, day {day} failed: {e}") from None
+        if result.restarted:
+            context.log.warning(f"{account_id} {day}: the stored pagination token was refused; fetched afresh")
         if result.resumed_pages:
             context.log.info(f"{account_id} {day}: resumed after {result.resumed_pages} landed pages")
 
@@ -63,6 +65,7 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             "retries": stats["retries"],
             "quota_wait_s": stats["quota_wait_s"],
             "resumed_pages": result.resumed_pages,
+            "restarted_window": result.restarted,
             "window_start": result.window.start.isoformat(),
             "window_end": result.window.end.isoformat(),
             "window_complete": result.window.end - result.window.start == timedelta(days=1),

@@ -123,9 +123,6 @@ class SpApiClient:
         session = requests.Session()
         return cls(endpoint, LwaAuth(token_url, credentials, session=session), session=session, **kwargs)
 
-    def bucket(self, operation: str) -> TokenBucket:
-        return self._buckets[operation]
-
     # --- one call -----------------------------------------------------------------------------
     def call(self, operation: str, method: str, path: str, params: dict[str, str] | None = None) -> Response:
         """One logical call: paced, authorised, retried until it succeeds or the policy gives up."""
@@ -218,7 +215,3 @@ class SpApiClient:
             if not next_token:
                 return
             number += 1
-
-    def get_order(self, order_id: str, included_data: list[str] | None = None) -> dict:
-        params = encode_params({"includedData": included_data}) if included_data else None
-        return self.call("getOrder", "GET", f"{SEARCH_ORDERS_PATH}/{order_id}", params).data["order"]
