@@ -1,9 +1,10 @@
-"""Checks dbt cannot express: raw-vs-staged completeness and order totals against their items."""
+"""Checks dbt cannot express: raw-vs-staged completeness, order totals against their items, export mappings."""
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-STAGED_ORDERS = dg.AssetKey(["stg_amazon_sp_api__orders"])
+from amazon_orders_pipeline.resources import ExportResource
+
 ORDERS = dg.AssetKey(["orders"])
 
 # Per raw partition already seen by a dbt run (its window covered the partition after the pages were fetched):
@@ -52,8 +53,10 @@ def _table_exists(conn, schema: str, table: str) -> bool:
         [schema, table]).fetchone()[0])
 
 
-@dg.asset_check(asset=STAGED_ORDERS, blocking=True, description=(
-    "Nothing vanishes between raw and staging: for every raw partition, the orders in the pages equal the "
+# On `orders`, not on the staging view it counts: Dagster's blocking checks hold back the checked asset's direct
+# dependents, and the exports hang off the marts.
+@dg.asset_check(asset=ORDERS, blocking=True, description=(
+    "Nothing vanished on the way to the marts: for every raw partition, the orders in the pages equal the "
     "staged order versions plus the quarantined records."))
 def raw_orders_are_all_staged_or_quarantined(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
@@ -83,4 +86,19 @@ def order_totals_match_their_items(duckdb: DuckDBResource) -> dg.AssetCheckResul
                   "failures": "\n".join(listed[:50]) or "none"})
 
 
-CHECKS = [raw_orders_are_all_staged_or_quarantined, order_totals_match_their_items]
+@dg.asset_check(asset=ORDERS, blocking=True, description=(
+    "Every order status in the marts maps to a Salesforce picklist value and an ERP status (the export mappings "
+    "file). The exports do not run until it passes."))
+def order_statuses_are_mapped_for_exports(duckdb: DuckDBResource, exports: ExportResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        statuses = [s for (s,) in conn.execute("select distinct order_status from main.orders order by 1").fetchall()]
+    unmapped = exports.mappings().unmapped_statuses(statuses)
+    return dg.AssetCheckResult(
+        passed=not unmapped,
+        metadata={"statuses": ", ".join(statuses), "unmapped_statuses": sum(len(v) for v in unmapped.values()),
+                  "unmapped": "; ".join(f"{system}: {', '.join(v)}" for system, v in unmapped.items()) or "none",
+                  "mappings_file": exports.mappings_file})
+
+
+CHECKS = [raw_orders_are_all_staged_or_quarantined, order_totals_match_their_items,
+          order_statuses_are_mapped_for_exports]

@@ -9,6 +9,7 @@ import dagster as dg
 
 from amazon_orders_pipeline.accounts import accounts_file, load_accounts
 from amazon_orders_pipeline.assets.dbt import build_dbt_assets
+from amazon_orders_pipeline.assets.exports import build_export_assets
 from amazon_orders_pipeline.assets.raw import build_order_pages_asset
 from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
@@ -18,7 +19,8 @@ from amazon_orders_pipeline.resources import build_resources
 def build_assets(environ: Mapping[str, str] = os.environ) -> list[dg.AssetsDefinition]:
     accounts = load_accounts(accounts_file(environ))
     daily = daily_partitions(environ)
-    return [build_order_pages_asset(raw_partitions(daily, [a.id for a in accounts])), build_dbt_assets(daily)]
+    return [build_order_pages_asset(raw_partitions(daily, [a.id for a in accounts])), build_dbt_assets(daily),
+            *build_export_assets(daily)]
 
 
 def build_checks() -> list[dg.AssetChecksDefinition]:

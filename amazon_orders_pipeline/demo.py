@@ -1,4 +1,4 @@
-"""`make demo`: start the embedded emulator, materialize the last complete UTC days, print a summary."""
+"""`make demo`: start the embedded emulator, materialize the last complete UTC days through the exports, summarise."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.local_runs import materialize_raw, materialize_transform
 from amazon_orders_pipeline.resources import DEFAULT_DUCKDB_PATH, build_resources
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -
     print(f"SP-API emulator at {emulator.url}, quotas running {args.speed:g}x faster than Amazon's "
           f"(searchOrders {0.0056 * args.speed:.2f}/s instead of 0.0056/s)")
     failed = []
+    exported: dict[str, dict] = {}
     with instance:
         for day in days:
             for account_id in accounts:
@@ -68,9 +70,14 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -
         # One dbt run over the whole range, as a backfill with the single-run policy does.
         result = materialize_transform(days[0], days[-1], environ=environ, resources=resources, instance=instance,
                                        raise_on_error=False)
-        print(f"  transform {days[0]}..{days[-1]}: {'ok' if result.success else 'FAILED'}")
+        print(f"  transform and export {days[0]}..{days[-1]}: {'ok' if result.success else 'FAILED'}")
         if not result.success:
             failed.append("transform")
+        for event in result.get_asset_materialization_events():
+            if event.asset_key in EXPORT_KEYS:
+                meta = event.materialization.metadata
+                exported[event.asset_key.to_user_string()] = {
+                    "rows": meta["rows"].value, "files": meta["files"].value, "location": meta["location"].value}
 
     with duckdb.connect(db_path, read_only=True) as conn:
         pages, orders = conn.execute(
@@ -87,6 +94,8 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -
     for table, count in marts.items():
         print(f"  {table:<16}: {count} rows")
     print(f"  quarantine      : {quarantined} records")
+    for name, info in exported.items():
+        print(f"  {name}: {info['rows']} rows in {info['files']} files under {info['location']}")
     print(f"  duckdb          : {Path(db_path).resolve()}")
     print(f"  quotas          : emulator at {args.speed:g}x Amazon's documented rates")
     print(f"  wall time       : {time.monotonic() - started:.1f} s")

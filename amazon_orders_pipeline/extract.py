@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from amazon_orders_pipeline.landing import Landing, get_json, put_json
 from amazon_orders_pipeline.sp_api.client import API_VERSION, Page, SpApiClient, SpApiError
+from amazon_orders_pipeline.stores import ObjectStore, get_json, put_json
 
 # The API rejects *Before values later than two minutes before now; keep a little more for clock skew.
 MIN_LAG = timedelta(minutes=2, seconds=30)
@@ -114,7 +114,7 @@ class ExtractResult:
 class PageStore:
     """The landing area of one (account, day): attempts of pages plus a CURRENT pointer with progress."""
 
-    def __init__(self, landing: Landing, account_id: str, day: date):
+    def __init__(self, landing: ObjectStore, account_id: str, day: date):
         self.landing = landing
         self.prefix = f"order_pages/account={account_id}/date={day.isoformat()}"
 
@@ -155,7 +155,7 @@ class PageStore:
         return body
 
 
-def extract_window(client: SpApiClient, landing: Landing, *, account_id: str, day: date,
+def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str, day: date,
                    marketplace_ids: list[str] | tuple[str, ...], pii: bool, now: datetime | None = None,
                    on_page: Callable[[LandedPage, int], None] | None = None) -> ExtractResult:
     """Land every page of one day's change window, resuming an unfinished attempt when there is one."""
@@ -237,7 +237,7 @@ def _with_page_context(pages: Iterator[Page], store: PageStore, state: dict) -> 
         yield page
 
 
-def mark_loaded(landing: Landing, account_id: str, day: date, attempt_id: str) -> None:
+def mark_loaded(landing: ObjectStore, account_id: str, day: date, attempt_id: str) -> None:
     """Record that an attempt's pages are in DuckDB, so the next materialization fetches afresh."""
     store = PageStore(landing, account_id, day)
     state = store.current()

@@ -1,4 +1,4 @@
-"""Resources, built from environment variables when definitions load: SP-API access, landing area, DuckDB."""
+"""Resources, built from environment variables when definitions load: SP-API access, landing, DuckDB, dbt, exports."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from dagster_duckdb import DuckDBResource
 
 from amazon_orders_pipeline.accounts import Account, accounts_file, load_accounts
 from amazon_orders_pipeline.assets.dbt import dbt_resource
-from amazon_orders_pipeline.landing import Landing, landing_from_settings
+from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE, ExportMappings, load_mappings
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
 from amazon_orders_pipeline.sp_api.client import LWA_TOKEN_URL, REGION_ENDPOINTS, RetryPolicy, SpApiClient
+from amazon_orders_pipeline.stores import ObjectStore, store_from_settings
 
 DEFAULT_DUCKDB_PATH = "data/amazon_orders.duckdb"
 DEFAULT_LANDING_DIR = "data/landing"
+DEFAULT_EXPORT_DIR = "exports"
 
 _embedded_lock = threading.Lock()
 _embedded_emulator = None
@@ -61,15 +63,31 @@ class SpApiResource(dg.ConfigurableResource):
         return SpApiClient.for_credentials(endpoint, token_url, credentials, retry=retry)
 
 
-class LandingResource(dg.ConfigurableResource):
-    """The landing area for raw pages: LANDING_DIR locally, or LANDING_S3_URI through boto3."""
+class StoreResource(dg.ConfigurableResource):
+    """A local folder, or an S3 prefix through boto3 when s3_uri is set (s3_endpoint_url: MinIO, moto)."""
+
+    local_dir: str
+    s3_uri: str | None = None
+    s3_endpoint_url: str | None = None
+
+    def store(self) -> ObjectStore:
+        return store_from_settings(self.local_dir, self.s3_uri, self.s3_endpoint_url)
+
+
+class LandingResource(StoreResource):
+    """The landing area for raw pages: LANDING_DIR, or LANDING_S3_URI."""
 
     local_dir: str = DEFAULT_LANDING_DIR
-    s3_uri: str | None = None
-    s3_endpoint_url: str | None = None  # for S3-compatible stores (and moto in tests)
 
-    def store(self) -> Landing:
-        return landing_from_settings(self.local_dir, self.s3_uri, self.s3_endpoint_url)
+
+class ExportResource(StoreResource):
+    """Where export files go (EXPORT_DIR, or EXPORT_S3_URI) and how values map (EXPORT_MAPPINGS_FILE)."""
+
+    local_dir: str = DEFAULT_EXPORT_DIR
+    mappings_file: str = str(DEFAULT_MAPPINGS_FILE)
+
+    def mappings(self) -> ExportMappings:
+        return load_mappings(self.mappings_file)
 
 
 def build_resources(environ: Mapping[str, str] = os.environ) -> dict[str, dg.ConfigurableResource]:
@@ -88,4 +106,10 @@ def build_resources(environ: Mapping[str, str] = os.environ) -> dict[str, dg.Con
         ),
         "duckdb": DuckDBResource(database=environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH),
         "dbt": dbt_resource(),
+        "exports": ExportResource(
+            local_dir=environ.get("EXPORT_DIR") or DEFAULT_EXPORT_DIR,
+            s3_uri=environ.get("EXPORT_S3_URI") or None,
+            s3_endpoint_url=environ.get("EXPORT_S3_ENDPOINT_URL") or None,
+            mappings_file=environ.get("EXPORT_MAPPINGS_FILE") or str(DEFAULT_MAPPINGS_FILE),
+        ),
     }

@@ -1,12 +1,15 @@
-"""The raw layer in DuckDB: the `raw.order_pages` table and the one-transaction replace of a partition."""
+"""The raw layer in DuckDB: `raw.order_pages`, its per-order index `raw.order_records`, and the partition replace."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
+from typing import NamedTuple
 
 import duckdb
+import pandas as pd
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -24,21 +27,60 @@ create table if not exists raw.order_pages (
     page            json        not null,
     primary key (account_id, partition_date, page_number)
 );
+create table if not exists raw.order_records (
+    account_id      varchar     not null,
+    partition_date  date        not null,
+    page_number     integer     not null,
+    record_index    integer     not null,
+    api_version     varchar     not null,
+    fetched_at      timestamptz not null,
+    order_json      varchar     not null
+);
 """
 
-INSERT_PAGE = """
+INSERT_PAGES = """
 insert into raw.order_pages
     (account_id, partition_date, page_number, api_version, attempt_id, request_params, request_id,
      fetched_at, order_count, is_redacted, page)
-values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+select account_id, partition_date, page_number, api_version, attempt_id, request_params, request_id,
+       fetched_at, order_count, is_redacted, page
+from loaded_pages
 """
 
+RECORD_COLUMNS = ["account_id", "partition_date", "page_number", "record_index", "api_version", "fetched_at",
+                  "order_json"]
+INSERT_RECORDS = """
+insert into raw.order_records
+    (account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json)
+select account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json
+from loaded_records
+"""
+DELETE_PARTITION = (
+    "delete from raw.order_pages where account_id = ? and partition_date = ?",
+    "delete from raw.order_records where account_id = ? and partition_date = ?",
+)
 
 MART_ROW_COUNTS = {
     "orders": "select count(*) from main.orders",
     "order_items": "select count(*) from main.order_items",
     "order_addresses": "select count(*) from main.order_addresses",
 }
+
+
+class PageRow(NamedTuple):
+    """One raw.order_pages row, in the table's column order."""
+
+    account_id: str
+    partition_date: date
+    page_number: int
+    api_version: str
+    attempt_id: str
+    request_params: str
+    request_id: str | None
+    fetched_at: datetime | str
+    order_count: int
+    is_redacted: bool
+    page: str
 
 
 def mart_row_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -49,30 +91,91 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(RAW_DDL)
 
 
+def split_orders(page: PageRow) -> list[str]:
+    """The page's order records, each as compact JSON text: what dbt reads, one row per order.
+
+    Splitting happens here, once per page at load time, because DuckDB's JSON functions work on 2,048 rows at a
+    time: over whole pages (~200 KB each) that is ~400 MB of text per vector, past any sane memory limit.
+    NaN and Infinity, which Python's parser accepts but JSON does not, are kept as strings so that the record
+    lands (and is quarantined for its bad value) instead of failing the load.
+    """
+    try:
+        orders = json.loads(page.page, parse_constant=str).get("orders")
+    except (ValueError, AttributeError) as e:
+        raise ValueError(f"page {page.page_number} of {page.account_id} {page.partition_date} is not a JSON "
+                         f"object: {e}") from None
+    if not isinstance(orders, list):
+        raise ValueError(f"page {page.page_number} of {page.account_id} {page.partition_date} has no 'orders' list")
+    return [json.dumps(o, separators=(",", ":"), ensure_ascii=False) for o in orders]
+
+
+def record_frame(pages: list[PageRow]) -> pd.DataFrame:
+    """raw.order_records rows for `pages`, as one frame for a bulk insert."""
+    columns: dict[str, list] = {name: [] for name in RECORD_COLUMNS}
+    for page in pages:
+        texts = split_orders(page)
+        n = len(texts)
+        for name, value in (("account_id", page.account_id), ("partition_date", page.partition_date),
+                            ("page_number", page.page_number), ("api_version", page.api_version),
+                            ("fetched_at", page.fetched_at)):
+            columns[name].extend([value] * n)
+        columns["record_index"].extend(range(1, n + 1))
+        columns["order_json"].extend(texts)
+    return _with_utc(pd.DataFrame(columns))
+
+
+def page_frame(pages: list[PageRow]) -> pd.DataFrame:
+    return _with_utc(pd.DataFrame(pages, columns=list(PageRow._fields)))
+
+
+def _with_utc(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True, format="ISO8601")
+    return frame
+
+
 def replace_partition(conn: duckdb.DuckDBPyConnection, account_id: str, partition_date: date,
-                      rows: Iterable[tuple]) -> int:
-    """Swap one (account, day)'s pages for `rows` in a single transaction; readers never see a mix."""
-    rows = list(rows)
+                      pages: Iterable[PageRow], batch_pages: int = 200) -> int:
+    """Swap one (account, day)'s pages and their order records in a single transaction; readers never see a mix.
+
+    Pages are written `batch_pages` at a time, so a day of any size loads in bounded memory; a page that cannot
+    be split rolls the whole partition back."""
     ensure_raw_schema(conn)
+    loaded = 0
     conn.execute("begin transaction")
     try:
-        conn.execute("delete from raw.order_pages where account_id = ? and partition_date = ?",
-                     [account_id, partition_date])
-        if rows:
-            conn.executemany(INSERT_PAGE, rows)
+        for statement in DELETE_PARTITION:
+            conn.execute(statement, [account_id, partition_date])
+        pages = iter(pages)
+        while batch := [PageRow(*p) for p in itertools.islice(pages, batch_pages)]:
+            for page in batch:
+                if (page.account_id, page.partition_date) != (account_id, partition_date):
+                    raise ValueError(f"page {page.page_number} belongs to {page.account_id} {page.partition_date}, "
+                                     f"not to the partition {account_id} {partition_date}")
+            records = record_frame(batch)
+            _insert_frame(conn, "loaded_pages", page_frame(batch), INSERT_PAGES)
+            _insert_frame(conn, "loaded_records", records, INSERT_RECORDS)
+            loaded += len(batch)
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
         raise
-    return len(rows)
+    return loaded
 
 
-def page_row(account_id: str, partition_date: date, attempt_id: str, page, body: bytes) -> tuple:
+def _insert_frame(conn: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFrame, statement: str) -> None:
+    conn.register(view, frame)
+    try:
+        conn.execute(statement)
+    finally:
+        conn.unregister(view)
+
+
+def page_row(account_id: str, partition_date: date, attempt_id: str, page, body: bytes) -> PageRow:
     """One raw.order_pages row from a landed page's metadata and its body."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"page {page.number} of {account_id} {partition_date} is not UTF-8: {e}") from None
-    return (account_id, partition_date, page.number, page.api_version, attempt_id,
-            json.dumps(page.request_params, sort_keys=True), page.request_id, page.fetched_at,
-            page.order_count, page.redacted, text)
+    return PageRow(account_id, partition_date, page.number, page.api_version, attempt_id,
+                   json.dumps(page.request_params, sort_keys=True), page.request_id, page.fetched_at,
+                   page.order_count, page.redacted, text)

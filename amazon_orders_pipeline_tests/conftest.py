@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import dagster as dg
 import duckdb
 import pytest
@@ -17,6 +20,7 @@ import requests
 from amazon_orders_pipeline import local_runs
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.resources import SpApiResource, build_resources
+from amazon_orders_pipeline.warehouse import replace_partition
 
 # Amazon's OpenAPI models and sandbox cases live in ../shared/spapi-models beside the repository (CI has it there);
 # SPAPI_MODELS_DIR points elsewhere.
@@ -92,6 +96,7 @@ def pipeline_env(tmp_path, emulator) -> dict[str, str]:
         "ACCOUNTS_FILE": str(accounts),
         "DUCKDB_PATH": str(tmp_path / "warehouse" / "orders.duckdb"),
         "LANDING_DIR": str(tmp_path / "landing"),
+        "EXPORT_DIR": str(tmp_path / "exports"),
         "SP_API_ENDPOINT": emulator.url,
         "LWA_TOKEN_URL": f"{emulator.url}/auth/o2/token",
         "PARTITIONS_START_DATE": "2026-01-01",
@@ -128,6 +133,16 @@ def raw_orders(db_path: str, account_id: str, day: date) -> list[dict]:
     return [o for (page,) in pages for o in json.loads(page)["orders"]]
 
 
+def load_pages(db: str, account_id: str, day: date, pages: list[dict]) -> None:
+    """Synthetic searchOrders pages straight into the raw tables, as the raw asset would load them."""
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    rows = [(account_id, day, n, "2026-01-01", "test", json.dumps({"synthetic": True}), f"req-{n}",
+             datetime(2026, 10, 2, tzinfo=UTC), len(p["orders"]), False, json.dumps(p))
+            for n, p in enumerate(pages, start=1)]
+    with duckdb.connect(db) as conn:
+        replace_partition(conn, account_id, day, rows)
+
+
 def spapi_model_file(name: str) -> Path:
     path = MODELS / name
     if not path.is_file():
@@ -156,3 +171,34 @@ def orders_model() -> dict:
 @pytest.fixture(scope="session")
 def sandbox_cases() -> list[dict]:
     return json.loads(spapi_model_file("sandbox_cases.json").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def moto_s3(monkeypatch):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = boto3.client("s3", endpoint_url=endpoint)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.create_bucket(Bucket="landing")
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.2)
+    yield endpoint, client
+    proc.terminate()
+    proc.wait(timeout=10)

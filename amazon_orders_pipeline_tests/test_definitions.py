@@ -50,7 +50,24 @@ def test_raw_partitions_are_complete_utc_days_by_account(tmp_path):
     dates = {k.keys_by_dimension["date"] for k in keys}
     assert {k.keys_by_dimension["account"] for k in keys} == {"acme-us", "acme-eu"}
     assert min(dates) == "2026-11-01" and max(dates) == yesterday  # today's window is not complete yet
-    assert asset.group_names_by_key[asset.key] == "extract"
+    assert asset.group_names_by_key == {dg.AssetKey(["amazon_sp_api", "order_pages"]): "extract",
+                                        dg.AssetKey(["amazon_sp_api", "order_records"]): "extract"}
+
+
+def test_groups_follow_the_stages_and_exports_read_the_marts(tmp_path):
+    accounts = tmp_path / "accounts.yaml"
+    accounts.write_text(TWO_ACCOUNTS)
+    defs = build_definitions({"ACCOUNTS_FILE": str(accounts)})
+    graph = defs.resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups["salesforce_order_export"] == groups["erp_sales_order_export"] == "exports"
+    assert groups["orders"] == groups["order_items"] == groups["order_addresses"] == "marts"
+    assert groups["stg_amazon_sp_api__orders"] == "staging"
+    # dbt's sources are the raw multi-asset's own keys: lineage joins up without a translator.
+    base = graph.get(dg.AssetKey(["base_amazon_sp_api__order_records"]))
+    assert dg.AssetKey(["amazon_sp_api", "order_records"]) in base.parent_keys
+    erp = graph.get(dg.AssetKey(["erp_sales_order_export"]))
+    assert erp.parent_keys == {dg.AssetKey([n]) for n in ("orders", "order_items", "order_addresses")}
 
 
 @pytest.mark.parametrize("text, message", [

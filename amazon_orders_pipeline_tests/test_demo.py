@@ -34,6 +34,13 @@ def test_demo_materializes_the_last_three_days_and_summarises(tmp_path, monkeypa
     assert str(db) in out and "500x" in out
     assert "0 failed" in out
 
+    # The exports: one Salesforce CSV and one ERP document file per day, as many Salesforce rows as the summary says.
+    sf_files = sorted((tmp_path / "exports" / "salesforce" / "demo").glob("*/external_order_sync.csv"))
+    assert len(sf_files) == 3 and len(list((tmp_path / "exports" / "erp" / "demo").glob("*/sales_orders.jsonl"))) == 3
+    sf_rows = sum(len(f.read_text().splitlines()) - 1 for f in sf_files)
+    assert sf_rows == marts["orders"]  # every order changed in one of the three days, and lands in exactly one file
+    assert re.search(rf"salesforce_order_export: {sf_rows} rows in 6 files", out)
+
     # Every SQL example in the README runs against what the demo built.
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     chunks = [c.strip() for block in re.findall(r"```sql\n(.*?)```", readme, re.S) for c in block.split(";")]

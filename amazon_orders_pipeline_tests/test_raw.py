@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import dagster as dg
 import duckdb
 import pytest
@@ -22,8 +17,8 @@ from amazon_orders_pipeline.extract import (
     extract_window,
     redact_pii,
 )
-from amazon_orders_pipeline.landing import LocalLanding, S3Landing
 from amazon_orders_pipeline.resources import build_resources
+from amazon_orders_pipeline.stores import LocalStore, S3Store
 
 from .conftest import emulator_refresh_token, materialize_raw, raw_orders
 
@@ -99,7 +94,7 @@ class TestOrderPagesAsset:
         env = dict(pipeline_env)
         sp_api = build_resources(env)["sp_api"]
         account = sp_api.accounts()["acme-eu"]
-        landing = LocalLanding(env["LANDING_DIR"])
+        landing = LocalStore(env["LANDING_DIR"])
 
         class Crash(Exception):
             pass
@@ -125,7 +120,7 @@ class TestOrderPagesAsset:
     def test_a_refused_pagination_token_restarts_the_window_cleanly(self, pipeline_env, control, past_day):
         sp_api = build_resources(pipeline_env)["sp_api"]
         account = sp_api.accounts()["acme-eu"]
-        landing = LocalLanding(pipeline_env["LANDING_DIR"])
+        landing = LocalStore(pipeline_env["LANDING_DIR"])
 
         def crash_after_one(page, _orders):
             if page.number == 1:
@@ -174,37 +169,6 @@ class TestOrderPagesAsset:
             assert not any(needle in h for h in haystacks), "a secret was stored"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def moto_s3(monkeypatch):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    client = boto3.client("s3", endpoint_url=endpoint)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.create_bucket(Bucket="landing")
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.2)
-    yield endpoint, client
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
 def test_pages_land_in_s3_through_moto(pipeline_env, control, past_day, moto_s3):
     endpoint, client = moto_s3
     env = {**pipeline_env, "LANDING_S3_URI": "s3://landing/amazon", "LANDING_S3_ENDPOINT_URL": endpoint}
@@ -216,7 +180,7 @@ def test_pages_land_in_s3_through_moto(pipeline_env, control, past_day, moto_s3)
               ["orders"]]
     assert versions(landed) == versions(raw_orders(env["DUCKDB_PATH"], "acme-us", past_day))
     assert versions(landed) == versions(control.ground_truth_day("acme-us", past_day, ["ATVPDKIKX0DER"]))
-    store = S3Landing("s3://landing/amazon", endpoint_url=endpoint)
+    store = S3Store("s3://landing/amazon", endpoint_url=endpoint)
     assert store.get("does/not/exist") is None
     assert not Path(pipeline_env["LANDING_DIR"]).exists()
 
@@ -234,7 +198,7 @@ def test_redaction_keeps_what_the_address_table_needs():
 
 def test_late_days_are_refused_with_a_clear_error(pipeline_env):
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
-    landing = LocalLanding(pipeline_env["LANDING_DIR"])
+    landing = LocalStore(pipeline_env["LANDING_DIR"])
     sp_api = build_resources(pipeline_env)["sp_api"]
     with pytest.raises(ExtractError, match="not opened yet"):
         extract_window(sp_api.client_for(sp_api.accounts()["acme-us"]), landing, account_id="acme-us",

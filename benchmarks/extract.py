@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.extract import extract_window
-from amazon_orders_pipeline.landing import LocalLanding
 from amazon_orders_pipeline.sp_api import LwaCredentials, SpApiClient
 from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS
+from amazon_orders_pipeline.stores import LocalStore
 
 MARKETPLACES = ["ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9", "A1VC38T7YXB528"]
 
@@ -46,12 +46,12 @@ def main(argv: list[str] | None = None) -> dict:
         client = SpApiClient.for_credentials(emu.url, f"{emu.url}/auth/o2/token",
                                              LwaCredentials("bench", "bench-secret", refresh))
         started = time.monotonic()
-        result = extract_window(client, LocalLanding(landing_dir), account_id="bench", day=day,
+        result = extract_window(client, LocalStore(landing_dir), account_id="bench", day=day,
                                 marketplace_ids=MARKETPLACES, pii=True)
         wall = time.monotonic() - started
         got = []
         for page in result.pages:
-            body = LocalLanding(landing_dir).get(page.key)
+            body = LocalStore(landing_dir).get(page.key)
             got.extend(o["orderId"] for o in json.loads(body)["orders"])
     pages = len(result.pages)
     bound = max(pages - burst, 0) / (rate * speed)

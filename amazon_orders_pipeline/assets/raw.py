@@ -1,4 +1,4 @@
-"""The extract stage: `amazon_sp_api/order_pages`, every searchOrders page of a day x account change window."""
+"""The extract stage: every searchOrders page of a day x account change window, and its orders one row each."""
 
 
 from datetime import timedelta
@@ -15,19 +15,27 @@ from amazon_orders_pipeline.sp_api.client import SpApiError
 from amazon_orders_pipeline.warehouse import page_row, replace_partition
 
 ORDER_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "order_pages"])
+ORDER_RECORDS_KEY = dg.AssetKey(["amazon_sp_api", "order_records"])
+RAW_KEYS = (ORDER_PAGES_KEY, ORDER_RECORDS_KEY)
 
 
 def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=ORDER_PAGES_KEY,
+    @dg.multi_asset(
+        name="amazon_sp_api__order_pages",
         partitions_def=partitions_def,
-        group_name="extract",
-        kinds={"python", "duckdb"},
-        description="Every searchOrders response page whose orders were last updated in the partition's UTC day, "
-        "landed verbatim (PII fields removed unless the account has PII on), then loaded into raw.order_pages.",
+        specs=[
+            dg.AssetSpec(ORDER_PAGES_KEY, group_name="extract", kinds={"python", "duckdb"}, description=(
+                "Every searchOrders response page whose orders were last updated in the partition's UTC day, "
+                "landed verbatim (PII fields removed unless the account has PII on), then loaded into "
+                "raw.order_pages.")),
+            dg.AssetSpec(ORDER_RECORDS_KEY, group_name="extract", kinds={"duckdb"}, deps=[ORDER_PAGES_KEY],
+                         description=(
+                "The orders of raw.order_pages, one row per order record (raw.order_records), written in the same "
+                "transaction as the pages. dbt reads these, so no query has to hold whole pages in memory.")),
+        ],
     )
     def order_pages(context: dg.AssetExecutionContext, sp_api: SpApiResource, landing: LandingResource,
-                    duckdb: DuckDBResource) -> dg.MaterializeResult:
+                    duckdb: DuckDBResource):
         day, account_id = split_key(context.partition_key)
         account = sp_api.accounts().get(account_id)
         if account is None:
@@ -57,7 +65,7 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
         mark_loaded(store, account_id, day, result.attempt_id)
 
         stats = result.stats
-        return dg.MaterializeResult(metadata={
+        yield dg.MaterializeResult(asset_key=ORDER_PAGES_KEY, metadata={
             "pages": len(result.pages),
             "orders": result.orders,
             "calls": stats["calls"],
@@ -71,5 +79,6 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             "window_complete": result.window.end - result.window.start == timedelta(days=1),
             "landing": dg.MetadataValue.path(f"{store.describe()}/{pages.prefix}"),
         })
+        yield dg.MaterializeResult(asset_key=ORDER_RECORDS_KEY, metadata={"records": result.orders})
 
     return order_pages

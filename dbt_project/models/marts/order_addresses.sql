@@ -1,10 +1,5 @@
 -- Where each order goes, from its latest version: one row per order. PII columns only when PII is on.
--- depends_on: {{ ref('stg_amazon_sp_api__orders') }}
 {{ config(unique_key=['account_id', 'order_id']) }}
-
-with latest as (
-    {{ latest_versions_changed_in_window() }}
-)
 
 select
     a.account_id,
@@ -26,6 +21,6 @@ select
     a.buyer_email,
     a.last_updated_at
 from {{ ref('stg_amazon_sp_api__order_addresses') }} as a
-inner join latest as l
-    on a.account_id = l.account_id and a.order_id = l.order_id
-   and a.page_number = l.page_number and a.partition_date = l.partition_date
+inner join {{ ref('int_orders_latest') }} as l
+    on a.account_id = l.account_id and a.order_id = l.order_id and a.partition_date = l.partition_date
+   and a.page_number = l.page_number and a.record_index = l.record_index

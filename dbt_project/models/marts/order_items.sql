@@ -1,11 +1,6 @@
 -- The lines of each order's latest version: one row per (order_id, order_item_id).
 -- Merged per order, so a line that vanished from a later version does not linger.
--- depends_on: {{ ref('stg_amazon_sp_api__orders') }}
 {{ config(unique_key=['account_id', 'order_id']) }}
-
-with latest as (
-    {{ latest_versions_changed_in_window() }}
-)
 
 select
     i.account_id,
@@ -26,7 +21,6 @@ select
     i.promotion_ids,
     i.last_updated_at
 from {{ ref('stg_amazon_sp_api__order_items') }} as i
-inner join latest as l
-    on i.account_id = l.account_id and i.order_id = l.order_id
-   and i.page_number = l.page_number and i.partition_date = l.partition_date
-   and i.last_updated_at is not distinct from l.last_updated_at
+inner join {{ ref('int_orders_latest') }} as l
+    on i.account_id = l.account_id and i.order_id = l.order_id and i.partition_date = l.partition_date
+   and i.page_number = l.page_number and i.record_index = l.record_index

@@ -1,39 +1,36 @@
 -- Current state of every order: one row per order. Each run re-merges the orders that changed in its window.
 {{ config(unique_key=['account_id', 'order_id']) }}
 
--- depends_on: {{ ref('stg_amazon_sp_api__orders') }}
-with changed as (
-    {{ latest_versions_changed_in_window() }}
-)
-
 select
-    l.account_id,
-    l.order_id,
-    l.seller_order_id,
-    l.marketplace_id,
-    l.marketplace_name,
-    l.sales_channel,
-    l.purchased_at,
-    l.purchase_date,
-    l.last_updated_at,
-    l.order_status,
-    l.fulfilled_by,
-    l.fulfillment_service_level,
-    l.is_prime,
-    l.is_business,
-    l.is_premium,
-    l.is_preorder,
-    l.order_total_amount,
-    l.currency_code,
-    l.line_count,
-    l.quantity_ordered,
-    l.quantity_fulfilled,
-    l.ship_by_earliest_at,
-    l.ship_by_latest_at,
-    l.deliver_by_earliest_at,
-    l.deliver_by_latest_at,
-    l.api_version,
-    l.partition_date as last_changed_partition,
-    l.fetched_at
-from {{ ref('int_orders_latest') }} as l
-inner join changed using (account_id, order_id)
+    o.account_id,
+    o.order_id,
+    o.seller_order_id,
+    o.marketplace_id,
+    o.marketplace_name,
+    o.sales_channel,
+    o.purchased_at,
+    o.purchase_date,
+    o.last_updated_at,
+    o.order_status,
+    o.fulfilled_by,
+    o.fulfillment_service_level,
+    o.is_prime,
+    o.is_business,
+    o.is_premium,
+    o.is_preorder,
+    o.order_total_amount,
+    o.currency_code,
+    o.line_count,
+    o.quantity_ordered,
+    o.quantity_fulfilled,
+    o.ship_by_earliest_at,
+    o.ship_by_latest_at,
+    o.deliver_by_earliest_at,
+    o.deliver_by_latest_at,
+    o.api_version,
+    o.partition_date as last_changed_partition,
+    o.fetched_at
+from {{ ref('stg_amazon_sp_api__orders') }} as o
+inner join {{ ref('int_orders_latest') }} as l
+    on o.account_id = l.account_id and o.order_id = l.order_id and o.partition_date = l.partition_date
+   and o.page_number = l.page_number and o.record_index = l.record_index

@@ -1,80 +1,104 @@
--- One row per order record found in the window's raw pages, with the reason it cannot be typed (if any).
--- Staging reads the typeable records; quarantine keeps the others. Nothing is dropped between them.
-{{ config(pre_hook="{{ delete_window() }}") }}
+-- One row per order record in the window, parsed once: the reason it cannot be typed (if any), its raw JSON when
+-- it cannot, and its typed values when it can. The staging views only shape these columns into entities.
+{{ config(materialized="incremental", incremental_strategy="append", pre_hook="{{ delete_window() }}") }}
 
-with pages as (
-    select account_id, partition_date, page_number, api_version, fetched_at,
-           cast(json_extract(page, '$.orders') as json[]) as orders
-    from {{ source('amazon_sp_api', 'order_pages') }}
+with records as (
+    select account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json,
+           json_transform(order_json, '{{ tojson(var("order_structure")) }}') as o
+    from {{ source('amazon_sp_api', 'order_records') }}
     where {{ in_window('partition_date') }}
-),
-
-unnested as (
-    select account_id, partition_date, page_number, api_version, fetched_at,
-           unnest(orders) as order_json,
-           unnest(generate_series(1, len(orders))) as record_index
-    from pages
-),
-
-items as (
-    select account_id, partition_date, page_number, record_index,
-           unnest(cast(coalesce(json_extract(order_json, '$.orderItems'), '[]') as json[])) as item_json
-    from unnested
-),
-
-item_reasons as (
-    select account_id, partition_date, page_number, record_index,
-        min(case
-            when nullif(item_json ->> '$.orderItemId', '') is null then 'missing orderItemId'
-            when try_cast(item_json ->> '$.quantityOrdered' as integer) is null
-                then 'quantityOrdered is not an integer: ' || coalesce(item_json ->> '$.quantityOrdered', 'null')
-            when item_json ->> '$.product.price.unitPrice.amount' is not null
-                 and {{ to_amount("item_json ->> '$.product.price.unitPrice.amount'") }} is null
-                then 'non-numeric unitPrice amount: ' || (item_json ->> '$.product.price.unitPrice.amount')
-            when item_json ->> '$.proceeds.proceedsTotal.amount' is not null
-                 and {{ to_amount("item_json ->> '$.proceeds.proceedsTotal.amount'") }} is null
-                then 'non-numeric proceedsTotal amount: ' || (item_json ->> '$.proceeds.proceedsTotal.amount')
-            when len(list_filter(
-                    cast(coalesce(json_extract(item_json, '$.proceeds.breakdowns'), '[]') as json[]),
-                    lambda b: (b ->> '$.subtotal.amount') is not null
-                         and {{ to_amount("b ->> '$.subtotal.amount'") }} is null)) > 0
-                then 'non-numeric proceeds breakdown amount'
-        end) as item_reason
-    from items
-    group by all
 ),
 
 checked as (
     select
-        u.*,
-        nullif(u.order_json ->> '$.orderId', '') as order_id,
-        u.order_json ->> '$.createdTime' as created_time,
-        u.order_json ->> '$.lastUpdatedTime' as last_updated_time,
-        u.order_json ->> '$.fulfillment.fulfillmentStatus' as fulfillment_status,
-        u.order_json ->> '$.fulfillment.fulfilledBy' as fulfilled_by,
-        u.order_json ->> '$.proceeds.grandTotal.amount' as grand_total,
-        r.item_reason
-    from unnested as u
-    left join item_reasons as r using (account_id, partition_date, page_number, record_index)
+        *,
+        nullif(o.orderId, '') as order_id,
+        -- The first item that cannot be typed, in item order.
+        list_filter(list_transform(o.orderItems, lambda i: case
+            when i is null or nullif(i.orderItemId, '') is null then 'missing orderItemId'
+            when not coalesce(regexp_full_match(i.quantityOrdered, '[0-9]+'), false)
+                then 'quantityOrdered is not a whole number: ' || coalesce(i.quantityOrdered, 'null')
+            else coalesce(
+                {{ amount_problem('i.product.price.unitPrice.amount', 'unitPrice') }},
+                {{ amount_problem('i.proceeds.proceedsTotal.amount', 'proceedsTotal') }},
+                list_filter(list_transform(i.proceeds.breakdowns,
+                                           lambda b: {{ amount_problem('b.subtotal.amount', 'proceeds breakdown') }}),
+                            lambda r: r is not null)[1])
+        end), lambda r: r is not null)[1] as item_reason
+    from records
+),
+
+judged as (
+    select
+        *,
+        case
+            when order_id is null then 'missing orderId'
+            when {{ to_utc('o.lastUpdatedTime') }} is null
+                then 'unparseable lastUpdatedTime: ' || coalesce(o.lastUpdatedTime, 'null')
+            when {{ to_utc('o.createdTime') }} is null
+                then 'unparseable createdTime: ' || coalesce(o.createdTime, 'null')
+            when o.fulfillment.fulfillmentStatus not in (
+                'PENDING_AVAILABILITY', 'PENDING', 'UNSHIPPED', 'PARTIALLY_SHIPPED', 'SHIPPED', 'CANCELLED',
+                'UNFULFILLABLE')
+                then 'unknown fulfillmentStatus: ' || o.fulfillment.fulfillmentStatus
+            when o.fulfillment.fulfilledBy not in ('AMAZON', 'MERCHANT')
+                then 'unknown fulfilledBy: ' || o.fulfillment.fulfilledBy
+            when {{ amount_problem('o.proceeds.grandTotal.amount', 'grandTotal') }} is not null
+                then {{ amount_problem('o.proceeds.grandTotal.amount', 'grandTotal') }}
+            when o.orderItems is null then 'missing orderItems'
+            else item_reason
+        end as quarantine_reason
+    from checked
 )
 
 select
-    account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json, order_id,
-    case
-        when order_id is null then 'missing orderId'
-        when {{ to_utc('last_updated_time') }} is null
-            then 'unparseable lastUpdatedTime: ' || coalesce(last_updated_time, 'null')
-        when {{ to_utc('created_time') }} is null
-            then 'unparseable createdTime: ' || coalesce(created_time, 'null')
-        when fulfillment_status is not null and fulfillment_status not in (
-            'PENDING_AVAILABILITY', 'PENDING', 'UNSHIPPED', 'PARTIALLY_SHIPPED', 'SHIPPED', 'CANCELLED',
-            'UNFULFILLABLE')
-            then 'unknown fulfillmentStatus: ' || fulfillment_status
-        when fulfilled_by is not null and fulfilled_by not in ('AMAZON', 'MERCHANT')
-            then 'unknown fulfilledBy: ' || fulfilled_by
-        when grand_total is not null and {{ to_amount('grand_total') }} is null
-            then 'non-numeric grandTotal amount: ' || grand_total
-        when json_type(order_json, '$.orderItems') is distinct from 'ARRAY' then 'missing orderItems'
-        else item_reason
-    end as quarantine_reason
-from checked
+    account_id,
+    partition_date,
+    page_number,
+    record_index,
+    api_version,
+    fetched_at,
+    order_id,
+    quarantine_reason,
+    -- The record as received, kept only where staging cannot use it.
+    case when quarantine_reason is not null then order_json end as raw_json,
+    -- Typed values: all casts are try_casts, because quarantined records pass through here too.
+    nullif(o.salesChannel.marketplaceId, '') as marketplace_id,
+    nullif(o.salesChannel.marketplaceName, '') as marketplace_name,
+    nullif(o.salesChannel.channelName, '') as sales_channel,
+    {{ to_utc('o.createdTime') }} as purchased_at,
+    {{ to_utc('o.lastUpdatedTime') }} as last_updated_at,
+    nullif(o.fulfillment.fulfillmentStatus, '') as order_status,
+    nullif(o.fulfillment.fulfilledBy, '') as fulfilled_by,
+    nullif(o.fulfillment.fulfillmentServiceLevel, '') as fulfillment_service_level,
+    coalesce(o.programs, []) as programs,
+    {{ to_amount('o.proceeds.grandTotal.amount') }} as order_total_amount,
+    coalesce(
+        nullif(o.proceeds.grandTotal.currencyCode, ''),
+        nullif(o.orderItems[1].product.price.unitPrice.currencyCode, '')
+    ) as currency_code,
+    {{ to_utc('o.fulfillment.shipByWindow.earliestDateTime') }} as ship_by_earliest_at,
+    {{ to_utc('o.fulfillment.shipByWindow.latestDateTime') }} as ship_by_latest_at,
+    {{ to_utc('o.fulfillment.deliverByWindow.earliestDateTime') }} as deliver_by_earliest_at,
+    {{ to_utc('o.fulfillment.deliverByWindow.latestDateTime') }} as deliver_by_latest_at,
+    nullif(list_filter(o.orderAliases, lambda a: a.aliasType = 'SELLER_ORDER_ID')[1].aliasId, '') as seller_order_id,
+    o.recipient.deliveryAddress as delivery_address,
+    o.buyer as buyer,
+    list_transform(o.orderItems, lambda i: {
+        'order_item_id': i.orderItemId,
+        'sku': nullif(i.product.sellerSku, ''),
+        'asin': nullif(i.product.asin, ''),
+        'title': nullif(i.product.title, ''),
+        'quantity_ordered': try_cast(i.quantityOrdered as integer),
+        'quantity_fulfilled': try_cast(i.fulfillment.quantityFulfilled as integer),
+        'unit_price_amount': {{ to_amount('i.product.price.unitPrice.amount') }},
+        'item_proceeds_amount': {{ to_amount('i.proceeds.proceedsTotal.amount') }},
+        'currency_code': coalesce(nullif(i.proceeds.proceedsTotal.currencyCode, ''),
+                                  nullif(i.product.price.unitPrice.currencyCode, '')),
+        'promotion_ids': list_transform(coalesce(i.promotion.breakdowns, []), lambda p: p.promotionId),
+        'item_amount': {{ breakdown_sum('i', 'ITEM') }},
+        'tax_amount': {{ breakdown_sum('i', 'TAX') }},
+        'shipping_amount': {{ breakdown_sum('i', 'SHIPPING') }},
+        'discount_amount': {{ breakdown_sum('i', 'DISCOUNT') }}
+    }) as items
+from judged

@@ -1,4 +1,5 @@
-"""Where raw pages are kept before DuckDB: a local folder by default, an S3 prefix when configured."""
+"""Object stores for the files the pipeline keeps: a local folder, or an S3 prefix through boto3. Raw pages land
+in one, export files are delivered to another. Every write is atomic."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 
-class Landing(Protocol):
+class ObjectStore(Protocol):
     """A flat key -> bytes store. Every write is atomic: a reader sees the old object or the new, never half."""
 
     def put(self, key: str, data: bytes) -> None: ...
@@ -18,23 +19,23 @@ class Landing(Protocol):
     def describe(self) -> str: ...
 
 
-def put_json(landing: Landing, key: str, value: dict) -> None:
-    landing.put(key, json.dumps(value, sort_keys=True, indent=1).encode())
+def put_json(store: ObjectStore, key: str, value: dict) -> None:
+    store.put(key, json.dumps(value, sort_keys=True, indent=1).encode())
 
 
-def get_json(landing: Landing, key: str) -> dict | None:
-    raw = landing.get(key)
+def get_json(store: ObjectStore, key: str) -> dict | None:
+    raw = store.get(key)
     return None if raw is None else json.loads(raw)
 
 
-class LocalLanding:
+class LocalStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root.resolve()):
-            raise ValueError(f"landing key escapes the landing root: {key!r}")
+            raise ValueError(f"key escapes the store's root: {key!r}")
         return path
 
     def put(self, key: str, data: bytes) -> None:
@@ -61,7 +62,7 @@ class LocalLanding:
         return str(self.root)
 
 
-class S3Landing:
+class S3Store:
     """Pages as S3 objects under s3://bucket/prefix/. A put is one complete object, so it is atomic."""
 
     def __init__(self, uri: str, endpoint_url: str | None = None, client=None):
@@ -92,5 +93,5 @@ class S3Landing:
         return f"s3://{self.bucket}/{self.prefix}"
 
 
-def landing_from_settings(local_dir: str, s3_uri: str | None = None, s3_endpoint_url: str | None = None) -> Landing:
-    return S3Landing(s3_uri, endpoint_url=s3_endpoint_url) if s3_uri else LocalLanding(local_dir)
+def store_from_settings(local_dir: str, s3_uri: str | None = None, s3_endpoint_url: str | None = None) -> ObjectStore:
+    return S3Store(s3_uri, endpoint_url=s3_endpoint_url) if s3_uri else LocalStore(local_dir)

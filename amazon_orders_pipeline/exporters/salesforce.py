@@ -1,0 +1,42 @@
+"""Salesforce: the External Order Sync object (External_Order_Sync__c) as a Bulk API 2.0 upsert CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from amazon_orders_pipeline.exporters.delivery import ExportFiles
+from amazon_orders_pipeline.exporters.formats import csv_bytes, format_amount, iso_utc_millis
+from amazon_orders_pipeline.exporters.mappings import ExportMappings
+from amazon_orders_pipeline.exporters.rows import OrderRow
+
+OBJECT = "External_Order_Sync__c"
+EXTERNAL_ID_FIELD = "ExternalId__c"
+FIELDS = ("ExternalId__c", "CustomerEmail__c", "MarketplaceId__c", "OrderDate__c", "OrderStatus__c",
+          "OrderTotal__c", "SyncCompleted__c")
+CSV_NAME = "external_order_sync.csv"
+
+
+def salesforce_record(order: OrderRow, mappings: ExportMappings, pii: bool) -> list[str]:
+    return [
+        order.order_id,
+        order.pii(pii, "buyer_email") or "",
+        order.marketplace_id or "",
+        iso_utc_millis(order.purchased_at),
+        mappings.status("salesforce", order.order_status),
+        # Salesforce currency fields take at most 2 decimal places; unknown (Pending) stays empty, never 0.
+        format_amount(order.order_total_amount, order.currency_code, max_digits=2),
+        "false",
+    ]
+
+
+def salesforce_export(orders: Iterable[OrderRow], mappings: ExportMappings, *, account_id: str, partition: date,
+                      pii: bool) -> ExportFiles:
+    records = [salesforce_record(o, mappings, pii) for o in sorted(orders, key=lambda o: o.order_id)]
+    return ExportFiles(
+        system="salesforce", account_id=account_id, partition=partition,
+        files={CSV_NAME: csv_bytes(FIELDS, records)}, rows={CSV_NAME: len(records)},
+        # The Bulk API 2.0 job this file is for: POST these fields to /jobs/ingest, then PUT the CSV.
+        manifest={"object": OBJECT, "operation": "upsert", "externalIdFieldName": EXTERNAL_ID_FIELD,
+                  "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF", "file": CSV_NAME},
+    )

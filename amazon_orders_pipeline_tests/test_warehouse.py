@@ -1,0 +1,67 @@
+"""The raw layer in DuckDB: pages and their per-order records replace a partition together, or not at all."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import duckdb
+import pytest
+
+from amazon_orders_pipeline.warehouse import PageRow, replace_partition, split_orders
+
+DAY = date(2026, 10, 1)
+
+
+def page(n: int, orders: list, account_id: str = "acme-us", day: date = DAY, text: str | None = None) -> PageRow:
+    return PageRow(account_id, day, n, "2026-01-01", "attempt-1", "{}", f"req-{n}",
+                   datetime(2026, 10, 2, 0, 5, n, tzinfo=UTC), len(orders), False,
+                   text if text is not None else json.dumps({"orders": orders}))
+
+
+def records(conn) -> list[tuple]:
+    return conn.execute("select account_id, partition_date, page_number, record_index, order_json "
+                        "from raw.order_records order by all").fetchall()
+
+
+def test_each_order_of_each_page_becomes_one_record_in_the_same_transaction(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        pages = [page(1, [{"orderId": "a", "n": 1.5}, {"orderId": "b"}]), page(2, [{"orderId": "c", "x": "ü"}])]
+        assert replace_partition(conn, "acme-us", DAY, pages, batch_pages=1) == 2
+        got = records(conn)
+        assert [(p, i, json.loads(j)) for _, _, p, i, j in got] == [
+            (1, 1, {"orderId": "a", "n": 1.5}), (1, 2, {"orderId": "b"}), (2, 1, {"orderId": "c", "x": "ü"})]
+        # The page count each page claims equals the records it split into.
+        assert conn.execute("select sum(order_count) from raw.order_pages").fetchone()[0] == len(got)
+        fetched = conn.execute("select distinct r.fetched_at = p.fetched_at from raw.order_records as r "
+                               "join raw.order_pages as p using (account_id, partition_date, page_number)").fetchall()
+        assert fetched == [(True,)]
+
+        # Re-loading the partition replaces both tables; other partitions are untouched.
+        replace_partition(conn, "acme-eu", DAY, [page(1, [{"orderId": "z"}], account_id="acme-eu")])
+        replace_partition(conn, "acme-us", DAY, [page(1, [{"orderId": "d"}])])
+        assert [(a, json.loads(j)["orderId"]) for a, _, _, _, j in records(conn)] == [("acme-eu", "z"),
+                                                                                     ("acme-us", "d")]
+        assert conn.execute("select count(*) from raw.order_pages").fetchone()[0] == 2
+
+
+def test_a_page_that_cannot_be_split_rolls_the_whole_partition_back(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        replace_partition(conn, "acme-us", DAY, [page(1, [{"orderId": "kept"}])])
+        broken = [page(1, [{"orderId": "new"}]), page(2, [], text='{"orders": {"not": "a list"}}')]
+        with pytest.raises(ValueError, match="page 2 of acme-us 2026-10-01 has no 'orders' list"):
+            replace_partition(conn, "acme-us", DAY, broken, batch_pages=1)
+        assert [json.loads(j)["orderId"] for *_, j in records(conn)] == ["kept"]
+        with pytest.raises(ValueError, match="belongs to acme-eu"):
+            replace_partition(conn, "acme-us", DAY, [page(1, [], account_id="acme-eu")])
+        assert conn.execute("select count(*) from raw.order_pages").fetchone()[0] == 1
+
+
+def test_values_json_has_no_word_for_still_land_so_they_can_be_quarantined():
+    text = ('{"orders": [{"orderId": "a", "proceeds": {"grandTotal": {"amount": NaN}}}, '
+            '{"orderId": 12345678901234567890}]}')
+    first, second = split_orders(page(1, [None, None], text=text))
+    assert json.loads(first)["proceeds"]["grandTotal"]["amount"] == "NaN"
+    assert json.loads(second)["orderId"] == 12345678901234567890
+    with pytest.raises(ValueError, match="is not a JSON object"):
+        split_orders(page(1, [], text="[1, 2]"))

@@ -1,0 +1,22 @@
+{# Amazon amounts are decimal strings; anything else is NULL here and a quarantine reason in the base model. #}
+{% macro to_amount(expr) -%}
+    try_cast(nullif({{ expr }}, '') as decimal(18, 4))
+{%- endmacro %}
+
+{% macro to_utc(expr) -%}
+    try_cast(nullif({{ expr }}, '') as timestamptz)
+{%- endmacro %}
+
+{# Why an amount cannot be typed, or NULL when it can (or is absent). #}
+{% macro amount_problem(expr, label) -%}
+    case when nullif({{ expr }}, '') is not null and {{ to_amount(expr) }} is null then
+        case when try_cast({{ expr }} as double) is not null then '{{ label }} amount out of range: '
+             else 'non-numeric {{ label }} amount: ' end || {{ expr }}
+    end
+{%- endmacro %}
+
+{# The sum of an item's proceeds breakdowns of one type (ITEM, TAX, SHIPPING, DISCOUNT...), NULL when none. #}
+{% macro breakdown_sum(item, type) -%}
+    list_sum(list_transform(list_filter({{ item }}.proceeds.breakdowns, lambda b: b.type = '{{ type }}'),
+                            lambda b: {{ to_amount('b.subtotal.amount') }}))
+{%- endmacro %}
