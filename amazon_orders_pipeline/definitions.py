@@ -1,4 +1,4 @@
-"""The code location's table of contents: assets, resources and partitions, wired together."""
+"""The code location's table of contents: assets, checks, the daily job and schedule, resources, wired together."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from amazon_orders_pipeline.assets.raw import build_order_pages_asset
 from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
 from amazon_orders_pipeline.resources import build_resources
+from amazon_orders_pipeline.schedules import after_extraction, build_daily_extract, lookback_days
 
 
 def build_assets(environ: Mapping[str, str] = os.environ) -> list[dg.AssetsDefinition]:
     accounts = load_accounts(accounts_file(environ))
     daily = daily_partitions(environ)
-    return [build_order_pages_asset(raw_partitions(daily, [a.id for a in accounts])), build_dbt_assets(daily),
-            *build_export_assets(daily)]
+    follow = after_extraction(lookback_days(environ))
+    return [build_order_pages_asset(raw_partitions(daily, [a.id for a in accounts])),
+            build_dbt_assets(daily, follow), *build_export_assets(daily, follow)]
 
 
 def build_checks() -> list[dg.AssetChecksDefinition]:
@@ -28,8 +30,11 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
 
 
 def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
-    return dg.Definitions(assets=build_assets(environ), asset_checks=build_checks(),
-                          resources=build_resources(environ))
+    account_ids = [a.id for a in load_accounts(accounts_file(environ))]
+    job, schedule = build_daily_extract(raw_partitions(daily_partitions(environ), account_ids),
+                                        account_ids, lookback_days(environ))
+    return dg.Definitions(assets=build_assets(environ), asset_checks=build_checks(), jobs=[job],
+                          schedules=[schedule], resources=build_resources(environ))
 
 
 @dg.definitions

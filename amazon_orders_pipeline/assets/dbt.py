@@ -32,6 +32,13 @@ def dbt_build_args(start: date, end: date) -> list[str]:
 class Translator(DagsterDbtTranslator):
     """Models are keyed by their name, sources by [source, table]; groups follow the stages."""
 
+    def __init__(self, automation_condition: dg.AutomationCondition | None = None):
+        super().__init__()
+        self._automation_condition = automation_condition
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        return self._automation_condition if dbt_resource_props.get("resource_type") == "model" else None
+
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props.get("resource_type") == "source":
             return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
@@ -44,7 +51,8 @@ class Translator(DagsterDbtTranslator):
         return "marts" if "marts" in fqn else "staging"
 
 
-def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
+def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition,
+                     automation_condition: dg.AutomationCondition | None = None) -> dg.AssetsDefinition:
     project = dbt_project()
     project.prepare_if_dev()
 
@@ -52,7 +60,7 @@ def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition) -> dg.AssetsD
         manifest=project.manifest_path,
         project=project,
         partitions_def=partitions_def,
-        dagster_dbt_translator=Translator(),
+        dagster_dbt_translator=Translator(automation_condition),
         # A backfill of many days is one dbt invocation over the whole range, not one per day.
         backfill_policy=dg.BackfillPolicy.single_run(),
     )

@@ -85,9 +85,10 @@ def export_partitions(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     }
 
 
-def build_export_assets(partitions_def: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_export_assets(partitions_def: dg.DailyPartitionsDefinition,
+                        automation_condition: dg.AutomationCondition | None = None) -> list[dg.AssetsDefinition]:
     common = {"partitions_def": partitions_def, "group_name": "exports",
-              "backfill_policy": dg.BackfillPolicy.single_run()}
+              "backfill_policy": dg.BackfillPolicy.single_run(), "automation_condition": automation_condition}
 
     def salesforce_files(conn, mappings, account_id, day, pii) -> ExportFiles:
         orders = fetch(conn, CHANGED_ORDERS_SQL, [account_id, day], OrderRow)
