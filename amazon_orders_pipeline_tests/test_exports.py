@@ -233,6 +233,17 @@ def test_failed_completeness_blocks_the_exports(synthetic_env):
     assert not Path(synthetic_env["EXPORT_DIR"]).exists()
 
 
+def test_failed_totals_block_the_exports(synthetic_env):
+    bad = order("114-0000009-0000009", "SHIPPED", "MERCHANT", "ATVPDKIKX0DER", "USD",
+                [item("11400000090001", "YOGA-MAT-6MM", 1, "24.95", "USD", tax="2.00")])
+    bad["proceeds"]["grandTotal"]["amount"] = "27.95"  # one dollar more than its lines
+    load_pages(synthetic_env["DUCKDB_PATH"], "acme-us", DAY, [{"orders": SYNTHETIC_DAY["acme-us"] + [bad]}])
+    result = materialize_transform(synthetic_env, DAY, raise_on_error=False)
+    totals = check_results(result)["order_totals_match_their_items"]
+    assert not totals.passed and "114-0000009-0000009: total 27.9500 USD" in totals.metadata["failures"].value
+    assert not Path(synthetic_env["EXPORT_DIR"]).exists()
+
+
 def test_emulated_week_exports_parse_back_into_the_marts_without_pii_or_secrets(pipeline_env, emulator,
                                                                                  monkeypatch):
     secret, client_secret = "Atzr|refresh-SECRET-77aa", "amzn1.oa2-cs.v1.CLIENT-SECRET-77bb"

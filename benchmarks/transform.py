@@ -191,7 +191,7 @@ def floor(db: str, statements: list[str], structure: str) -> float:
 PANDAS_BASELINE = """
 import json, sys, time, duckdb, pandas as pd
 db, sample, workdir = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-with duckdb.connect(db, read_only=True) as c:
+with duckdb.connect(db, read_only=True, config={"memory_limit": "256MB"}) as c:  # pandas' peak, not DuckDB's cache
     pages = [p for (p,) in c.execute(
         "select page from raw.order_pages where hash(partition_date, page_number) % 10000 < ?",
         [round(sample * 10000)]).fetchall()]
