@@ -253,12 +253,21 @@ class TestSyntheticSeller:
         assert late["lastUpdatedTime"] > early["lastUpdatedTime"]
 
 
-def test_command_line_prints_its_url():
+def ignore_and_block_sigterm() -> None:
+    """What a background job or a process with its own handlers may hand down to its children."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+@pytest.mark.parametrize("inherited", [None, ignore_and_block_sigterm], ids=["plain", "sigterm-ignored-and-blocked"])
+def test_command_line_prints_its_url_and_stops_on_sigterm(inherited):
     import subprocess
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline.emulator", "--port", "0", "--speed", "5"],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, preexec_fn=inherited)
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")

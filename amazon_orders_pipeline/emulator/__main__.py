@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
 from amazon_orders_pipeline.emulator.app import Emulator
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Stop on SIGTERM as on Ctrl-C, whatever the parent handed down: a process started in the background, or by a
+    process that has its own handlers, can inherit SIGTERM or SIGINT ignored or blocked."""
+    signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+    for signum in signals:
+        signal.signal(signum, _interrupt)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,11 +31,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     emulator = Emulator(host=args.host, port=args.port, seed=args.seed, speed=args.speed,
                         orders_per_day=args.orders_per_day)
+    stop_on_signals()
     print(emulator.url, flush=True)
     try:
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        emulator.stop()
 
 
 if __name__ == "__main__":
