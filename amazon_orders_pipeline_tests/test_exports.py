@@ -144,6 +144,10 @@ def test_export_files_match_the_golden_files(synthetic_env):
     skus = checks["skus_are_mapped"]
     assert not skus.passed and skus.severity == dg.AssetCheckSeverity.WARN
     assert skus.metadata["unmapped_lines"].value == 1 and "UNMAPPED-GADGET: 1 lines" in skus.metadata["skus"].value
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    erp, salesforce = meta["erp_sales_order_export"], meta["salesforce_order_export"]
+    assert (erp["rows"].value, erp["rows_sales_order_lines_csv"].value, erp["files"].value) == (4, 5, 6)
+    assert (salesforce["rows"].value, salesforce["files"].value, salesforce["accounts"].value) == (5, 4, 2)
     got = tree(Path(synthetic_env["EXPORT_DIR"]))
     if os.environ.get("UPDATE_GOLDEN"):
         shutil.rmtree(GOLDEN, ignore_errors=True)

@@ -37,7 +37,7 @@ def test_the_schedule_requests_the_closed_day_and_the_lookback_for_every_account
     assert keys == [(d, a, "false" if d == "2026-11-22" else "true")
                     for d in ("2026-11-20", "2026-11-21", "2026-11-22") for a in ("acme-eu", "acme-us")]
     assert len({r.run_key for r in requests}) == 6
-    assert defs.get_job_def("daily_extract").asset_layer.selected_asset_keys == set(RAW_KEYS)
+    assert defs.resolve_job_def("daily_extract").asset_layer.selected_asset_keys == set(RAW_KEYS)
 
 
 def test_lookback_days_come_from_the_environment_with_clear_errors():

@@ -74,9 +74,13 @@ def export_partitions(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
                 delivered.append(export)
                 context.log.info(f"{export.prefix()}: " + ", ".join(f"{n} ({r} rows)"
                                                                      for n, r in export.rows.items()))
-    rows = sum(sum(e.rows.values()) for e in delivered)
+    rows_by_file: dict[str, int] = {}
+    for export in delivered:
+        for name, count in export.rows.items():
+            rows_by_file[name] = rows_by_file.get(name, 0) + count
     return delivered, {
-        "rows": rows,
+        "rows": sum(e.rows[e.primary] for e in delivered),
+        **{f"rows_{name.replace('.', '_')}": count for name, count in sorted(rows_by_file.items())},
         "files": sum(len(e.files) + 1 for e in delivered),
         "bytes": sum(len(data) for e in delivered for data in e.files.values()),
         "days": len({e.partition for e in delivered}),

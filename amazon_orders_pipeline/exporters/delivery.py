@@ -14,13 +14,15 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class ExportFiles:
-    """Files (name -> bytes, with their row counts) and what the manifest says besides them."""
+    """Files (name -> bytes, with their row counts) and what the manifest says besides them. `primary` names the
+    file whose rows are the export's records (the upsert rows, or the documents)."""
 
     system: str
     account_id: str
     partition: date
     files: dict[str, bytes]
     rows: dict[str, int]
+    primary: str
     manifest: dict = field(default_factory=dict)
 
     def prefix(self) -> str:

@@ -81,7 +81,7 @@ def erp_export(orders: Iterable[OrderRow], lines_by_order: Mapping[str, Sequence
     return ExportFiles(
         system="erp", account_id=account_id, partition=partition,
         files={DOCUMENTS_NAME: jsonl.encode("utf-8"), LINES_NAME: csv_bytes(LINE_FIELDS, line_rows)},
-        rows={DOCUMENTS_NAME: len(documents), LINES_NAME: len(line_rows)},
+        rows={DOCUMENTS_NAME: len(documents), LINES_NAME: len(line_rows)}, primary=DOCUMENTS_NAME,
         manifest={"documents": len(documents), "lines": len(line_rows),
                   "pending_included": mappings.erp_include_pending,
                   "unmapped_skus": dict(sorted(unmapped.items()))},

@@ -35,7 +35,7 @@ def salesforce_export(orders: Iterable[OrderRow], mappings: ExportMappings, *, a
     records = [salesforce_record(o, mappings, pii) for o in sorted(orders, key=lambda o: o.order_id)]
     return ExportFiles(
         system="salesforce", account_id=account_id, partition=partition,
-        files={CSV_NAME: csv_bytes(FIELDS, records)}, rows={CSV_NAME: len(records)},
+        files={CSV_NAME: csv_bytes(FIELDS, records)}, rows={CSV_NAME: len(records)}, primary=CSV_NAME,
         # The Bulk API 2.0 job this file is for: POST these fields to /jobs/ingest, then PUT the CSV.
         manifest={"object": OBJECT, "operation": "upsert", "externalIdFieldName": EXTERNAL_ID_FIELD,
                   "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF", "file": CSV_NAME},
