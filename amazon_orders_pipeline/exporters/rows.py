@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -36,6 +36,8 @@ class OrderRow:
 
     def pii(self, allowed: bool, name: str) -> str | None:
         """A PII field's value, or None unless PII is allowed for the account."""
+        if name not in PII_FIELDS:
+            raise KeyError(f"{name!r} is not one of the PII fields {PII_FIELDS}")
         return getattr(self, name) if allowed else None
 
 
@@ -48,7 +50,3 @@ class LineRow:
     unit_price_amount: Decimal | None
     line_total_amount: Decimal | None
     currency_code: str | None
-
-
-ORDER_COLUMNS = [f.name for f in fields(OrderRow)]
-LINE_COLUMNS = [f.name for f in fields(LineRow)]
