@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -17,12 +18,30 @@ from amazon_orders_pipeline.resources import build_resources
 from amazon_orders_pipeline.schedules import after_extraction, build_daily_extract, lookback_days
 
 
-def build_assets(environ: Mapping[str, str] = os.environ) -> list[dg.AssetsDefinition]:
-    accounts = load_accounts(accounts_file(environ))
-    daily = daily_partitions(environ)
-    follow = after_extraction(lookback_days(environ))
-    return [build_order_pages_asset(raw_partitions(daily, [a.id for a in accounts])),
-            build_dbt_assets(daily, follow), *build_export_assets(daily, follow)]
+@dataclass(frozen=True)
+class Settings:
+    """What the definitions are built from, read from the environment once."""
+
+    account_ids: list[str]
+    daily: dg.DailyPartitionsDefinition
+    lookback: int
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str]) -> Settings:
+        return cls([a.id for a in load_accounts(accounts_file(environ))], daily_partitions(environ),
+                   lookback_days(environ))
+
+    @property
+    def raw(self) -> dg.MultiPartitionsDefinition:
+        return raw_partitions(self.daily, self.account_ids)
+
+
+def build_assets(environ: Mapping[str, str] = os.environ, settings: Settings | None = None
+                 ) -> list[dg.AssetsDefinition]:
+    settings = settings or Settings.read(environ)
+    follow = after_extraction(settings.lookback)
+    return [build_order_pages_asset(settings.raw), build_dbt_assets(settings.daily, follow),
+            *build_export_assets(settings.daily, follow)]
 
 
 def build_checks() -> list[dg.AssetChecksDefinition]:
@@ -30,10 +49,9 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
 
 
 def build_definitions(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
-    account_ids = [a.id for a in load_accounts(accounts_file(environ))]
-    job, schedule = build_daily_extract(raw_partitions(daily_partitions(environ), account_ids),
-                                        account_ids, lookback_days(environ))
-    return dg.Definitions(assets=build_assets(environ), asset_checks=build_checks(), jobs=[job],
+    settings = Settings.read(environ)
+    job, schedule = build_daily_extract(settings.raw, settings.account_ids, settings.lookback)
+    return dg.Definitions(assets=build_assets(environ, settings), asset_checks=build_checks(), jobs=[job],
                           schedules=[schedule], resources=build_resources(environ))
 
 
