@@ -1,9 +1,9 @@
 """Checks dbt cannot express: raw-vs-staged completeness, order totals against their items, export mappings."""
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from amazon_orders_pipeline.resources import ExportResource
+from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
 
 ORDERS = dg.AssetKey(["orders"])
 
@@ -53,52 +53,74 @@ def _table_exists(conn, schema: str, table: str) -> bool:
         [schema, table]).fetchone()[0])
 
 
-# On `orders`, not on the staging view it counts: Dagster's blocking checks hold back the checked asset's direct
-# dependents, and the exports hang off the marts.
-@dg.asset_check(asset=ORDERS, blocking=True, description=(
-    "Nothing vanished on the way to the marts: for every raw partition, the orders in the pages equal the "
-    "staged order versions plus the quarantined records."))
-def raw_orders_are_all_staged_or_quarantined(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    with duckdb.get_connection() as conn:
-        for schema, table in (("raw", "order_pages"), ("staging", "transform_windows")):
-            if not _table_exists(conn, schema, table):
-                return dg.AssetCheckResult(passed=False, metadata={"error": f"{schema}.{table} does not exist"})
-        rows = conn.execute(COMPLETENESS_SQL).fetchall()
+COMPLETENESS = "raw_orders_are_all_staged_or_quarantined"
+TOTALS = "order_totals_match_their_items"
+STATUSES = "order_statuses_are_mapped_for_exports"
+
+
+def completeness(conn) -> dg.AssetCheckResult:
+    for schema, table in (("raw", "order_pages"), ("staging", "transform_windows")):
+        if not _table_exists(conn, schema, table):
+            return dg.AssetCheckResult(check_name=COMPLETENESS, passed=False,
+                                       metadata={"error": f"{schema}.{table} does not exist"})
+    rows = conn.execute(COMPLETENESS_SQL).fetchall()
     gaps = [f"{a} {d}: raw {r}, staged {s}, quarantined {q}" for a, d, r, s, q in rows if r != s + q]
     return dg.AssetCheckResult(
-        passed=not gaps,
+        check_name=COMPLETENESS, passed=not gaps,
         metadata={"partitions_checked": len(rows), "partitions_with_gaps": len(gaps),
                   "raw_orders": sum(r[2] for r in rows), "staged": sum(r[3] for r in rows),
                   "quarantined": sum(r[4] for r in rows), "gaps": "\n".join(gaps[:50]) or "none"})
 
 
-@dg.asset_check(asset=ORDERS, blocking=True, description=(
-    "For every order past Pending, order_total_amount equals the sum of its item proceeds within 0.01."))
-def order_totals_match_their_items(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    with duckdb.get_connection() as conn:
-        failures = conn.execute(TOTALS_SQL).fetchall()
-        checked = conn.execute(
-            "select count(*) from main.orders where order_total_amount is not null").fetchone()[0]
+def totals(conn) -> dg.AssetCheckResult:
+    failures = conn.execute(TOTALS_SQL).fetchall()
+    checked = conn.execute("select count(*) from main.orders where order_total_amount is not null").fetchone()[0]
     listed = [f"{a} {o}: total {t} {c} vs items {i}" for a, o, c, t, i in failures]
     return dg.AssetCheckResult(
-        passed=not failures,
+        check_name=TOTALS, passed=not failures,
         metadata={"orders_checked": checked, "mismatches": len(failures),
                   "failures": "\n".join(listed[:50]) or "none"})
 
 
-@dg.asset_check(asset=ORDERS, blocking=True, description=(
-    "Every order status in the marts maps to a Salesforce picklist value and an ERP status (the export mappings "
-    "file). The exports do not run until it passes."))
-def order_statuses_are_mapped_for_exports(duckdb: DuckDBResource, exports: ExportResource) -> dg.AssetCheckResult:
-    with duckdb.get_connection() as conn:
-        statuses = [s for (s,) in conn.execute("select distinct order_status from main.orders order by 1").fetchall()]
-    unmapped = exports.mappings().unmapped_statuses(statuses)
+def statuses(conn, exports: ExportResource) -> dg.AssetCheckResult:
+    found = [s for (s,) in conn.execute("select distinct order_status from main.orders order by 1").fetchall()]
+    unmapped = exports.mappings().unmapped_statuses(found)
     return dg.AssetCheckResult(
-        passed=not unmapped,
-        metadata={"statuses": ", ".join(statuses), "unmapped_statuses": sum(len(v) for v in unmapped.values()),
+        check_name=STATUSES, passed=not unmapped,
+        metadata={"statuses": ", ".join(found), "unmapped_statuses": sum(len(v) for v in unmapped.values()),
                   "unmapped": "; ".join(f"{system}: {', '.join(v)}" for system, v in unmapped.items()) or "none",
                   "mappings_file": exports.mappings_file})
 
 
-CHECKS = [raw_orders_are_all_staged_or_quarantined, order_totals_match_their_items,
-          order_statuses_are_mapped_for_exports]
+# All on `orders`, not on the staging view the first one counts: Dagster's blocking checks hold back the checked
+# asset's direct dependents, and the exports hang off the marts. One step for the three, so a run opens the file
+# (and waits for the duckdb pool) once.
+@dg.multi_asset_check(
+    name="order_checks",
+    pool=DUCKDB_POOL,
+    can_subset=True,
+    specs=[
+        dg.AssetCheckSpec(COMPLETENESS, asset=ORDERS, blocking=True, description=(
+            "Nothing vanished on the way to the marts: for every raw partition, the orders in the pages equal the "
+            "staged order versions plus the quarantined records.")),
+        dg.AssetCheckSpec(TOTALS, asset=ORDERS, blocking=True, description=(
+            "For every order past Pending, order_total_amount equals the sum of its item proceeds within 0.01.")),
+        dg.AssetCheckSpec(STATUSES, asset=ORDERS, blocking=True, description=(
+            "Every order status in the marts maps to a Salesforce picklist value and an ERP status (the export "
+            "mappings file). The exports do not run until it passes.")),
+    ],
+)
+def order_checks(context: dg.AssetCheckExecutionContext, duckdb: WarehouseResource, exports: ExportResource):
+    run = {
+        COMPLETENESS: completeness,
+        TOTALS: totals,
+        STATUSES: lambda conn: statuses(conn, exports),
+    }
+    selected = {key.name for key in context.selected_asset_check_keys}
+    with duckdb.get_connection(read_only=True, log=context.log) as conn:
+        for name, check in run.items():
+            if name in selected:
+                yield check(conn)
+
+
+CHECKS = [order_checks]

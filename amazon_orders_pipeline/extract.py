@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -95,6 +96,51 @@ class LandedPage:
     api_version: str = API_VERSION
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Where an extraction stands after a page: counts so far and, for the log, an estimate of what is left."""
+
+    page: LandedPage
+    pages: int
+    orders: int
+    covered: float | None  # share of the window's time span up to the newest lastUpdatedTime seen
+    remaining_pages: int | None
+    eta_s: float | None  # the least time the remaining pages take under the searchOrders quota
+
+    def describe(self) -> str:
+        text = f"{self.pages} pages, {self.orders} orders so far"
+        if self.covered is not None and self.eta_s is not None:
+            text += (f"; {self.covered:.0%} of the window covered, about {self.remaining_pages} more pages, "
+                     f"~{self.eta_s:.0f} s left at the searchOrders quota")
+        return text
+
+
+def estimate_progress(window: Window, newest: datetime | None, orders: int, page_size: int,
+                      quota_seconds: Callable[[int], float]) -> tuple[float | None, int | None, float | None]:
+    """Pages come sorted by lastUpdatedTime (the emulator does so; Amazon does not promise it, so this is an
+    estimate): the newest time seen tells how much of the window is done, and the order rate so far how many
+    pages the rest needs. Each of those pages costs one searchOrders token."""
+    if newest is None or orders == 0:
+        return None, None, None
+    span = (window.end - window.start).total_seconds()
+    covered = min(1.0, max((newest - window.start).total_seconds() / span, 1e-6))
+    remaining_orders = orders / covered - orders
+    remaining = math.ceil(remaining_orders / page_size) if covered < 1.0 else 0
+    return covered, remaining, quota_seconds(remaining) if remaining else 0.0
+
+
+def newest_update(orders: list) -> datetime | None:
+    times = []
+    for order in orders:
+        text = order.get("lastUpdatedTime") if isinstance(order, dict) else None
+        if isinstance(text, str):
+            try:
+                times.append(datetime.fromisoformat(text.replace("Z", "+00:00")))
+            except ValueError:
+                continue
+    return max(times, default=None)
+
+
 @dataclass
 class ExtractResult:
     account_id: str
@@ -157,7 +203,7 @@ class PageStore:
 
 def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str, day: date,
                    marketplace_ids: list[str] | tuple[str, ...], pii: bool, now: datetime | None = None,
-                   on_page: Callable[[LandedPage, int], None] | None = None) -> ExtractResult:
+                   on_page: Callable[[Progress], None] | None = None) -> ExtractResult:
     """Land every page of one day's change window, resuming an unfinished attempt when there is one."""
     now = now or datetime.now(UTC)
     store = PageStore(landing, account_id, day)
@@ -187,7 +233,8 @@ def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str
         state["params"] = params
         store.save(state)
         try:
-            pages += _fetch(client, store, state, params, on_page, start_orders=sum(p.order_count for p in pages))
+            pages += _fetch(client, store, state, params, on_page, window,
+                            start_orders=sum(p.order_count for p in pages))
         except PageFetchError as e:
             if not (resumed and e.cause.status == 400):
                 raise
@@ -195,7 +242,7 @@ def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str
             log.warning("pagination token for %s %s was refused; restarting the window", account_id, day)
             state.update(attempt_id=uuid.uuid4().hex[:12], pages=0, next_token=None, token_at=None)
             store.save(state)
-            pages, resumed, restarted = _fetch(client, store, state, params, on_page, start_orders=0), 0, True
+            pages, resumed, restarted = _fetch(client, store, state, params, on_page, window, start_orders=0), 0, True
         state["status"] = "fetched"
         store.save(state)
     return ExtractResult(account_id, day, state["attempt_id"], window, pages, resumed_pages=resumed,
@@ -203,9 +250,10 @@ def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str
 
 
 def _fetch(client: SpApiClient, store: PageStore, state: dict, params: dict,
-           on_page: Callable[[LandedPage, int], None] | None, start_orders: int) -> list[LandedPage]:
+           on_page: Callable[[Progress], None] | None, window: Window, start_orders: int) -> list[LandedPage]:
     pages: list[LandedPage] = []
     orders = start_orders
+    newest: datetime | None = None
     redact = "BUYER" not in params["includedData"]
     for page in _with_page_context(client.search_orders(params, next_token=state["next_token"],
                                                         first_page=state["pages"] + 1), store, state):
@@ -218,7 +266,14 @@ def _fetch(client: SpApiClient, store: PageStore, state: dict, params: dict,
         state.update(pages=page.number, next_token=page.next_token, token_at=page.fetched_at.isoformat())
         store.save(state)
         if on_page:
-            on_page(landed, orders)
+            page_newest = newest_update(page.data["orders"])
+            newest = max(filter(None, (newest, page_newest)), default=None)
+            covered, remaining, eta = estimate_progress(
+                window, newest, orders, params["maxResultsPerPage"],
+                lambda n: client.quota_seconds("searchOrders", n))
+            if not state["next_token"]:  # the last page: nothing is left whatever the estimate says
+                covered, remaining, eta = 1.0, 0, 0.0
+            on_page(Progress(landed, page.number, orders, covered, remaining, eta))
     return pages
 
 

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Mapping
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from amazon_orders_pipeline.accounts import Account, accounts_file, load_accounts
 from amazon_orders_pipeline.assets.dbt import dbt_resource
@@ -15,6 +14,7 @@ from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE, Exp
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
 from amazon_orders_pipeline.sp_api.client import LWA_TOKEN_URL, REGION_ENDPOINTS, RetryPolicy, SpApiClient
 from amazon_orders_pipeline.stores import ObjectStore, store_from_settings
+from amazon_orders_pipeline.warehouse_resource import DEFAULT_LOCK_TIMEOUT_S, WarehouseResource
 
 DEFAULT_DUCKDB_PATH = "data/amazon_orders.duckdb"
 DEFAULT_LANDING_DIR = "data/landing"
@@ -104,7 +104,10 @@ def build_resources(environ: Mapping[str, str] = os.environ) -> dict[str, dg.Con
             s3_uri=environ.get("LANDING_S3_URI") or None,
             s3_endpoint_url=environ.get("LANDING_S3_ENDPOINT_URL") or None,
         ),
-        "duckdb": DuckDBResource(database=environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH),
+        "duckdb": WarehouseResource(
+            database=environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH,
+            lock_timeout_s=float(environ.get("DUCKDB_LOCK_TIMEOUT_S") or DEFAULT_LOCK_TIMEOUT_S),
+        ),
         "dbt": dbt_resource(),
         "exports": ExportResource(
             local_dir=environ.get("EXPORT_DIR") or DEFAULT_EXPORT_DIR,

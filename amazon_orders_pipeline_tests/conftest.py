@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import boto3
@@ -122,6 +123,40 @@ def materialize_transform(environ: dict[str, str], first: date, last: date | Non
                           raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     return local_runs.materialize_transform(first, last or first, environ=environ, resources=test_resources(environ),
                                             instance=instance, raise_on_error=raise_on_error)
+
+
+def query(db: str, sql: str, params=None) -> list[tuple]:
+    with duckdb.connect(db, read_only=True) as conn:
+        return conn.execute(sql, params or []).fetchall()
+
+
+def orders_against_truth(db: str, control: EmulatorControl, account_id: str, start: datetime, end: datetime,
+                         marketplace_ids: list[str]) -> tuple[list[tuple], list[tuple]]:
+    """(marts, emulator) for one account's orders and order lines changed in [start, end): ids, statuses, totals,
+    quantities and unit prices, sorted alike. An order the emulator has changed again since `end` is left out on
+    both sides: the truth no longer places it in the window, while the marts rightly hold the version they saw."""
+    token = emulator_refresh_token(account_id)
+    truth = control.ground_truth(token, start, end, marketplace_ids)
+    moved = {o["orderId"] for o in control.ground_truth(token, end, datetime.now(UTC) + timedelta(days=1),
+                                                        marketplace_ids)}
+    expected_orders = sorted(
+        (o["orderId"], o["fulfillment"]["fulfillmentStatus"],
+         Decimal(o["proceeds"]["grandTotal"]["amount"]) if "proceeds" in o else None,
+         o.get("proceeds", {}).get("grandTotal", {}).get("currencyCode"))
+        for o in truth)
+    got_orders = query(db, "select order_id, order_status, order_total_amount, "
+                           "case when order_total_amount is null then null else currency_code end "
+                           "from main.orders where account_id = ? order by order_id", [account_id])
+    expected_items = sorted(
+        (o["orderId"], i["orderItemId"], i["quantityOrdered"],
+         Decimal(i["product"]["price"]["unitPrice"]["amount"]) if "price" in i["product"] else None)
+        for o in truth for i in o["orderItems"])
+    got_items = query(db, "select order_id, order_item_id, quantity_ordered, unit_price_amount "
+                          "from main.order_items where account_id = ? order by 1, 2", [account_id])
+    got_orders = [r for r in got_orders if r[0] not in moved]
+    got_items = [r for r in got_items if r[0] not in moved]
+    return [("order", *r) for r in got_orders] + [("item", *r) for r in got_items], \
+        [("order", *r) for r in expected_orders] + [("item", *r) for r in expected_items]
 
 
 def raw_orders(db_path: str, account_id: str, day: date) -> list[dict]:

@@ -20,15 +20,10 @@ from amazon_orders_pipeline.exporters.formats import format_amount, iso_utc_mill
 from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE, load_mappings
 from amazon_orders_pipeline.exporters.salesforce import FIELDS
 
-from .conftest import emulator_refresh_token, load_pages, materialize_raw, materialize_transform
+from .conftest import emulator_refresh_token, load_pages, materialize_raw, materialize_transform, query
 
 GOLDEN = Path(__file__).with_name("golden") / "exports"
 DAY = date(2026, 10, 1)
-
-
-def query(db: str, sql: str, params=None) -> list[tuple]:
-    with duckdb.connect(db, read_only=True) as conn:
-        return conn.execute(sql, params or []).fetchall()
 
 
 def money(amount, currency: str) -> dict:

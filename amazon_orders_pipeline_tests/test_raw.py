@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +16,9 @@ import pytest
 from amazon_orders_pipeline.extract import (
     PII_ADDRESS_FIELDS,
     ExtractError,
+    Window,
     change_window,
+    estimate_progress,
     extract_window,
     redact_pii,
 )
@@ -51,15 +56,36 @@ class TestWindows:
             change_window(day, now=datetime(2026, 11, 20, 0, 1, tzinfo=UTC))
 
 
+def test_progress_estimates_the_pages_left_from_the_window_covered_and_the_quota():
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    window = Window(start, start + timedelta(days=1))
+    per_page = 180.0  # searchOrders after its burst
+
+    def quota(n):
+        return n * per_page
+
+    # 6 of 24 hours covered by 100 orders: about 300 more orders, 3 more pages of 100, 540 s.
+    assert estimate_progress(window, start + timedelta(hours=6), 100, 100, quota) == (0.25, 3, 540.0)
+    assert estimate_progress(window, start + timedelta(hours=24), 250, 100, quota) == (1.0, 0, 0.0)
+    assert estimate_progress(window, None, 0, 100, quota) == (None, None, None)
+
+
 class TestOrderPagesAsset:
     def test_landed_orders_equal_the_ground_truth_for_both_accounts(self, pipeline_env, control, past_day):
         for account_id, marketplaces in (("acme-us", ["ATVPDKIKX0DER"]),
                                          ("acme-eu", ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"])):
-            result = materialize_raw(pipeline_env, past_day, account_id)
+            instance = dg.DagsterInstance.ephemeral()
+            result = materialize_raw(pipeline_env, past_day, account_id, instance=instance)
             got = raw_orders(pipeline_env["DUCKDB_PATH"], account_id, past_day)
             truth = control.ground_truth_day(account_id, past_day, marketplaces)
             assert truth and versions(got) == versions(truth)
-            meta = result.asset_materializations_for_node("amazon_sp_api__order_pages")[0].metadata
+            meta = result.asset_materializations_for_node("amazon_sp_api__landed_order_pages")[0].metadata
+            # A progress line per page, the last one saying the whole window is done.
+            progress = [e.user_message for e in instance.all_logs(result.run_id)
+                        if "landed page" in (e.user_message or "")]
+            assert len(progress) == meta["pages"].value
+            assert "100% of the window covered, about 0 more pages, ~0 s left" in progress[-1]
+            assert f"{len(truth)} orders so far" in progress[-1]
             assert meta["orders"].value == len(truth)
             assert meta["pages"].value == len(table_rows(pipeline_env["DUCKDB_PATH"], account_id, past_day))
             assert meta["calls"].value >= meta["pages"].value
@@ -99,8 +125,8 @@ class TestOrderPagesAsset:
         class Crash(Exception):
             pass
 
-        def crash_after_two(page, _orders):
-            if page.number == 2:
+        def crash_after_two(progress):
+            if progress.page.number == 2:
                 raise Crash
 
         interrupted = sp_api.client_for(account)
@@ -110,7 +136,7 @@ class TestOrderPagesAsset:
         calls_before = control.stats()["searchOrders.calls"]
         result = materialize_raw(env, past_day, "acme-eu")
         resumed_calls = control.stats()["searchOrders.calls"] - calls_before
-        meta = result.asset_materializations_for_node("amazon_sp_api__order_pages")[0].metadata
+        meta = result.asset_materializations_for_node("amazon_sp_api__landed_order_pages")[0].metadata
         assert meta["resumed_pages"].value == 2
         assert resumed_calls == meta["pages"].value - 2  # only the pages not yet landed were fetched
         got = raw_orders(env["DUCKDB_PATH"], "acme-eu", past_day)
@@ -122,8 +148,8 @@ class TestOrderPagesAsset:
         account = sp_api.accounts()["acme-eu"]
         landing = LocalStore(pipeline_env["LANDING_DIR"])
 
-        def crash_after_one(page, _orders):
-            if page.number == 1:
+        def crash_after_one(progress):
+            if progress.page.number == 1:
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
@@ -204,3 +230,53 @@ def test_late_days_are_refused_with_a_clear_error(pipeline_env):
         extract_window(sp_api.client_for(sp_api.accounts()["acme-us"]), landing, account_id="acme-us",
                        day=tomorrow, marketplace_ids=["ATVPDKIKX0DER"], pii=False)
     assert emulator_refresh_token("x") == "emulator-refresh-x"
+
+
+class ReadOnlySession:
+    """An analyst's `duckdb -readonly` session: another process holding the file read-only."""
+
+    def __init__(self, db: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+                                   "print('open', flush=True); sys.stdin.read()", db],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "open"
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def test_a_reader_holding_the_file_delays_the_load_and_one_that_stays_fails_it_clearly(pipeline_env, past_day):
+    materialize_raw(pipeline_env, past_day, "acme-us")
+    before = table_rows(pipeline_env["DUCKDB_PATH"], "acme-us", past_day)
+
+    # The reader lets go while the load waits: the load goes through, and says that it waited.
+    reader = ReadOnlySession(pipeline_env["DUCKDB_PATH"])
+    timer = threading.Timer(2.0, reader.close)
+    timer.start()
+    instance = dg.DagsterInstance.ephemeral()
+    try:
+        result = materialize_raw(pipeline_env, past_day, "acme-us", instance=instance)
+    finally:
+        timer.join()
+    assert result.success
+    assert any("is locked by another process; waiting" in (e.user_message or "")
+               for e in instance.all_logs(result.run_id))
+    assert table_rows(pipeline_env["DUCKDB_PATH"], "acme-us", past_day) == before
+
+    # A reader that stays: after DUCKDB_LOCK_TIMEOUT_S the load fails and names the holder; the pages stay landed.
+    reader = ReadOnlySession(pipeline_env["DUCKDB_PATH"])
+    try:
+        failed = materialize_raw({**pipeline_env, "DUCKDB_LOCK_TIMEOUT_S": "1"}, past_day, "acme-us",
+                                 raise_on_error=False)
+    finally:
+        reader.close()
+    assert not failed.success
+    failure = next(e for e in failed.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.message
+    assert "stayed locked by another process for 1 s" in message and f"PID {reader.proc.pid}" in message
+    state = json.loads((Path(pipeline_env["LANDING_DIR"]) / "order_pages" / "account=acme-us"
+                        / f"date={past_day.isoformat()}" / "CURRENT.json").read_text())
+    assert state["status"] == "fetched"  # the next attempt loads these pages without calling Amazon
+    assert materialize_raw(pipeline_env, past_day, "acme-us").success

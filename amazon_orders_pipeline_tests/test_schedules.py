@@ -8,8 +8,10 @@ import dagster as dg
 import pytest
 
 from amazon_orders_pipeline.accounts import ConfigError
+from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
 from amazon_orders_pipeline.assets.raw import RAW_KEYS
-from amazon_orders_pipeline.definitions import build_definitions
+from amazon_orders_pipeline.definitions import MART_KEYS, build_definitions, build_freshness_checks
+from amazon_orders_pipeline.partitions import daily_partitions
 from amazon_orders_pipeline.schedules import days_to_extract, lookback_days
 
 from .conftest import TWO_ACCOUNTS
@@ -74,3 +76,27 @@ def test_the_transform_and_exports_follow_once_every_account_of_a_day_has_landed
         expected = {yesterday.isoformat(), (yesterday - timedelta(days=2)).isoformat()}
         for key in (BASE, ORDERS, SALESFORCE):
             assert ready.get_requested_partitions(key) == expected, key
+
+
+def test_freshness_is_checked_per_daily_partition_of_every_mart_and_export(defs):
+    checked = {k.asset_key for k in defs.resolve_asset_graph().asset_check_keys if k.name == "freshness_check"}
+    assert checked == {*MART_KEYS, *EXPORT_KEYS}
+    assert defs.get_sensor_def("freshness_checks_sensor")
+
+    environ = {"FRESHNESS_DEADLINE_CRON": "0 3 * * *"}
+    daily = daily_partitions({"PARTITIONS_START_DATE": "2026-10-01"})
+    specs = [dg.AssetSpec(k, partitions_def=daily) for k in (*MART_KEYS, *EXPORT_KEYS)]
+    checks = build_freshness_checks(environ)
+
+    def evaluate(instance) -> dict[str, bool]:
+        result = dg.materialize([*specs, *checks], instance=instance,
+                                selection=dg.AssetSelection.checks_for_assets(*MART_KEYS))
+        return {e.asset_key.to_user_string(): e.passed for e in result.get_asset_check_evaluations()}
+
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    with dg.instance_for_test() as instance:
+        assert evaluate(instance) == {"orders": False, "order_items": False, "order_addresses": False}
+        # The newest complete day (or, before 03:00 UTC, the day before it) of `orders` lands; the others do not.
+        for day in (yesterday, yesterday - timedelta(days=1)):
+            instance.report_runless_asset_event(dg.AssetMaterialization("orders", partition=day.isoformat()))
+        assert evaluate(instance) == {"orders": True, "order_items": False, "order_addresses": False}

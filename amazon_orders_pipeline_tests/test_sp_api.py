@@ -56,6 +56,17 @@ class TestTokenBucket:
         bucket.drain()
         assert bucket.reserve() == pytest.approx(1.0)
 
+    def test_seconds_for_counts_the_tokens_left_and_the_refill(self):
+        now = [0.0]
+        bucket = TokenBucket(rate=0.5, burst=2, clock=lambda: now[0])
+        assert bucket.seconds_for(2) == 0
+        assert bucket.seconds_for(3) == pytest.approx(2.0)
+        bucket.try_take()
+        bucket.try_take()
+        assert bucket.seconds_for(1) == pytest.approx(2.0)
+        now[0] += 1
+        assert bucket.seconds_for(3) == pytest.approx(5.0)
+
     def test_adapts_to_a_new_rate(self):
         now = [0.0]
         bucket = TokenBucket(rate=1.0, burst=1, clock=lambda: now[0])

@@ -13,14 +13,16 @@ import pytest
 from amazon_orders_pipeline.assets.dbt import dbt_build_args, dbt_window_vars
 from amazon_orders_pipeline.emulator.app import seller_key
 
-from .conftest import emulator_refresh_token, load_pages, materialize_raw, materialize_transform
+from .conftest import (
+    emulator_refresh_token,
+    load_pages,
+    materialize_raw,
+    materialize_transform,
+    orders_against_truth,
+    query,
+)
 
 MART_TABLES = ("orders", "order_items", "order_addresses")
-
-
-def query(db: str, sql: str, params=None) -> list[tuple]:
-    with duckdb.connect(db, read_only=True) as conn:
-        return conn.execute(sql, params or []).fetchall()
 
 
 def table_hash(db: str, table: str) -> str:
@@ -58,24 +60,8 @@ def test_marts_equal_the_ground_truth_for_a_week_across_two_accounts(pipeline_en
     db = pipeline_env["DUCKDB_PATH"]
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     for account_id, marketplaces in accounts.items():
-        truth = control.ground_truth(emulator_refresh_token(account_id), start, start + timedelta(days=7),
-                                     marketplaces)
-        expected_orders = sorted(
-            (o["orderId"], o["fulfillment"]["fulfillmentStatus"],
-             Decimal(o["proceeds"]["grandTotal"]["amount"]) if "proceeds" in o else None,
-             o.get("proceeds", {}).get("grandTotal", {}).get("currencyCode"))
-            for o in truth)
-        got_orders = query(db, "select order_id, order_status, order_total_amount, "
-                               "case when order_total_amount is null then null else currency_code end "
-                               "from main.orders where account_id = ? order by order_id", [account_id])
-        assert got_orders == expected_orders
-        expected_items = sorted(
-            (o["orderId"], i["orderItemId"], i["quantityOrdered"],
-             Decimal(i["product"]["price"]["unitPrice"]["amount"]) if "price" in i["product"] else None)
-            for o in truth for i in o["orderItems"])
-        got_items = query(db, "select order_id, order_item_id, quantity_ordered, unit_price_amount "
-                              "from main.order_items where account_id = ? order by 1, 2", [account_id])
-        assert got_items == expected_items
+        got, expected = orders_against_truth(db, control, account_id, start, start + timedelta(days=7), marketplaces)
+        assert got == expected and got
     # Pending orders keep NULL money, never 0; line totals are unit price x quantity where both are known.
     assert query(db, "select count(*) from main.orders where order_status = 'PENDING' "
                      "and order_total_amount is not null")[0][0] == 0

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 
 import duckdb
 import pytest
 
 from amazon_orders_pipeline.warehouse import PageRow, replace_partition, split_orders
+from amazon_orders_pipeline.warehouse_resource import WarehouseLockedError, WarehouseResource
 
 DAY = date(2026, 10, 1)
 
@@ -65,3 +68,28 @@ def test_values_json_has_no_word_for_still_land_so_they_can_be_quarantined():
     assert json.loads(second)["orderId"] == 12345678901234567890
     with pytest.raises(ValueError, match="is not a JSON object"):
         split_orders(page(1, [], text="[1, 2]"))
+
+
+def test_pipeline_steps_take_turns_at_the_file_across_processes(tmp_path):
+    db = str(tmp_path / "w.duckdb")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from amazon_orders_pipeline.warehouse_resource import WarehouseResource;"
+         "r = WarehouseResource(database=sys.argv[1]);\nwith r.turn():\n print('held', flush=True); sys.stdin.read()",
+         db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        waiting = WarehouseResource(database=db, lock_timeout_s=0.5)
+        with pytest.raises(WarehouseLockedError, match="in use by another step of the pipeline"):
+            with waiting.get_connection():
+                pass
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    # Free again; and a step that holds its turn can open more connections without waiting for itself.
+    resource = WarehouseResource(database=db, lock_timeout_s=0.5)
+    with resource.turn(), resource.get_connection() as conn:
+        conn.execute("create table t as select 1 as x")
+        with resource.get_connection(read_only=False) as again:
+            assert again is not None
+    with resource.get_connection(read_only=True) as conn:
+        assert conn.execute("select x from t").fetchall() == [(1,)]

@@ -9,9 +9,44 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
-from dagster_duckdb import DuckDBResource
+
+from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+
+# Numeric metadata per model for the run's window ([start, end) of raw partition dates), so Dagster plots them
+# per partition. Each query returns one row; its column names become the metadata keys.
+WINDOW_METRICS_SQL = {
+    "base_amazon_sp_api__order_records": """
+        select count(*) as records, count(*) filter (where quarantine_reason is not null) as quarantined
+        from staging.base_amazon_sp_api__order_records where partition_date >= ? and partition_date < ?""",
+    "quarantine": """
+        select count(*) as quarantined from staging.quarantine where partition_date >= ? and partition_date < ?""",
+    "stg_amazon_sp_api__orders": """
+        select count(*) as rows from staging.stg_amazon_sp_api__orders
+        where partition_date >= ? and partition_date < ?""",
+    "stg_amazon_sp_api__order_items": """
+        select count(*) as rows from staging.stg_amazon_sp_api__order_items
+        where partition_date >= ? and partition_date < ?""",
+    "stg_amazon_sp_api__order_addresses": """
+        select count(*) as rows from staging.stg_amazon_sp_api__order_addresses
+        where partition_date >= ? and partition_date < ?""",
+    "int_orders_latest": """
+        select count(*) as rows, count(*) filter (where partition_date >= ? and partition_date < ?) as in_window
+        from intermediate.int_orders_latest""",
+    "orders": """
+        select count(*) filter (where last_changed_partition >= ? and last_changed_partition < ?) as changed,
+               count(*) as rows
+        from main.orders""",
+    "order_items": """
+        select count(*) filter (where o.last_changed_partition >= ? and o.last_changed_partition < ?) as changed,
+               count(*) as rows
+        from main.order_items as i join main.orders as o using (account_id, order_id)""",
+    "order_addresses": """
+        select count(*) filter (where o.last_changed_partition >= ? and o.last_changed_partition < ?) as changed,
+               count(*) as rows
+        from main.order_addresses as a join main.orders as o using (account_id, order_id)""",
+}
 
 
 def dbt_project() -> DbtProject:
@@ -63,14 +98,44 @@ def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition,
         dagster_dbt_translator=Translator(automation_condition),
         # A backfill of many days is one dbt invocation over the whole range, not one per day.
         backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=DUCKDB_POOL,
     )
-    def amazon_orders_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
+    def amazon_orders_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource):
         window = context.partition_time_window
+        start, end = window.start.date(), window.end.date()
         # profiles.yml reads the warehouse path from here; absolute, because dbt runs in its project folder.
         os.environ["DBT_DUCKDB_PATH"] = str(Path(duckdb.database).resolve())
-        yield from dbt.cli(dbt_build_args(window.start.date(), window.end.date()), context=context).stream()
+        with duckdb.turn(log=context.log):
+            # dbt does not wait for a lock: wait here for other holders (analysts) to let go.
+            duckdb.wait_until_free(log=context.log)
+            # Materializations are held back until dbt has let go of the file, then sent with the window's counts.
+            held = []
+            try:
+                for event in dbt.cli(dbt_build_args(start, end), context=context).stream():
+                    if isinstance(event, dg.Output | dg.AssetMaterialization):
+                        held.append(event)
+                    else:
+                        yield event
+            except Exception:
+                yield from held
+                raise
+            metrics = window_metrics(duckdb, start, end)
+        for event in held:
+            name = event.output_name if isinstance(event, dg.Output) else event.asset_key.path[-1]
+            yield event.with_metadata({**event.metadata, **metrics.get(name, {})})
 
     return amazon_orders_dbt
+
+
+def window_metrics(duckdb: WarehouseResource, start: date, end: date) -> dict[str, dict[str, int]]:
+    """The WINDOW_METRICS_SQL counts of every model, by model name."""
+    metrics = {}
+    with duckdb.get_connection(read_only=True) as conn:
+        for model, sql in WINDOW_METRICS_SQL.items():
+            cursor = conn.execute(sql, [start, end])
+            row = cursor.fetchone()
+            metrics[model] = {d[0]: int(v) for d, v in zip(cursor.description, row, strict=True)}
+    return metrics
 
 
 def dbt_resource() -> DbtCliResource:

@@ -4,7 +4,6 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from amazon_orders_pipeline.exporters.delivery import ExportFiles, deliver
 from amazon_orders_pipeline.exporters.erp import erp_export
@@ -12,6 +11,7 @@ from amazon_orders_pipeline.exporters.mappings import ExportMappings
 from amazon_orders_pipeline.exporters.rows import LineRow, OrderRow
 from amazon_orders_pipeline.exporters.salesforce import salesforce_export
 from amazon_orders_pipeline.resources import ExportResource, SpApiResource
+from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
 
 ORDERS = dg.AssetKey(["orders"])
 ORDER_ITEMS = dg.AssetKey(["order_items"])
@@ -59,14 +59,14 @@ def partition_days(context: dg.AssetExecutionContext) -> list[date]:
 Build = Callable[[object, ExportMappings, str, date, bool], ExportFiles]
 
 
-def export_partitions(context: dg.AssetExecutionContext, duckdb: DuckDBResource, exports: ExportResource,
+def export_partitions(context: dg.AssetExecutionContext, duckdb: WarehouseResource, exports: ExportResource,
                       sp_api: SpApiResource, build: Build) -> tuple[list[ExportFiles], dict]:
     """Build and deliver one export per (day, account) of the run; numeric metadata for the materialization."""
     mappings = exports.mappings()
     store = exports.store()
     accounts = sp_api.accounts()
     delivered: list[ExportFiles] = []
-    with duckdb.get_connection() as conn:
+    with duckdb.get_connection(read_only=True, log=context.log) as conn:
         for day in partition_days(context):
             for account in accounts.values():
                 export = build(conn, mappings, account.id, day, account.pii)
@@ -92,7 +92,8 @@ def export_partitions(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
 def build_export_assets(partitions_def: dg.DailyPartitionsDefinition,
                         automation_condition: dg.AutomationCondition | None = None) -> list[dg.AssetsDefinition]:
     common = {"partitions_def": partitions_def, "group_name": "exports",
-              "backfill_policy": dg.BackfillPolicy.single_run(), "automation_condition": automation_condition}
+              "backfill_policy": dg.BackfillPolicy.single_run(), "automation_condition": automation_condition,
+              "pool": DUCKDB_POOL}
 
     def salesforce_files(conn, mappings, account_id, day, pii) -> ExportFiles:
         orders = fetch(conn, CHANGED_ORDERS_SQL, [account_id, day], OrderRow)
@@ -109,7 +110,7 @@ def build_export_assets(partitions_def: dg.DailyPartitionsDefinition,
               description="A Bulk API 2.0 upsert CSV for External_Order_Sync__c (key ExternalId__c) per account and "
                           "day, with the orders whose state changed that day, and a manifest naming the job.",
               **common)
-    def salesforce_order_export(context: dg.AssetExecutionContext, duckdb: DuckDBResource, exports: ExportResource,
+    def salesforce_order_export(context: dg.AssetExecutionContext, duckdb: WarehouseResource, exports: ExportResource,
                                 sp_api: SpApiResource) -> dg.MaterializeResult:
         _, metadata = export_partitions(context, duckdb, exports, sp_api, salesforce_files)
         return dg.MaterializeResult(metadata=metadata)
@@ -122,7 +123,7 @@ def build_export_assets(partitions_def: dg.DailyPartitionsDefinition,
                   description="Every exported line's SKU has an ERP product code. Unmapped lines are still exported "
                               "with an empty product_code; this warns and counts them.")],
               **common)
-    def erp_sales_order_export(context: dg.AssetExecutionContext, duckdb: DuckDBResource, exports: ExportResource,
+    def erp_sales_order_export(context: dg.AssetExecutionContext, duckdb: WarehouseResource, exports: ExportResource,
                                sp_api: SpApiResource):
         delivered, metadata = export_partitions(context, duckdb, exports, sp_api, erp_files)
         yield dg.MaterializeResult(metadata=metadata)

@@ -1,53 +1,57 @@
-"""The extract stage: every searchOrders page of a day x account change window, and its orders one row each."""
+"""The extract stage, in two steps per (day, account) partition:
 
+1. `landed_order_pages`: every searchOrders page of the change window, fetched under the account's quota and landed
+   in the landing area. It never opens DuckDB, so extractions of different accounts overlap freely.
+2. `order_pages` + `order_records`: the landed pages loaded into DuckDB in one short transaction, in the `duckdb`
+   concurrency pool like every other step that opens the file.
+"""
 
 from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
-from amazon_orders_pipeline.extract import ExtractError, PageStore, extract_window, mark_loaded
+from amazon_orders_pipeline.extract import ExtractError, PageStore, Progress, extract_window, mark_loaded
 from amazon_orders_pipeline.partitions import split_key
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource
 from amazon_orders_pipeline.sp_api.auth import AuthError
 from amazon_orders_pipeline.sp_api.client import SpApiError
 from amazon_orders_pipeline.warehouse import page_row, replace_partition
+from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
 
+LANDED_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "landed_order_pages"])
 ORDER_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "order_pages"])
 ORDER_RECORDS_KEY = dg.AssetKey(["amazon_sp_api", "order_records"])
-RAW_KEYS = (ORDER_PAGES_KEY, ORDER_RECORDS_KEY)
+RAW_KEYS = (LANDED_PAGES_KEY, ORDER_PAGES_KEY, ORDER_RECORDS_KEY)
+
+# Landing-area states that hold a complete set of pages for the load step.
+LOADABLE = ("fetched", "loaded")
 
 
-def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.multi_asset(
-        name="amazon_sp_api__order_pages",
+def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=LANDED_PAGES_KEY,
         partitions_def=partitions_def,
-        specs=[
-            dg.AssetSpec(ORDER_PAGES_KEY, group_name="extract", kinds={"python", "duckdb"}, description=(
-                "Every searchOrders response page whose orders were last updated in the partition's UTC day, "
-                "landed verbatim (PII fields removed unless the account has PII on), then loaded into "
-                "raw.order_pages.")),
-            dg.AssetSpec(ORDER_RECORDS_KEY, group_name="extract", kinds={"duckdb"}, deps=[ORDER_PAGES_KEY],
-                         description=(
-                "The orders of raw.order_pages, one row per order record (raw.order_records), written in the same "
-                "transaction as the pages. dbt reads these, so no query has to hold whole pages in memory.")),
-        ],
+        group_name="extract",
+        kinds={"python", "s3"},
+        description=(
+            "Every searchOrders response page whose orders were last updated in the partition's UTC day, landed "
+            "verbatim in the landing area (PII fields removed unless the account has PII on). An interrupted "
+            "extraction resumes from the pages already landed."),
     )
-    def order_pages(context: dg.AssetExecutionContext, sp_api: SpApiResource, landing: LandingResource,
-                    duckdb: DuckDBResource):
+    def landed_order_pages(context: dg.AssetExecutionContext, sp_api: SpApiResource,
+                           landing: LandingResource) -> dg.MaterializeResult:
         day, account_id = split_key(context.partition_key)
         account = sp_api.accounts().get(account_id)
         if account is None:
             raise dg.Failure(f"account {account_id!r} is not in the accounts file {sp_api.accounts_file}")
-        client = sp_api.client_for(account)
         store = landing.store()
 
-        def progress(page, orders_so_far):
-            context.log.info(f"{account_id} {day}: landed page {page.number} ({orders_so_far} orders so far)")
+        def progress(p: Progress) -> None:
+            context.log.info(f"{account_id} {day}: landed page {p.page.number}; {p.describe()}")
 
         try:
-            result = extract_window(client, store, account_id=account_id, day=day,
+            result = extract_window(sp_api.client_for(account), store, account_id=account_id, day=day,
                                     marketplace_ids=account.marketplace_ids, pii=account.pii, on_page=progress)
         except (ExtractError, SpApiError, AuthError) as e:
             raise dg.Failure(f"extracting account {account_id}, day {day} failed: {e}") from None
@@ -55,30 +59,65 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             context.log.warning(f"{account_id} {day}: the stored pagination token was refused; fetched afresh")
         if result.resumed_pages:
             context.log.info(f"{account_id} {day}: resumed after {result.resumed_pages} landed pages")
-
-        # API calls are over: only now open DuckDB, and hold it for one short transaction.
-        pages = PageStore(store, account_id, day)
-        rows = [page_row(account_id, day, result.attempt_id, p, pages.read_body(p)) for p in result.pages]
-        Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
-        with duckdb.get_connection() as conn:
-            replace_partition(conn, account_id, day, rows)
-        mark_loaded(store, account_id, day, result.attempt_id)
-
         stats = result.stats
-        yield dg.MaterializeResult(asset_key=ORDER_PAGES_KEY, metadata={
+        return dg.MaterializeResult(metadata={
             "pages": len(result.pages),
             "orders": result.orders,
             "calls": stats["calls"],
             "throttled_calls": stats["throttled_calls"],
             "retries": stats["retries"],
+            "token_refreshes": stats["token_refreshes"],
             "quota_wait_s": stats["quota_wait_s"],
             "resumed_pages": result.resumed_pages,
-            "restarted_window": result.restarted,
+            "restarted_window": int(result.restarted),
+            "window_hours": round((result.window.end - result.window.start).total_seconds() / 3600, 3),
+            "window_complete": result.window.end - result.window.start == timedelta(days=1),
             "window_start": result.window.start.isoformat(),
             "window_end": result.window.end.isoformat(),
-            "window_complete": result.window.end - result.window.start == timedelta(days=1),
-            "landing": dg.MetadataValue.path(f"{store.describe()}/{pages.prefix}"),
+            "attempt_id": result.attempt_id,
+            "landing": dg.MetadataValue.path(f"{store.describe()}/{PageStore(store, account_id, day).prefix}"),
         })
-        yield dg.MaterializeResult(asset_key=ORDER_RECORDS_KEY, metadata={"records": result.orders})
+
+    return landed_order_pages
+
+
+def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="amazon_sp_api__order_pages",
+        partitions_def=partitions_def,
+        pool=DUCKDB_POOL,
+        specs=[
+            dg.AssetSpec(ORDER_PAGES_KEY, group_name="extract", kinds={"duckdb"}, deps=[LANDED_PAGES_KEY],
+                         description=(
+                "The partition's landed pages in raw.order_pages, one row per page, verbatim, with the request "
+                "parameters, request id and fetch time. A re-load replaces the partition.")),
+            dg.AssetSpec(ORDER_RECORDS_KEY, group_name="extract", kinds={"duckdb"}, deps=[ORDER_PAGES_KEY],
+                         description=(
+                "The orders of raw.order_pages, one row per order record (raw.order_records), written in the same "
+                "transaction as the pages. dbt reads these, so no query has to hold whole pages in memory.")),
+        ],
+    )
+    def order_pages(context: dg.AssetExecutionContext, landing: LandingResource, duckdb: WarehouseResource):
+        day, account_id = split_key(context.partition_key)
+        store = landing.store()
+        pages = PageStore(store, account_id, day)
+        state = pages.current()
+        if state is None or state["status"] not in LOADABLE:
+            status = "nothing landed" if state is None else f"an unfinished extraction ({state['status']})"
+            raise dg.Failure(f"{account_id} {day}: the landing area has {status}; materialize "
+                             f"{LANDED_PAGES_KEY.to_user_string()} for this partition first")
+        landed = pages.landed(state["attempt_id"], state["pages"])
+        bodies = [pages.read_body(p) for p in landed]
+        rows = [page_row(account_id, day, state["attempt_id"], p, body) for p, body in zip(landed, bodies,
+                                                                                           strict=True)]
+        Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.get_connection(log=context.log) as conn:
+            replace_partition(conn, account_id, day, rows)
+        mark_loaded(store, account_id, day, state["attempt_id"])
+        orders = sum(p.order_count for p in landed)
+        yield dg.MaterializeResult(asset_key=ORDER_PAGES_KEY, metadata={
+            "pages": len(landed), "orders": orders, "bytes": sum(len(b) for b in bodies),
+            "attempt_id": state["attempt_id"]})
+        yield dg.MaterializeResult(asset_key=ORDER_RECORDS_KEY, metadata={"records": orders})
 
     return order_pages

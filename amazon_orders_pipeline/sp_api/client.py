@@ -123,6 +123,10 @@ class SpApiClient:
         session = requests.Session()
         return cls(endpoint, LwaAuth(token_url, credentials, session=session), session=session, **kwargs)
 
+    def quota_seconds(self, operation: str, calls: int) -> float:
+        """The least time `calls` more calls of `operation` take under its usage plan, from now."""
+        return self._buckets[operation].seconds_for(calls)
+
     # --- one call -----------------------------------------------------------------------------
     def call(self, operation: str, method: str, path: str, params: dict[str, str] | None = None) -> Response:
         """One logical call: paced, authorised, retried until it succeeds or the policy gives up."""

@@ -55,6 +55,13 @@ class TokenBucket:
             self._tokens -= 1
             return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
+    def seconds_for(self, tokens: int) -> float:
+        """How long until `tokens` more calls could have been made, at the current rate (an estimate: other
+        users of the bucket may take tokens meanwhile)."""
+        with self._lock:
+            self._refill(self._clock())
+            return max(0.0, (tokens - self._tokens) / self.rate)
+
     def set_rate(self, rate: float) -> None:
         """Follow the rate Amazon reports in `x-amzn-RateLimit-Limit`."""
         if rate <= 0:

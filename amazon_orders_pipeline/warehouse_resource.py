@@ -1,0 +1,129 @@
+"""The DuckDB file as a Dagster resource: one pool for the pipeline's own steps, and patience with other holders."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+DEFAULT_LOCK_TIMEOUT_S = 300.0
+
+# Every step that opens the DuckDB file runs in this Dagster concurrency pool. dagster.yaml limits it to one
+# step at a time across all runs, so the pipeline never races itself for DuckDB's single-writer lock.
+DUCKDB_POOL = "duckdb"
+
+
+class WarehouseLockedError(dg.Failure):
+    """A Dagster Failure, so the step's error is this message rather than a stack of wrappers."""
+
+
+def is_lock_conflict(error: Exception) -> bool:
+    return isinstance(error, duckdb.IOException) and "Could not set lock" in str(error)
+
+
+# This process's turns, by lock file: [file descriptor, depth]. A step that holds its turn and opens another
+# connection (dbt's step reading counts after dbt) must not wait for itself.
+_turns: dict[str, list[int]] = {}
+_turns_lock = threading.Lock()
+
+
+def _backoff(deadline: float, delay: float) -> float:
+    time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+    return min(delay * 2, 5.0)
+
+
+class WarehouseResource(DuckDBResource):
+    """The DuckDB file (DUCKDB_PATH), used in turns.
+
+    - The pipeline's own steps take turns through an exclusive lock on `<file>.lock`, held for as long as a step
+      uses DuckDB (a whole dbt build included). The `duckdb` pool already runs such steps one at a time; the lock
+      makes that hold even when the pool does not (Dagster's SQLite instance storage, as under `dagster dev`, can
+      grant one slot to two runs that claim it in the same instant), and it costs nothing otherwise.
+    - Other processes (an analyst's session, even a read-only one) do not take that lock, but DuckDB's own lock
+      keeps writers out while they hold the file: opening it then waits with backoff.
+    After DUCKDB_LOCK_TIMEOUT_S of either wait the step fails and says who holds the file.
+    """
+
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+
+    @contextmanager
+    def turn(self, log: dg.DagsterLogManager | None = None) -> Iterator[None]:
+        path = os.path.abspath(self.database) + ".lock"
+        with _turns_lock:
+            held = _turns.get(path)
+            if held:
+                held[1] += 1
+        if not held:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            deadline, delay, announced = time.monotonic() + self.lock_timeout_s, 0.05, False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        os.close(fd)
+                        raise WarehouseLockedError(
+                            f"{self.database} stayed in use by another step of the pipeline for "
+                            f"{self.lock_timeout_s:.0f} s (lock file {path}); raise DUCKDB_LOCK_TIMEOUT_S if "
+                            "steps run that long") from None
+                    if log and not announced:
+                        log.info(f"{self.database} is in use by another step of the pipeline; waiting for it")
+                        announced = True
+                    delay = _backoff(deadline, delay)
+            with _turns_lock:
+                _turns[path] = [fd, 1]
+        try:
+            yield
+        finally:
+            with _turns_lock:
+                entry = _turns[path]
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del _turns[path]
+                    fcntl.flock(entry[0], fcntl.LOCK_UN)
+                    os.close(entry[0])
+
+    def connect(self, read_only: bool = False, log: dg.DagsterLogManager | None = None
+                ) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay, announced = 0.1, False
+        while True:
+            try:
+                return duckdb.connect(self.database, read_only=read_only, config=dict(self.connection_config))
+            except duckdb.IOException as e:
+                if not is_lock_conflict(e):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise WarehouseLockedError(
+                        f"{self.database} stayed locked by another process for {self.lock_timeout_s:.0f} s: {e}. "
+                        "Close the other session (analysts: open the file with `duckdb -readonly` only while no "
+                        "run writes, or query a copy), or raise DUCKDB_LOCK_TIMEOUT_S.") from None
+                if log and not announced:
+                    log.warning(f"{self.database} is locked by another process; waiting up to "
+                                f"{self.lock_timeout_s:.0f} s ({e})")
+                    announced = True
+                delay = _backoff(deadline, delay)
+
+    @contextmanager
+    def get_connection(self, read_only: bool = False, log: dg.DagsterLogManager | None = None
+                       ) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.turn(log=log):
+            conn = self.connect(read_only=read_only, log=log)
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+    def wait_until_free(self, log: dg.DagsterLogManager | None = None) -> None:
+        """For dbt, which opens the file itself and does not wait: inside a turn, wait until other processes
+        have let go of the file."""
+        self.connect(log=log).close()
