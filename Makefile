@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# dagster-dbt finds dbt on PATH when `dagster dev` re-parses the project.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: demo test dev bench lint clean
 
@@ -18,19 +20,28 @@ MANIFEST := dbt_project/target/manifest.json
 $(MANIFEST): $(STAMP) dbt_project/dbt_project.yml $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f)
 	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
 
-$(DAGSTER_HOME):
+# The instance settings (the duckdb concurrency pool), unless the instance already has its own.
+$(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
 
 ## demo: install, start the embedded SP-API emulator, materialize the last 3 complete UTC days, print a summary
-demo: $(MANIFEST) $(DAGSTER_HOME)
+demo: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m amazon_orders_pipeline.demo
 
-## test: install and run the whole test suite
-test: $(MANIFEST)
-	$(BIN)/python -m pytest
+# Debian's Chromium for the UI test (Playwright drives it; it never downloads a browser of its own).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+## test: install (Chromium from Debian too) and run the whole test suite
+test: $(MANIFEST) $(CHROMIUM)
+	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/python -m pytest
 
 ## dev: install and start the Dagster UI on http://127.0.0.1:3000
-dev: $(MANIFEST) $(DAGSTER_HOME)
+dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 ## bench: run the benchmarks (JSON on stdout)
