@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from amazon_orders_pipeline.accounts import ConfigError, load_accounts
 from amazon_orders_pipeline.definitions import build_definitions
@@ -95,3 +96,18 @@ def test_partial_credentials_are_an_error_and_none_means_emulator(tmp_path):
     creds = account.credentials({"SP_API_SHOP_1_CLIENT_ID": "x", "SP_API_SHOP_1_CLIENT_SECRET": "s",
                                  "SP_API_SHOP_1_REFRESH_TOKEN": "y"})
     assert creds is not None and creds.client_id == "x"
+
+
+def test_every_step_that_opens_duckdb_is_in_the_duckdb_pool_and_extraction_is_not(tmp_path):
+    accounts = tmp_path / "accounts.yaml"
+    accounts.write_text(TWO_ACCOUNTS)
+    defs = build_definitions({"ACCOUNTS_FILE": str(accounts)})
+    nodes = [*defs.assets, *defs.asset_checks]
+    uses_duckdb = {n.node_def.name: n.node_def.pools for n in nodes if "duckdb" in n.required_resource_keys}
+    assert {"amazon_sp_api__order_pages", "amazon_orders_dbt", "salesforce_order_export", "erp_sales_order_export",
+            "order_checks"} <= set(uses_duckdb)
+    assert all(pools == {"duckdb"} for pools in uses_duckdb.values()), uses_duckdb
+    landed = next(n for n in defs.assets if n.node_def.name == "amazon_sp_api__landed_order_pages")
+    assert "duckdb" not in landed.required_resource_keys and not landed.node_def.pools
+    pools = yaml.safe_load((ROOT / "dagster.yaml").read_text())["concurrency"]["pools"]
+    assert pools == {"granularity": "op", "default_limit": 1}
