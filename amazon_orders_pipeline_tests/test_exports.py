@@ -23,6 +23,8 @@ from amazon_orders_pipeline.exporters.salesforce import FIELDS
 from .conftest import emulator_refresh_token, load_pages, materialize_raw, materialize_transform, query
 
 GOLDEN = Path(__file__).with_name("golden") / "exports"
+# Golden files carry this suffix, so that none of them looks like a build output (a committed manifest.json).
+SUFFIX = ".golden"
 DAY = date(2026, 10, 1)
 
 
@@ -116,6 +118,15 @@ def tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def golden_tree() -> dict[str, bytes]:
+    """The golden files under the names the exporter writes."""
+    return {name.removesuffix(SUFFIX): data for name, data in tree(GOLDEN).items()}
+
+
+def golden(name: str) -> Path:
+    return GOLDEN / f"{name}{SUFFIX}"
+
+
 @pytest.fixture
 def synthetic_env(pipeline_env, tmp_path) -> dict[str, str]:
     env = {**pipeline_env, "PARTITIONS_START_DATE": "2026-09-01",
@@ -147,10 +158,10 @@ def test_export_files_match_the_golden_files(synthetic_env):
     if os.environ.get("UPDATE_GOLDEN"):
         shutil.rmtree(GOLDEN, ignore_errors=True)
         for name, data in got.items():
-            (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
-            (GOLDEN / name).write_bytes(data)
-    assert sorted(got) == sorted(tree(GOLDEN)), "the set of files differs from the golden files"
-    for name, data in tree(GOLDEN).items():
+            golden(name).parent.mkdir(parents=True, exist_ok=True)
+            golden(name).write_bytes(data)
+    assert sorted(got) == sorted(golden_tree()), "the set of files differs from the golden files"
+    for name, data in golden_tree().items():
         assert got[name] == data, f"{name} differs from its golden file"
 
     # Re-running the partition rewrites the same bytes.
@@ -160,8 +171,7 @@ def test_export_files_match_the_golden_files(synthetic_env):
 
 def test_golden_files_say_what_the_loaders_need(synthetic_env):
     """The golden files checked by hand, so that a wrong golden file cannot pass unnoticed."""
-    root = GOLDEN
-    sf_eu = (root / "salesforce/acme-eu/2026-10-01/external_order_sync.csv").read_bytes()
+    sf_eu = golden("salesforce/acme-eu/2026-10-01/external_order_sync.csv").read_bytes()
     assert b"\r" not in sf_eu and sf_eu.endswith(b"\n")
     rows = list(csv.reader(io.StringIO(sf_eu.decode("utf-8"))))
     assert rows[0] == list(FIELDS)
@@ -172,18 +182,18 @@ def test_golden_files_say_what_the_loaders_need(synthetic_env):
     assert by_id["302-0000003-0000003"][4:] == ["Pending", "", "false"]  # Pending: unknown total, not 0
     assert by_id["302-0000004-0000004"][4:6] == ["Cancelled", "35.03"]
     us = list(csv.DictReader(io.StringIO(
-        (root / "salesforce/acme-us/2026-10-01/external_order_sync.csv").read_text())))
+        golden("salesforce/acme-us/2026-10-01/external_order_sync.csv").read_text())))
     assert us == [{"ExternalId__c": "114-0000005-0000005", "CustomerEmail__c": "", "MarketplaceId__c": "ATVPDKIKX0DER",
                    "OrderDate__c": "2026-10-01T08:00:00.250Z", "OrderStatus__c": "Unshipped",
                    "OrderTotal__c": "40.47", "SyncCompleted__c": "false"}]
-    manifest = json.loads((root / "salesforce/acme-eu/2026-10-01/manifest.json").read_text())
+    manifest = json.loads(golden("salesforce/acme-eu/2026-10-01/manifest.json").read_text())
     assert {k: manifest[k] for k in ("object", "operation", "externalIdFieldName", "lineEnding")} == {
         "object": "External_Order_Sync__c", "operation": "upsert", "externalIdFieldName": "ExternalId__c",
         "lineEnding": "LF"}
     assert manifest["files"]["external_order_sync.csv"]["rows"] == 4
 
     docs = [json.loads(line) for line in
-            (root / "erp/acme-eu/2026-10-01/sales_orders.jsonl").read_text().splitlines()]
+            golden("erp/acme-eu/2026-10-01/sales_orders.jsonl").read_text().splitlines()]
     assert [d["number"] for d in docs] == ["250-0000002-0000002", "302-0000001-0000001", "302-0000004-0000004"]
     jp, de, cancelled = docs
     assert jp["fulfilled_by_amazon"] is True and de["fulfilled_by_amazon"] is False
@@ -193,18 +203,18 @@ def test_golden_files_say_what_the_loaders_need(synthetic_env):
     assert (de["lines"][0]["price"], de["lines"][0]["amount"]) == ("22.95", "45.90")  # price x quantity
     assert de["customer"]["name"] == "Jonas Schmidt" and de["customer"]["postal_code"] == "10115"
     assert cancelled["status"] == "cancelled" and cancelled["amazon_status"] == "CANCELLED"
-    us_doc = json.loads((root / "erp/acme-us/2026-10-01/sales_orders.jsonl").read_text())
+    us_doc = json.loads(golden("erp/acme-us/2026-10-01/sales_orders.jsonl").read_text())
     assert us_doc["customer"] == {"name": None, "email": None, "phone": None, "address_lines": [],
                                   "postal_code": None, "city": "Seattle", "state_or_region": "WA",
                                   "country_code": "US"}
-    lines = (root / "erp/acme-us/2026-10-01/sales_order_lines.csv").read_text()
+    lines = golden("erp/acme-us/2026-10-01/sales_order_lines.csv").read_text()
     assert '"SKU,WITH ""QUOTES"""' in lines  # RFC 4180 quoting
-    assert json.loads((root / "erp/acme-eu/2026-10-01/manifest.json").read_text())["unmapped_skus"] == {
+    assert json.loads(golden("erp/acme-eu/2026-10-01/manifest.json").read_text())["unmapped_skus"] == {
         "UNMAPPED-GADGET": 1}
-    for path in (root / "salesforce/acme-us").rglob("*"):
+    for path in golden("salesforce/acme-us").rglob("*"):
         if path.is_file():
             assert not any(v in path.read_text() for v in PII_VALUES), f"PII in {path}"
-    for path in (root / "erp/acme-us").rglob("*"):
+    for path in golden("erp/acme-us").rglob("*"):
         if path.is_file():
             assert not any(v in path.read_text() for v in PII_VALUES), f"PII in {path}"
 
@@ -330,8 +340,8 @@ def test_exports_go_to_s3_through_moto(synthetic_env, moto_s3):
     env = {**synthetic_env, "EXPORT_S3_URI": "s3://exports/amazon", "EXPORT_S3_ENDPOINT_URL": endpoint}
     assert materialize_transform(env, DAY).success
     keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket="exports")["Contents"])
-    golden = tree(GOLDEN)
-    assert keys == sorted(f"amazon/{name}" for name in golden)
-    for name, data in golden.items():
+    expected = golden_tree()
+    assert keys == sorted(f"amazon/{name}" for name in expected)
+    for name, data in expected.items():
         assert client.get_object(Bucket="exports", Key=f"amazon/{name}")["Body"].read() == data
     assert not Path(env["EXPORT_DIR"]).exists()
