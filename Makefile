@@ -47,6 +47,7 @@ dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 ## bench: run the benchmarks (JSON on stdout)
 bench: $(MANIFEST)
 	$(BIN)/python -m benchmarks.extract
+	$(BIN)/python -m benchmarks.extract --api v0
 	$(BIN)/python -m benchmarks.transform --orders 1000000
 
 lint: $(STAMP)

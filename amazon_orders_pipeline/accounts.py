@@ -15,7 +15,8 @@ from amazon_orders_pipeline.sp_api.client import REGION_ENDPOINTS
 
 DEFAULT_ACCOUNTS_FILE = Path(__file__).with_name("accounts.default.yaml")
 ACCOUNT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-API_VERSIONS = ("2026-01-01",)
+# v2026-01-01 is the default; v0 (getOrders + getOrderItems) serves sellers whose app is not yet migrated.
+API_VERSIONS = ("2026-01-01", "v0")
 
 
 class ConfigError(ValueError):

@@ -1,4 +1,5 @@
-"""Extracting one change window: every searchOrders page landed before anything touches DuckDB, resumable."""
+"""Extracting one change window: every page landed before anything touches DuckDB, resumable. The pages come from an
+order source: v2026 searchOrders here, v0 getOrders + getOrderItems in `extract_v0`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from amazon_orders_pipeline.sp_api.client import API_VERSION, Page, SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.client import API_VERSION, Page, SpApiClient, SpApiError, page_orders
 from amazon_orders_pipeline.stores import ObjectStore, get_json, put_json
 
 # The API rejects *Before values later than two minutes before now; keep a little more for clock skew.
@@ -86,7 +87,7 @@ def redact_pii(data: dict) -> dict:
 
 @dataclass
 class LandedPage:
-    number: int
+    number: int  # within its operation: the orders pages of a window, or the item pages of one order
     key: str
     request_params: dict
     request_id: str | None
@@ -94,6 +95,8 @@ class LandedPage:
     order_count: int
     redacted: bool
     api_version: str = API_VERSION
+    operation: str = "searchOrders"
+    order_id: str | None = None  # the order a v0 getOrderItems page belongs to
 
 
 @dataclass(frozen=True)
@@ -129,10 +132,10 @@ def estimate_progress(window: Window, newest: datetime | None, orders: int, page
     return covered, remaining, quota_seconds(remaining) if remaining else 0.0
 
 
-def newest_update(orders: list) -> datetime | None:
+def newest_update(orders: list, field: str = "lastUpdatedTime") -> datetime | None:
     times = []
     for order in orders:
-        text = order.get("lastUpdatedTime") if isinstance(order, dict) else None
+        text = order.get(field) if isinstance(order, dict) else None
         if isinstance(text, str):
             try:
                 times.append(datetime.fromisoformat(text.replace("Z", "+00:00")))
@@ -151,6 +154,9 @@ class ExtractResult:
     resumed_pages: int = 0
     restarted: bool = False
     stats: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # e.g. PII asked for but refused
+    pii_refused: bool = False  # the account has PII on, but the pages came without it
+    api_version: str = API_VERSION
 
     @property
     def orders(self) -> int:
@@ -173,13 +179,23 @@ class PageStore:
     def page_key(self, attempt_id: str, number: int) -> str:
         return f"{self.prefix}/attempt={attempt_id}/page-{number:05d}.json"
 
-    def land(self, attempt_id: str, page: Page, body: bytes, redacted: bool) -> LandedPage:
-        key = self.page_key(attempt_id, page.number)
-        orders = page.data.get("orders")
+    def items_prefix(self, attempt_id: str, order_id: str) -> str:
+        return f"{self.prefix}/attempt={attempt_id}/items/{order_id}"
+
+    def land(self, attempt_id: str, page: Page, body: bytes, redacted: bool, api_version: str = API_VERSION,
+             order_id: str | None = None) -> LandedPage:
+        """Store one page and its metadata. Orders pages are numbered per window; a v0 getOrderItems page
+        (`order_id` set) is numbered within its order."""
+        if order_id is None:
+            key = self.page_key(attempt_id, page.number)
+            orders = page_orders(page.operation, page.data)
+            count = len(orders) if orders is not None else 0
+        else:
+            key, count = f"{self.items_prefix(attempt_id, order_id)}/page-{page.number:03d}.json", 0
         meta = LandedPage(
             number=page.number, key=key, request_params=page.params, request_id=page.request_id,
-            fetched_at=page.fetched_at.isoformat(), order_count=len(orders) if isinstance(orders, list) else 0,
-            redacted=redacted,
+            fetched_at=page.fetched_at.isoformat(), order_count=count, redacted=redacted, api_version=api_version,
+            operation=page.operation, order_id=order_id,
         )
         self.landing.put(key, body)
         put_json(self.landing, key.removesuffix(".json") + ".meta.json", meta.__dict__)
@@ -194,6 +210,27 @@ class PageStore:
             pages.append(LandedPage(**meta))
         return pages
 
+    def mark_items_done(self, attempt_id: str, order_id: str, pages: int) -> None:
+        put_json(self.landing, f"{self.items_prefix(attempt_id, order_id)}/DONE.json", {"pages": pages})
+
+    def items_done(self, attempt_id: str, order_id: str) -> int | None:
+        """How many item pages one order's complete set has, or None when it has not been landed in full."""
+        done = get_json(self.landing, f"{self.items_prefix(attempt_id, order_id)}/DONE.json")
+        return None if done is None else int(done["pages"])
+
+    def landed_items(self, attempt_id: str, order_id: str) -> list[LandedPage] | None:
+        """The item pages of one order, or None when they were not all landed."""
+        count = self.items_done(attempt_id, order_id)
+        if count is None:
+            return None
+        pages = []
+        for n in range(1, count + 1):
+            meta = get_json(self.landing, f"{self.items_prefix(attempt_id, order_id)}/page-{n:03d}.meta.json")
+            if meta is None:
+                raise ExtractError(f"landing {self.prefix}: item page {n} of order {order_id} is missing")
+            pages.append(LandedPage(**meta))
+        return pages
+
     def read_body(self, page: LandedPage) -> bytes:
         body = self.landing.get(page.key)
         if body is None:
@@ -201,9 +238,59 @@ class PageStore:
         return body
 
 
+class OrderSource:
+    """How one API version's pages of a window are fetched and landed; this base is v2026 searchOrders, where each
+    order comes with its items. `extract_v0.GetOrdersSource` adds the v0 getOrderItems calls and the RDT."""
+
+    api_version = API_VERSION
+    operation = "searchOrders"
+    updated_field = "lastUpdatedTime"
+
+    def __init__(self, client: SpApiClient, pii: bool):
+        self.client, self.pii = client, pii
+        self.warnings: list[str] = []
+
+    @property
+    def redacted(self) -> bool:
+        """Whether landed pages have Amazon's PII fields removed."""
+        return not self.pii
+
+    def params(self, window: Window, marketplace_ids: list[str] | tuple[str, ...]) -> dict:
+        return search_params(window, marketplace_ids, self.pii)
+
+    def pages(self, params: dict, next_token: str | None, first_page: int) -> Iterator[Page]:
+        return self.client.search_orders(params, next_token=next_token, first_page=first_page)
+
+    def redact(self, data: dict) -> dict:
+        return redact_pii(data)
+
+    def begin(self, store: PageStore, attempt_id: str, landed: list[LandedPage]) -> None:
+        """An attempt starts, or resumes after `landed` pages."""
+
+    def page_landed(self, orders: list) -> None:
+        """An orders page has landed."""
+
+    def finish(self) -> None:
+        """Every orders page has landed: complete whatever else the window needs."""
+
+    def close(self) -> None:
+        """Stop background work (after a failure too)."""
+
+
+def order_source(api_version: str, client: SpApiClient, pii: bool) -> OrderSource:
+    if api_version == API_VERSION:
+        return OrderSource(client, pii)
+    from amazon_orders_pipeline.extract_v0 import GetOrdersSource
+
+    if api_version == GetOrdersSource.api_version:
+        return GetOrdersSource(client, pii)
+    raise ExtractError(f"unknown api_version {api_version!r}")
+
+
 def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str, day: date,
                    marketplace_ids: list[str] | tuple[str, ...], pii: bool, now: datetime | None = None,
-                   on_page: Callable[[Progress], None] | None = None) -> ExtractResult:
+                   on_page: Callable[[Progress], None] | None = None,
+                   api_version: str = API_VERSION) -> ExtractResult:
     """Land every page of one day's change window, resuming an unfinished attempt when there is one."""
     now = now or datetime.now(UTC)
     store = PageStore(landing, account_id, day)
@@ -213,6 +300,7 @@ def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str
         state is not None
         and state["status"] in ("fetching", "fetched")
         and state["window_start"] == window.iso()[0]
+        and state.get("api_version", API_VERSION) == api_version
         and (state["status"] == "fetched" or not state.get("next_token")
              or now - datetime.fromisoformat(state["token_at"]) < TOKEN_REUSE_LIMIT)
     )
@@ -225,55 +313,69 @@ def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str
     else:
         state = {"attempt_id": uuid.uuid4().hex[:12], "status": "fetching", "params": None,
                  "window_start": window.iso()[0], "window_end": window.iso()[1], "pages": 0,
-                 "next_token": None, "token_at": None}
+                 "next_token": None, "token_at": None, "api_version": api_version}
         pages = []
     resumed = len(pages)
-    if state["status"] == "fetching":
-        params = state["params"] or search_params(window, marketplace_ids, pii)
-        state["params"] = params
-        store.save(state)
-        try:
-            pages += _fetch(client, store, state, params, on_page, window,
-                            start_orders=sum(p.order_count for p in pages))
-        except PageFetchError as e:
-            if not (resumed and e.cause.status == 400):
-                raise
-            # The stored pagination token was refused (expired or from an older window): start over cleanly.
-            log.warning("pagination token for %s %s was refused; restarting the window", account_id, day)
-            state.update(attempt_id=uuid.uuid4().hex[:12], pages=0, next_token=None, token_at=None)
+    source = order_source(api_version, client, pii) if state["status"] == "fetching" else None
+    try:
+        if source is not None:
+            params = state["params"] or source.params(window, marketplace_ids)
+            state["params"] = params
             store.save(state)
-            pages, resumed, restarted = _fetch(client, store, state, params, on_page, window, start_orders=0), 0, True
-        state["status"] = "fetched"
-        store.save(state)
+            try:
+                pages += _fetch(source, store, state, params, on_page, window, pages)
+            except PageFetchError as e:
+                if not (resumed and e.cause.status == 400):
+                    raise
+                # The stored pagination token was refused (expired or from an older window): start over cleanly.
+                log.warning("pagination token for %s %s was refused; restarting the window", account_id, day)
+                state.update(attempt_id=uuid.uuid4().hex[:12], pages=0, next_token=None, token_at=None)
+                store.save(state)
+                pages, resumed, restarted = _fetch(source, store, state, params, on_page, window, []), 0, True
+            state["status"] = "fetched"
+            store.save(state)
+    finally:
+        if source is not None:
+            source.close()
     return ExtractResult(account_id, day, state["attempt_id"], window, pages, resumed_pages=resumed,
-                         restarted=restarted, stats=client.stats.as_dict())
+                         restarted=restarted, stats=client.stats.as_dict(),
+                         warnings=source.warnings if source else [], api_version=api_version,
+                         pii_refused=bool(source and source.pii and source.redacted))
 
 
-def _fetch(client: SpApiClient, store: PageStore, state: dict, params: dict,
-           on_page: Callable[[Progress], None] | None, window: Window, start_orders: int) -> list[LandedPage]:
+def _fetch(source: OrderSource, store: PageStore, state: dict, params: dict,
+           on_page: Callable[[Progress], None] | None, window: Window, landed: list[LandedPage]) -> list[LandedPage]:
+    """The window's remaining pages, after `landed` (already there from an earlier try of this attempt)."""
     pages: list[LandedPage] = []
-    orders = start_orders
+    orders = sum(p.order_count for p in landed)
     newest: datetime | None = None
-    redact = "BUYER" not in params["includedData"]
-    for page in _with_page_context(client.search_orders(params, next_token=state["next_token"],
-                                                        first_page=state["pages"] + 1), store, state):
-        if not isinstance(page.data.get("orders"), list):
-            raise ExtractError(f"page {page.number} has no 'orders' list (request id {page.request_id})")
-        body = json.dumps(redact_pii(page.data)).encode() if redact else page.body
-        landed = store.land(state["attempt_id"], page, body, redacted=redact)
-        pages.append(landed)
-        orders += landed.order_count
+    redact = source.redacted
+    source.begin(store, state["attempt_id"], landed)
+    for page in _with_page_context(source.pages(params, state["next_token"], state["pages"] + 1), store, state):
+        page_list = page_orders(page.operation, page.data)
+        if page_list is None:
+            raise ExtractError(f"{page.operation} page {page.number} has no orders list "
+                               f"(request id {page.request_id})")
+        body = json.dumps(source.redact(page.data)).encode() if redact else page.body
+        landed_page = store.land(state["attempt_id"], page, body, redacted=redact, api_version=source.api_version)
+        pages.append(landed_page)
+        orders += landed_page.order_count
+        source.page_landed(page_list)
         state.update(pages=page.number, next_token=page.next_token, token_at=page.fetched_at.isoformat())
         store.save(state)
         if on_page:
-            page_newest = newest_update(page.data["orders"])
+            page_newest = newest_update(page_list, source.updated_field)
             newest = max(filter(None, (newest, page_newest)), default=None)
             covered, remaining, eta = estimate_progress(
-                window, newest, orders, params["maxResultsPerPage"],
-                lambda n: client.quota_seconds("searchOrders", n))
+                window, newest, orders, int(params.get("maxResultsPerPage") or params.get("MaxResultsPerPage")),
+                lambda n: source.client.quota_seconds(source.operation, n))
             if not state["next_token"]:  # the last page: nothing is left whatever the estimate says
                 covered, remaining, eta = 1.0, 0, 0.0
-            on_page(Progress(landed, page.number, orders, covered, remaining, eta))
+            on_page(Progress(landed_page, page.number, orders, covered, remaining, eta))
+    try:
+        source.finish()
+    except SpApiError as e:
+        raise ExtractError(f"{store.prefix}: window [{state['window_start']}, {state['window_end']}): {e}") from None
     return pages
 
 
@@ -290,6 +392,49 @@ def _with_page_context(pages: Iterator[Page], store: PageStore, state: dict) -> 
                 f"{store.prefix}: window [{state['window_start']}, {state['window_end']}) page {number} "
                 f"could not be fetched: {e}", e) from None
         yield page
+
+
+@dataclass
+class LandedWindow:
+    """An attempt's pages as the load writes them: orders pages first, then (v0) each order's item pages in
+    order of appearance, with the items parsed by order id for the order records."""
+
+    pages: list[tuple[LandedPage, bytes]]
+    order_items: dict[str, list] = field(default_factory=dict)
+    orders_without_items: list[str] = field(default_factory=list)
+
+
+def landed_window(store: PageStore, attempt_id: str, count: int) -> LandedWindow:
+    orders_pages = store.landed(attempt_id, count)
+    window = LandedWindow([(p, store.read_body(p)) for p in orders_pages])
+    for page, body in list(window.pages):
+        if page.operation != "getOrders":
+            continue
+        for order in page_orders(page.operation, _json_object(body, page)) or []:
+            order_id = order.get("AmazonOrderId") if isinstance(order, dict) else None
+            if not isinstance(order_id, str) or order_id in window.order_items:
+                continue
+            item_pages = store.landed_items(attempt_id, order_id)
+            if item_pages is None:
+                window.orders_without_items.append(order_id)
+                continue
+            items: list = []
+            for item_page in item_pages:
+                item_body = store.read_body(item_page)
+                window.pages.append((item_page, item_body))
+                items.extend(page_orders(item_page.operation, _json_object(item_body, item_page)) or [])
+            window.order_items[order_id] = items
+    return window
+
+
+def _json_object(body: bytes, page: LandedPage) -> dict:
+    try:
+        data = json.loads(body)
+    except ValueError as e:
+        raise ExtractError(f"landing object {page.key} is not JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ExtractError(f"landing object {page.key} is not a JSON object")
+    return data
 
 
 def mark_loaded(landing: ObjectStore, account_id: str, day: date, attempt_id: str) -> None:

@@ -1,10 +1,14 @@
-"""The raw layer in DuckDB: `raw.order_pages`, its per-order index `raw.order_records`, and the partition replace."""
+"""The raw layer in DuckDB: `raw.order_pages`, its per-order index `raw.order_records`, and the partition replace.
+
+A v2026 searchOrders page holds whole orders. A v0 partition holds getOrders pages and getOrderItems pages; its
+order records join each order with its items (`{"order": ..., "orderItems": [...]}`) so that dbt reads one record
+per order version either way, and maps v0 onto the clean columns in staging."""
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -25,8 +29,11 @@ create table if not exists raw.order_pages (
     order_count     integer     not null,
     is_redacted     boolean     not null,
     page            json        not null,
+    operation       varchar     not null default 'searchOrders',
     primary key (account_id, partition_date, page_number)
 );
+-- Files made before v0 support have no operation column; every page in them is a searchOrders page.
+alter table raw.order_pages add column if not exists operation varchar default 'searchOrders';
 create table if not exists raw.order_records (
     account_id      varchar     not null,
     partition_date  date        not null,
@@ -41,9 +48,9 @@ create table if not exists raw.order_records (
 INSERT_PAGES = """
 insert into raw.order_pages
     (account_id, partition_date, page_number, api_version, attempt_id, request_params, request_id,
-     fetched_at, order_count, is_redacted, page)
+     fetched_at, order_count, is_redacted, page, operation)
 select account_id, partition_date, page_number, api_version, attempt_id, request_params, request_id,
-       fetched_at, order_count, is_redacted, page
+       fetched_at, order_count, is_redacted, page, operation
 from loaded_pages
 """
 
@@ -81,6 +88,7 @@ class PageRow(NamedTuple):
     order_count: int
     is_redacted: bool
     page: str
+    operation: str = "searchOrders"  # or, in v0, getOrders / getOrderItems
 
 
 def mart_row_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -91,29 +99,40 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(RAW_DDL)
 
 
-def split_orders(page: PageRow) -> list[str]:
+def split_orders(page: PageRow, order_items: Mapping[str, list] | None = None) -> list[str]:
     """The page's order records, each as compact JSON text: what dbt reads, one row per order.
 
     Splitting happens here, once per page at load time, because DuckDB's JSON functions work on 2,048 rows at a
     time: over whole pages (~200 KB each) that is ~400 MB of text per vector, past any sane memory limit.
     NaN and Infinity, which Python's parser accepts but JSON does not, are kept as strings so that the record
     lands (and is quarantined for its bad value) instead of failing the load.
+
+    A v0 getOrders record is the order with its items from `order_items` (by AmazonOrderId); an order whose items
+    were not landed has none, and is quarantined for it. getOrderItems pages hold no orders of their own.
     """
+    where = f"page {page.page_number} of {page.account_id} {page.partition_date}"
+    if page.operation == "getOrderItems":
+        return []
+    field = "orders" if page.operation == "searchOrders" else "payload.Orders"
     try:
-        orders = json.loads(page.page, parse_constant=str).get("orders")
+        data = json.loads(page.page, parse_constant=str)
+        orders = data.get("orders") if field == "orders" else data.get("payload", {}).get("Orders")
     except (ValueError, AttributeError) as e:
-        raise ValueError(f"page {page.page_number} of {page.account_id} {page.partition_date} is not a JSON "
-                         f"object: {e}") from None
+        raise ValueError(f"{where} is not a JSON object: {e}") from None
     if not isinstance(orders, list):
-        raise ValueError(f"page {page.page_number} of {page.account_id} {page.partition_date} has no 'orders' list")
+        raise ValueError(f"{where} has no '{field}' list")
+    if page.operation == "getOrders":
+        items = order_items or {}
+        orders = [{"order": o, "orderItems": items.get(o.get("AmazonOrderId"))} if isinstance(o, dict)
+                  else {"order": o} for o in orders]
     return [json.dumps(o, separators=(",", ":"), ensure_ascii=False) for o in orders]
 
 
-def record_frame(pages: list[PageRow]) -> pd.DataFrame:
+def record_frame(pages: list[PageRow], order_items: Mapping[str, list] | None = None) -> pd.DataFrame:
     """raw.order_records rows for `pages`, as one frame for a bulk insert."""
     columns: dict[str, list] = {name: [] for name in RECORD_COLUMNS}
     for page in pages:
-        texts = split_orders(page)
+        texts = split_orders(page, order_items)
         n = len(texts)
         for name, value in (("account_id", page.account_id), ("partition_date", page.partition_date),
                             ("page_number", page.page_number), ("api_version", page.api_version),
@@ -134,11 +153,12 @@ def _with_utc(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def replace_partition(conn: duckdb.DuckDBPyConnection, account_id: str, partition_date: date,
-                      pages: Iterable[PageRow], batch_pages: int = 200) -> int:
+                      pages: Iterable[PageRow], batch_pages: int = 200,
+                      order_items: Mapping[str, list] | None = None) -> int:
     """Swap one (account, day)'s pages and their order records in a single transaction; readers never see a mix.
 
     Pages are written `batch_pages` at a time, so a day of any size loads in bounded memory; a page that cannot
-    be split rolls the whole partition back."""
+    be split rolls the whole partition back. `order_items`: a v0 partition's items by order id."""
     ensure_raw_schema(conn)
     loaded = 0
     conn.execute("begin transaction")
@@ -151,7 +171,7 @@ def replace_partition(conn: duckdb.DuckDBPyConnection, account_id: str, partitio
                 if (page.account_id, page.partition_date) != (account_id, partition_date):
                     raise ValueError(f"page {page.page_number} belongs to {page.account_id} {page.partition_date}, "
                                      f"not to the partition {account_id} {partition_date}")
-            records = record_frame(batch)
+            records = record_frame(batch, order_items)
             _insert_frame(conn, "loaded_pages", page_frame(batch), INSERT_PAGES)
             _insert_frame(conn, "loaded_records", records, INSERT_RECORDS)
             loaded += len(batch)
@@ -170,12 +190,13 @@ def _insert_frame(conn: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFram
         conn.unregister(view)
 
 
-def page_row(account_id: str, partition_date: date, attempt_id: str, page, body: bytes) -> PageRow:
-    """One raw.order_pages row from a landed page's metadata and its body."""
+def page_row(account_id: str, partition_date: date, attempt_id: str, page, body: bytes,
+             number: int | None = None) -> PageRow:
+    """One raw.order_pages row from a landed page's metadata and its body (numbered `number`, when given)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"page {page.number} of {account_id} {partition_date} is not UTF-8: {e}") from None
-    return PageRow(account_id, partition_date, page.number, page.api_version, attempt_id,
+    return PageRow(account_id, partition_date, number or page.number, page.api_version, attempt_id,
                    json.dumps(page.request_params, sort_keys=True), page.request_id, page.fetched_at,
-                   page.order_count, page.redacted, text)
+                   page.order_count, page.redacted, text, page.operation)

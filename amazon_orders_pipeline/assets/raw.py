@@ -11,7 +11,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from amazon_orders_pipeline.extract import ExtractError, PageStore, Progress, extract_window, mark_loaded
+from amazon_orders_pipeline.extract import (
+    ExtractError,
+    PageStore,
+    Progress,
+    extract_window,
+    landed_window,
+    mark_loaded,
+)
 from amazon_orders_pipeline.partitions import split_key
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource
 from amazon_orders_pipeline.sp_api.auth import AuthError
@@ -35,8 +42,9 @@ def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg
         group_name="extract",
         kinds={"python", "s3"},
         description=(
-            "Every searchOrders response page whose orders were last updated in the partition's UTC day, landed "
-            "verbatim in the landing area (PII fields removed unless the account has PII on). An interrupted "
+            "Every response page whose orders were last updated in the partition's UTC day, landed verbatim in the "
+            "landing area (PII fields removed unless the account has PII on): searchOrders pages for v2026 "
+            "accounts; getOrders pages plus each order's getOrderItems pages for v0 accounts. An interrupted "
             "extraction resumes from the pages already landed."),
     )
     def landed_order_pages(context: dg.AssetExecutionContext, sp_api: SpApiResource,
@@ -52,15 +60,21 @@ def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg
 
         try:
             result = extract_window(sp_api.client_for(account), store, account_id=account_id, day=day,
-                                    marketplace_ids=account.marketplace_ids, pii=account.pii, on_page=progress)
+                                    marketplace_ids=account.marketplace_ids, pii=account.pii, on_page=progress,
+                                    api_version=account.api_version)
         except (ExtractError, SpApiError, AuthError) as e:
             raise dg.Failure(f"extracting account {account_id}, day {day} failed: {e}") from None
         if result.restarted:
             context.log.warning(f"{account_id} {day}: the stored pagination token was refused; fetched afresh")
         if result.resumed_pages:
             context.log.info(f"{account_id} {day}: resumed after {result.resumed_pages} landed pages")
+        for warning in result.warnings:
+            context.log.warning(f"{account_id} {day}: {warning}")
         stats = result.stats
         return dg.MaterializeResult(metadata={
+            "api_version": result.api_version,
+            "warnings": "\n".join(result.warnings) or "none",
+            "pii_refused": result.pii_refused,
             "pages": len(result.pages),
             "orders": result.orders,
             "calls": stats["calls"],
@@ -106,17 +120,18 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             status = "nothing landed" if state is None else f"an unfinished extraction ({state['status']})"
             raise dg.Failure(f"{account_id} {day}: the landing area has {status}; materialize "
                              f"{LANDED_PAGES_KEY.to_user_string()} for this partition first")
-        landed = pages.landed(state["attempt_id"], state["pages"])
-        bodies = [pages.read_body(p) for p in landed]
-        rows = [page_row(account_id, day, state["attempt_id"], p, body) for p, body in zip(landed, bodies,
-                                                                                           strict=True)]
+        window = landed_window(pages, state["attempt_id"], state["pages"])
+        rows = [page_row(account_id, day, state["attempt_id"], p, body, number)
+                for number, (p, body) in enumerate(window.pages, start=1)]
         Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
         with duckdb.get_connection(log=context.log) as conn:
-            replace_partition(conn, account_id, day, rows)
+            replace_partition(conn, account_id, day, rows, order_items=window.order_items)
         mark_loaded(store, account_id, day, state["attempt_id"])
-        orders = sum(p.order_count for p in landed)
+        orders = sum(p.order_count for p, _ in window.pages)
         yield dg.MaterializeResult(asset_key=ORDER_PAGES_KEY, metadata={
-            "pages": len(landed), "orders": orders, "bytes": sum(len(b) for b in bodies),
+            "pages": len(rows), "orders": orders, "bytes": sum(len(b) for _, b in window.pages),
+            "orders_without_items": len(window.orders_without_items),
+            "api_version": window.pages[0][0].api_version if window.pages else "none",
             "attempt_id": state["attempt_id"]})
         yield dg.MaterializeResult(asset_key=ORDER_RECORDS_KEY, metadata={"records": orders})
 

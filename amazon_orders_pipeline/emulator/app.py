@@ -1,4 +1,5 @@
-"""The local SP-API: a real HTTP server on 127.0.0.1 speaking LWA and Orders v2026-01-01, with quotas and faults."""
+"""The local SP-API: a real HTTP server on 127.0.0.1 speaking LWA, Orders v2026-01-01, Orders v0 and the Tokens API
+(restricted data tokens), with quotas and faults."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from amazon_orders_pipeline.emulator.faults import FaultInjector, FaultPlan
+from amazon_orders_pipeline.emulator.orders_v0 import DATA_ELEMENTS, rdt_grant, shipping_address, v0_items, v0_order
 from amazon_orders_pipeline.emulator.seller import (
     MARKETPLACES,
     OrderHistory,
@@ -27,6 +29,9 @@ from amazon_orders_pipeline.emulator.seller import (
 from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS, TokenBucket
 
 SEARCH_PATH = "/orders/2026-01-01/orders"
+V0_ORDERS_PATH = "/orders/v0/orders"
+RDT_PATH = "/tokens/2021-03-01/restrictedDataToken"
+V0_ORDER_PATH_RE = re.compile(r"^/orders/v0/orders/([^/]+)/(orderItems|address)$")
 ORDER_ID_RE = re.compile(r"^\d{3}-\d{7}-\d{7}$")
 FULFILLMENT_STATUSES = {
     "PENDING_AVAILABILITY", "PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED", "UNFULFILLABLE",
@@ -42,7 +47,21 @@ SEARCH_PARAMS = {
 }
 # A pagination token must come back with the same values for everything but these.
 PAGINATION_FREE_PARAMS = {"maxResultsPerPage", "includedData", "paginationToken"}
+# getOrders: exactly one of CreatedAfter / LastUpdatedAfter, the rest as the model lists them.
+V0_ORDERS_PARAMS = {
+    "CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore", "OrderStatuses", "MarketplaceIds",
+    "FulfillmentChannels", "MaxResultsPerPage", "NextToken",
+}
+V0_ORDER_STATUSES = {
+    "Pending", "Unshipped", "PartiallyShipped", "Shipped", "Canceled", "Unfulfillable", "InvoiceUnconfirmed",
+    "PendingAvailability",
+}
+V0_STATUS_FILTER = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "PartiallyShipped": "PARTIALLY_SHIPPED",
+                    "Shipped": "SHIPPED", "Canceled": "CANCELLED", "Unfulfillable": "UNFULFILLABLE",
+                    "PendingAvailability": "PENDING_AVAILABILITY", "InvoiceUnconfirmed": "SHIPPED"}
+V0_CHANNEL_FILTER = {"AFN": "AMAZON", "MFN": "MERCHANT"}
 ACCESS_TOKEN_TTL = 3600
+RDT_TTL = 3600
 PAGINATION_TOKEN_TTL = timedelta(hours=24)
 MIN_LAG = timedelta(minutes=2)
 
@@ -100,7 +119,9 @@ class EmulatorState:
         self.faults = FaultInjector()
         self.stats: Counter[str] = Counter()
         self._tokens: dict[str, tuple[str, datetime]] = {}
-        self.issued_tokens: list[str] = []  # every access token handed out, for tests that scan for leaks
+        self.issued_tokens: list[str] = []  # every access token and RDT handed out, for tests that scan for leaks
+        self._rdts: dict[str, tuple[str, datetime, list[dict]]] = {}
+        self.v0_items_page_size = 100  # getOrderItems page size; tests lower it to exercise NextToken
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._results: OrderedDict[tuple, list[OrderHistory]] = OrderedDict()
         self._lock = threading.Lock()
@@ -113,20 +134,37 @@ class EmulatorState:
             self.issued_tokens.append(token)
         return token
 
-    def authorise(self, token: str | None) -> str:
+    def issue_rdt(self, seller: str, resources: list[dict]) -> str:
+        token = "Atz.sprdt|emu-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._rdts[token] = (seller, self.clock.now() + timedelta(seconds=RDT_TTL), resources)
+            self.issued_tokens.append(token)
+        return token
+
+    def authorise(self, token: str | None, method: str = "GET", path: str = "",
+                  allow_rdt: bool = False) -> tuple[str, frozenset[str]]:
+        """The seller behind an access token, and the restricted data elements it grants for this request: none
+        for an LWA token; an RDT's for a restricted operation it covers. Anything else is a 403."""
+        denied = ApiError(403, "Unauthorized", "Access to requested resource is denied.",
+                          "The access token you provided is revoked, malformed or invalid.")
+        now = self.clock.now()
+        grant: frozenset[str] = frozenset()
         entry = self._tokens.get(token or "")
-        if entry is None or entry[1] <= self.clock.now():
-            raise ApiError(
-                403, "Unauthorized", "Access to requested resource is denied.",
-                "The access token you provided is revoked, malformed or invalid.",
-            )
+        if entry is None:
+            rdt = self._rdts.get(token or "") if allow_rdt else None
+            if rdt is None or rdt[1] <= now:
+                raise denied
+            covered = rdt_grant(rdt[2], method, path)
+            if covered is None:
+                raise denied
+            entry, grant = (rdt[0], rdt[1]), covered
+        if entry[1] <= now:
+            raise denied
         if self.faults.revoke_now():
             self._tokens.pop(token, None)
-            raise ApiError(
-                403, "Unauthorized", "Access to requested resource is denied.",
-                "The access token you provided is revoked, malformed or invalid.",
-            )
-        return entry[0]
+            self._rdts.pop(token, None)
+            raise denied
+        return entry[0], grant
 
     # --- quotas -------------------------------------------------------------------------------
     def rate(self, operation: str) -> float:
@@ -190,9 +228,9 @@ class EmulatorState:
             return None
         with self._lock:
             orders = self.seller.orders_created_on(seller, day)
-        for o in orders:
-            if o.order_id == order_id:
-                return o
+        index = int(tail[-5:])
+        if index < len(orders) and orders[index].order_id == order_id:
+            return orders[index]
         return None
 
 
@@ -204,7 +242,7 @@ def _encode_token(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str) -> dict:
+def _decode_token(token: str, name: str = "paginationToken") -> dict:
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -212,7 +250,7 @@ def _decode_token(token: str) -> dict:
             raise ValueError
         return data
     except (ValueError, UnicodeDecodeError):
-        raise invalid("paginationToken is malformed") from None
+        raise invalid(f"{name} is malformed") from None
 
 
 def _multi(params: dict[str, list[str]], name: str) -> list[str]:
@@ -221,6 +259,29 @@ def _multi(params: dict[str, list[str]], name: str) -> list[str]:
     for v in params.get(name, []):
         out.extend(x for x in v.split(",") if x)
     return out
+
+
+def _marketplaces(params: dict[str, list[str]], name: str) -> list[str]:
+    marketplaces = _multi(params, name)
+    if len(marketplaces) > 50:
+        raise invalid(f"{name} accepts at most 50 values")
+    if bad := [m for m in marketplaces if m not in MARKETPLACES]:
+        raise invalid(f"unknown {name}: {bad}")
+    return marketplaces
+
+
+def _page_size(params: dict[str, list[str]], name: str) -> int:
+    raw = _single(params, name) or "100"
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise invalid(f"{name} must be between 1 and 100")
+    return int(raw)
+
+
+def _enum_list(params: dict[str, list[str]], name: str, allowed) -> list[str]:
+    values = _multi(params, name)
+    if bad := [v for v in values if v not in allowed]:
+        raise invalid(f"invalid {name}: {bad}")
+    return values
 
 
 def _single(params: dict[str, list[str]], name: str) -> str | None:
@@ -235,6 +296,9 @@ def _single(params: dict[str, list[str]], name: str) -> str | None:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "SPAPIEmulator/1.0"
+    # Headers and body go out as two writes; with Nagle's algorithm on, a keep-alive client's delayed ACK holds
+    # the body back ~40 ms, which is most of a small call's time (getOrderItems).
+    disable_nagle_algorithm = True
     state: EmulatorState  # set on the subclass made per server
 
     def log_message(self, format, *args):  # noqa: A002 - quiet: tests read data, not access logs
@@ -279,15 +343,32 @@ class Handler(BaseHTTPRequestHandler):
             if path.startswith("/_emulator/"):
                 return self._control(method, path)
             if method == "GET" and path == SEARCH_PATH:
-                return self._api("searchOrders", lambda seller: self._search_orders(seller, params))
+                return self._api("searchOrders", path, lambda c: self._search_orders(c[0], params))
             if method == "GET" and path.startswith(SEARCH_PATH + "/"):
                 order_id = path[len(SEARCH_PATH) + 1:]
-                return self._api("getOrder", lambda seller: self._get_order(seller, order_id, params))
+                return self._api("getOrder", path, lambda c: self._get_order(c[0], order_id, params))
+            if method == "GET" and path == V0_ORDERS_PATH:
+                return self._api("getOrders", path, lambda c: self._get_orders_v0(c, params), allow_rdt=True)
+            if method == "GET" and (m := V0_ORDER_PATH_RE.match(path)):
+                order_id, what = m.groups()
+                if what == "orderItems":
+                    return self._api("getOrderItems", path,
+                                     lambda c: self._get_order_items_v0(c, order_id, params), allow_rdt=True)
+                return self._api("getOrderAddress", path,
+                                 lambda c: self._get_order_address_v0(c, order_id), allow_rdt=True)
+            if method == "POST" and path == RDT_PATH:
+                body = self._read_body()
+                return self._api("createRestrictedDataToken", path, lambda c: self._create_rdt(c[0], body),
+                                 rate_header_on=(200, 400, 404, 429, 500, 503))
             self._send(404, ApiError(404, "NotFound", "Resource not found.").body())
         except ApiError as e:
             self._send(e.status, e.body())
 
-    def _api(self, operation: str, handler) -> None:
+    def _api(self, operation: str, path: str, handler, allow_rdt: bool = False,
+             rate_header_on: tuple[int, ...] = (200, 400, 404)) -> None:
+        """One SP-API operation: faults, authorisation (an LWA token, or an RDT where `allow_rdt`), quota, then
+        `handler((seller, granted data elements))`. `rate_header_on`: the statuses whose responses the model
+        declares `x-amzn-RateLimit-Limit` on (the Orders models: 200, 400 and 404 only)."""
         st = self.state
         st.stats[f"{operation}.calls"] += 1
         delay = st.faults.delay()
@@ -297,27 +378,56 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "drop":
             st.stats[f"{operation}.dropped"] += 1
             return self._drop()
+        rate_header = {"x-amzn-RateLimit-Limit": f"{st.rate(operation):g}"}
         try:
-            seller = st.authorise(self.headers.get("x-amz-access-token"))
+            caller = st.authorise(self.headers.get("x-amz-access-token"), self.command, path, allow_rdt=allow_rdt)
             if fault == "throttle":
                 raise ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
             if fault == "server_error":
                 raise ApiError(500, "InternalFailure", "We encountered an internal error. Please try again.")
             if fault == "unavailable":
                 raise ApiError(503, "ServiceUnavailable", "Service temporarily unavailable. Please try again.")
-            st.take_quota(seller, operation)
-            status, body = handler(seller)
+            st.take_quota(caller[0], operation)
+            status, body = handler(caller)
         except ApiError as e:
             st.stats[f"{operation}.{e.status}"] += 1
-            headers = {}
-            if e.status in (400, 404):  # the model declares the rate header on 200, 400 and 404 only
-                headers["x-amzn-RateLimit-Limit"] = f"{st.rate(operation):g}"
-            return self._send(e.status, e.body(), headers)
+            return self._send(e.status, e.body(), rate_header if e.status in rate_header_on else {})
         st.stats[f"{operation}.{status}"] += 1
         raw = json.dumps(body).encode()
         if fault == "truncate":
             raw = raw[: len(raw) // 2]
-        self._send(status, raw, {"x-amzn-RateLimit-Limit": f"{st.rate(operation):g}"})
+        self._send(status, raw, rate_header)
+
+    def _cut_page(self, seller: str, params: dict[str, list[str]], token_name: str, free: set[str],
+                  field: str, start: datetime, end: datetime, page_size: int,
+                  compute) -> tuple[list[OrderHistory], datetime, datetime, str | None]:
+        """One page of a window query, and the token for the next. A token is bound to the request's other
+        parameters (all but `free`), lives 24 hours, and pages through the result as it was at the first page, so
+        orders changing meanwhile neither shift nor repeat; they show up in the window of their new update time.
+        Returns (page, snapshot time, effective end, next token)."""
+        st = self.state
+        now = st.clock.now()
+        bound = {k: sorted(_multi(params, k)) for k in sorted(set(params) - free)}
+        bound_hash = hashlib.sha256((seller + json.dumps(bound, sort_keys=True)).encode()).hexdigest()[:24]
+        offset, snapshot = 0, now
+        token = _single(params, token_name)
+        if token is not None:
+            data = _decode_token(token, token_name)
+            if data.get("h") != bound_hash:
+                raise invalid(f"{token_name} does not match the other parameters of this request")
+            issued = datetime.fromisoformat(data["i"])
+            if now - issued > PAGINATION_TOKEN_TTL:
+                raise invalid(f"{token_name} has expired")
+            offset, snapshot = int(data["o"]), datetime.fromisoformat(data["s"])
+            end = datetime.fromisoformat(data["e"])  # a defaulted *Before stays what the first page used
+        key = (seller, field, bound_hash, snapshot.isoformat(), end.isoformat())
+        hits = st.cached_window(key, lambda: compute(start, end, snapshot))
+        page = hits[offset: offset + page_size]
+        next_token = None
+        if offset + page_size < len(hits):
+            next_token = _encode_token({"h": bound_hash, "o": offset + page_size, "s": snapshot.isoformat(),
+                                        "e": end.isoformat(), "i": now.isoformat()})
+        return page, snapshot, end, next_token
 
     # --- LWA ----------------------------------------------------------------------------------
     def _lwa_token(self) -> None:
@@ -340,78 +450,55 @@ class Handler(BaseHTTPRequestHandler):
         unknown = set(params) - SEARCH_PARAMS
         if unknown:
             raise invalid(f"unknown parameters: {sorted(unknown)}")
-        created_after, updated_after = _single(params, "createdAfter"), _single(params, "lastUpdatedAfter")
+        field, start, end, before_name = self._date_window(params, "createdAfter", "lastUpdatedAfter")
+        marketplaces = _marketplaces(params, "marketplaceIds")
+        statuses = _enum_list(params, "fulfillmentStatuses", FULFILLMENT_STATUSES)
+        fulfilled_by = _enum_list(params, "fulfilledBy", FULFILLED_BY)
+        included = _enum_list(params, "includedData", INCLUDED_DATA)
+        page_size = _page_size(params, "maxResultsPerPage")
+        page, snapshot, end, next_token = self._cut_page(
+            seller, params, "paginationToken", PAGINATION_FREE_PARAMS, field, start, end, page_size,
+            lambda s, e, as_of: st.window_orders(seller, field, s, e, as_of, set(statuses), set(fulfilled_by),
+                                                 set(marketplaces)))
+        included_set = set(included)
+        body: dict = {"orders": [filter_included(o.to_api(snapshot), included_set) for o in page]}
+        if next_token:
+            body["pagination"] = {"nextToken": next_token}
+        body[before_name] = iso(end)
+        return 200, body
+
+    def _date_window(self, params: dict[str, list[str]], created_after_name: str,
+                     updated_after_name: str) -> tuple[str, datetime, datetime, str]:
+        """The rules both Orders versions share: exactly one of the two *After parameters, no *Before of the other
+        kind, and a *Before (defaulted to now - 2 min) between *After and two minutes before now.
+        Returns (field, start, end, the *Before parameter's name)."""
+        created_before_name = created_after_name.replace("After", "Before")
+        updated_before_name = updated_after_name.replace("After", "Before")
+        created_after, updated_after = _single(params, created_after_name), _single(params, updated_after_name)
         if (created_after is None) == (updated_after is None):
-            raise invalid("Exactly one of createdAfter and lastUpdatedAfter must be provided")
-        if created_after is not None and _single(params, "lastUpdatedBefore") is not None:
-            raise invalid("lastUpdatedBefore cannot be set when createdAfter is set")
-        if updated_after is not None and _single(params, "createdBefore") is not None:
-            raise invalid("createdBefore cannot be set when lastUpdatedAfter is set")
+            raise invalid(f"Exactly one of {created_after_name} and {updated_after_name} must be provided")
+        if created_after is not None and _single(params, updated_before_name) is not None:
+            raise invalid(f"{updated_before_name} cannot be set when {created_after_name} is set")
+        if updated_after is not None and _single(params, created_before_name) is not None:
+            raise invalid(f"{created_before_name} cannot be set when {updated_after_name} is set")
         field = "created" if created_after is not None else "lastUpdated"
-        after_name, before_name = f"{field}After", f"{field}Before"
-        now = st.clock.now()
+        after_name, before_name = ((created_after_name, created_before_name) if field == "created"
+                                   else (updated_after_name, updated_before_name))
         start = parse_timestamp(after_name, created_after or updated_after)
         before_raw = _single(params, before_name)
-        latest = now - MIN_LAG
+        latest = self.state.clock.now() - MIN_LAG
         end = parse_timestamp(before_name, before_raw) if before_raw is not None else latest.replace(microsecond=0)
         if end < start:
             raise invalid(f"{before_name} must be equal to or after {after_name}")
         if end > latest:
             raise invalid(f"{before_name} must be at least two minutes before the time of the request")
-        marketplaces = _multi(params, "marketplaceIds")
-        if len(marketplaces) > 50:
-            raise invalid("marketplaceIds accepts at most 50 values")
-        if bad := [m for m in marketplaces if m not in MARKETPLACES]:
-            raise invalid(f"unknown marketplaceIds: {bad}")
-        statuses = _multi(params, "fulfillmentStatuses")
-        if bad := [s for s in statuses if s not in FULFILLMENT_STATUSES]:
-            raise invalid(f"invalid fulfillmentStatuses: {bad}")
-        fulfilled_by = _multi(params, "fulfilledBy")
-        if bad := [s for s in fulfilled_by if s not in FULFILLED_BY]:
-            raise invalid(f"invalid fulfilledBy: {bad}")
-        included = _multi(params, "includedData")
-        if bad := [s for s in included if s not in INCLUDED_DATA]:
-            raise invalid(f"invalid includedData: {bad}")
-        page_size_raw = _single(params, "maxResultsPerPage") or "100"
-        if not page_size_raw.isdigit() or not 1 <= int(page_size_raw) <= 100:
-            raise invalid("maxResultsPerPage must be between 1 and 100")
-        page_size = int(page_size_raw)
-
-        bound = {k: sorted(_multi(params, k)) for k in sorted(set(params) - PAGINATION_FREE_PARAMS)}
-        bound_hash = hashlib.sha256((seller + json.dumps(bound, sort_keys=True)).encode()).hexdigest()[:24]
-        offset, snapshot = 0, now
-        token = _single(params, "paginationToken")
-        if token is not None:
-            data = _decode_token(token)
-            if data.get("h") != bound_hash:
-                raise invalid("paginationToken does not match the other parameters of this request")
-            issued = datetime.fromisoformat(data["i"])
-            if now - issued > PAGINATION_TOKEN_TTL:
-                raise invalid("paginationToken has expired")
-            offset, snapshot = int(data["o"]), datetime.fromisoformat(data["s"])
-            end = datetime.fromisoformat(data["e"])  # a defaulted *Before stays what the first page used
-        # Pages are cut from the result as of the first page's request, so orders changing meanwhile
-        # neither shift nor repeat; they show up in the window of their new lastUpdatedTime.
-        key = (seller, bound_hash, snapshot.isoformat(), end.isoformat())
-        hits = st.cached_window(key, lambda: st.window_orders(
-            seller, field, start, end, snapshot, set(statuses), set(fulfilled_by), set(marketplaces)))
-        page = hits[offset: offset + page_size]
-        included_set = set(included)
-        body: dict = {"orders": [filter_included(o.to_api(snapshot), included_set) for o in page]}
-        if offset + page_size < len(hits):
-            body["pagination"] = {"nextToken": _encode_token(
-                {"h": bound_hash, "o": offset + page_size, "s": snapshot.isoformat(), "e": end.isoformat(),
-                 "i": now.isoformat()})}
-        body[before_name] = iso(end)
-        return 200, body
+        return field, start, end, before_name
 
     def _get_order(self, seller: str, order_id: str, params: dict[str, list[str]]) -> tuple[int, dict]:
         unknown = set(params) - {"includedData"}
         if unknown:
             raise invalid(f"unknown parameters: {sorted(unknown)}")
-        included = _multi(params, "includedData")
-        if bad := [s for s in included if s not in INCLUDED_DATA]:
-            raise invalid(f"invalid includedData: {bad}")
+        included = _enum_list(params, "includedData", INCLUDED_DATA)
         if not ORDER_ID_RE.match(order_id):
             raise invalid(f"orderId {order_id!r} is not in 3-7-7 format")
         history = self.state.find_order(seller, order_id)
@@ -419,6 +506,95 @@ class Handler(BaseHTTPRequestHandler):
         if order is None:
             raise ApiError(404, "NotFound", f"Order {order_id} was not found.")
         return 200, {"order": filter_included(order, set(included))}
+
+    # --- Orders v0 and the Tokens API ---------------------------------------------------------
+    def _get_orders_v0(self, caller: tuple[str, frozenset[str]], params: dict[str, list[str]]) -> tuple[int, dict]:
+        seller, grant = caller
+        st = self.state
+        unknown = set(params) - V0_ORDERS_PARAMS
+        if unknown:
+            raise invalid(f"unknown parameters: {sorted(unknown)}")
+        marketplaces = _marketplaces(params, "MarketplaceIds")
+        if not marketplaces:
+            raise invalid("MarketplaceIds is required")
+        field, start, end, before_name = self._date_window(params, "CreatedAfter", "LastUpdatedAfter")
+        statuses = _enum_list(params, "OrderStatuses", V0_ORDER_STATUSES)
+        channels = _enum_list(params, "FulfillmentChannels", V0_CHANNEL_FILTER)
+        page_size = _page_size(params, "MaxResultsPerPage")
+        page, snapshot, end, next_token = self._cut_page(
+            seller, params, "NextToken", {"NextToken", "MaxResultsPerPage"}, field, start, end, page_size,
+            lambda s, e, as_of: st.window_orders(seller, field, s, e, as_of,
+                                                 {V0_STATUS_FILTER[x] for x in statuses},
+                                                 {V0_CHANNEL_FILTER[x] for x in channels}, set(marketplaces)))
+        payload: dict = {"Orders": [v0_order(o, snapshot, grant) for o in page]}
+        if next_token:
+            payload["NextToken"] = next_token
+        payload[before_name] = iso(end)
+        return 200, {"payload": payload}
+
+    def _v0_order(self, seller: str, order_id: str) -> OrderHistory:
+        if not ORDER_ID_RE.match(order_id):
+            raise invalid(f"orderId {order_id!r} is not in 3-7-7 format")
+        history = self.state.find_order(seller, order_id)
+        if history is None or history.state_as_of(self.state.clock.now()) is None:
+            raise ApiError(404, "NotFound", f"Order {order_id} was not found.")
+        return history
+
+    def _get_order_items_v0(self, caller: tuple[str, frozenset[str]], order_id: str,
+                            params: dict[str, list[str]]) -> tuple[int, dict]:
+        unknown = set(params) - {"NextToken"}
+        if unknown:
+            raise invalid(f"unknown parameters: {sorted(unknown)}")
+        history = self._v0_order(caller[0], order_id)
+        items = v0_items(history, self.state.clock.now()) or []
+        token = _single(params, "NextToken")
+        offset = 0
+        if token is not None:
+            data = _decode_token(token, "NextToken")
+            if data.get("order") != order_id:
+                raise invalid("NextToken belongs to another order")
+            offset = int(data["o"])
+        size = self.state.v0_items_page_size
+        payload: dict = {"AmazonOrderId": order_id, "OrderItems": items[offset: offset + size]}
+        if offset + size < len(items):
+            payload["NextToken"] = _encode_token({"order": order_id, "o": offset + size})
+        return 200, {"payload": payload}
+
+    def _get_order_address_v0(self, caller: tuple[str, frozenset[str]], order_id: str) -> tuple[int, dict]:
+        seller, grant = caller
+        history = self._v0_order(seller, order_id)
+        payload: dict = {"AmazonOrderId": order_id}
+        state = history.state_as_of(self.state.clock.now())
+        if state and state[1] in ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED"):
+            # The operation is restricted as a whole: an RDT for its path gets the full address.
+            payload["ShippingAddress"] = shipping_address(history, restricted=bool(grant) or self._is_rdt())
+        return 200, {"payload": payload}
+
+    def _is_rdt(self) -> bool:
+        return (self.headers.get("x-amz-access-token") or "").startswith("Atz.sprdt|")
+
+    def _create_rdt(self, seller: str, raw: bytes) -> tuple[int, dict]:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            raise ApiError(400, "InvalidRequest", "Request is missing or has invalid parameters",
+                           "The body is not JSON.") from None
+        resources = body.get("restrictedResources") if isinstance(body, dict) else None
+        if not isinstance(resources, list) or not resources or len(resources) > 50:
+            raise ApiError(400, "InvalidRequest", "Request is missing or has invalid parameters",
+                           "restrictedResources must list 1 to 50 resources.")
+        for r in resources:
+            if (not isinstance(r, dict) or r.get("method") not in ("GET", "PUT", "POST", "DELETE")
+                    or not str(r.get("path", "")).startswith("/")
+                    or not set(r.get("dataElements") or ()) <= DATA_ELEMENTS):
+                raise ApiError(400, "InvalidRequest", "Request is missing or has invalid parameters",
+                               "Resource not provided.")
+        if self.state.faults.plan.deny_rdt:
+            # The seller has not granted the restricted role this application would need.
+            raise ApiError(403, "Unauthorized", "Access to requested resource is denied.",
+                           "The application does not have the role required for the restricted resource.")
+        token = self.state.issue_rdt(seller, resources)
+        return 200, {"restrictedDataToken": token, "expiresIn": RDT_TTL}
 
     # --- test controls (not part of SP-API) ---------------------------------------------------
     def _control(self, method: str, path: str) -> None:

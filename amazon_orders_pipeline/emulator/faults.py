@@ -1,4 +1,5 @@
-"""Faults the emulator can inject: 429 storms, 5xx, slow or dropped responses, truncated bodies, revoked tokens."""
+"""Faults the emulator can inject: 429 storms, 5xx, slow or dropped responses, truncated bodies, revoked tokens,
+refused restricted data tokens."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class FaultPlan:
     drop: float = 0.0  # the connection closes without a response
     truncate: float = 0.0  # a 200 whose JSON body is cut in half
     revoke_token_every: int = 0  # every Nth authorised call finds its access token revoked (403)
+    deny_rdt: bool = False  # createRestrictedDataToken answers 403: the seller has not granted the restricted role
     seed: int = 0
 
     @classmethod

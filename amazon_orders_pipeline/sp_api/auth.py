@@ -27,16 +27,12 @@ class LwaCredentials:
         return (self.client_secret, self.refresh_token)
 
 
-class LwaAuth:
-    """A cached LWA access token for one set of credentials. Thread-safe."""
+class CachedToken:
+    """A token fetched on first use, reused until `EXPIRY_MARGIN_S` before its lifetime ends, and fetched afresh
+    after the API rejected it. Thread-safe. Subclasses say how to fetch one."""
 
-    def __init__(self, token_url: str, credentials: LwaCredentials, session: requests.Session | None = None,
-                 clock: Callable[[], float] = time.monotonic, timeout: float = 30.0):
-        self.token_url = token_url
-        self._credentials = credentials
-        self._session = session or requests.Session()
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._clock = clock
-        self._timeout = timeout
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
@@ -45,8 +41,9 @@ class LwaAuth:
     def token(self) -> str:
         with self._lock:
             if self._token is None or self._clock() >= self._expires_at:
-                self._refresh()
-            assert self._token is not None
+                token, lifetime = self._fetch()
+                self._token, self._expires_at = token, self._clock() + max(0.0, lifetime - EXPIRY_MARGIN_S)
+                self.refreshes += 1
             return self._token
 
     def invalidate(self, token: str) -> None:
@@ -55,7 +52,23 @@ class LwaAuth:
             if self._token == token:
                 self._token = None
 
-    def _refresh(self) -> None:
+    def _fetch(self) -> tuple[str, float]:
+        """A new token and its lifetime in seconds."""
+        raise NotImplementedError
+
+
+class LwaAuth(CachedToken):
+    """A cached LWA access token for one set of credentials."""
+
+    def __init__(self, token_url: str, credentials: LwaCredentials, session: requests.Session | None = None,
+                 clock: Callable[[], float] = time.monotonic, timeout: float = 30.0):
+        super().__init__(clock)
+        self.token_url = token_url
+        self._credentials = credentials
+        self._session = session or requests.Session()
+        self._timeout = timeout
+
+    def _fetch(self) -> tuple[str, float]:
         c = self._credentials
         try:
             resp = self._session.post(
@@ -74,6 +87,4 @@ class LwaAuth:
                 reason = "unreadable response"
             raise AuthError(f"LWA refused the token request ({resp.status_code} {reason})")
         data = resp.json()
-        self._token = data["access_token"]
-        self._expires_at = self._clock() + max(0.0, float(data.get("expires_in", 3600)) - EXPIRY_MARGIN_S)
-        self.refreshes += 1
+        return data["access_token"], float(data.get("expires_in", 3600))

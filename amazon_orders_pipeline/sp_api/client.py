@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import requests
 
@@ -17,6 +18,9 @@ from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS, TokenBucket
 
 SEARCH_ORDERS_PATH = "/orders/2026-01-01/orders"
 API_VERSION = "2026-01-01"
+V0_ORDERS_PATH = "/orders/v0/orders"
+V0_API_VERSION = "v0"
+RDT_PATH = "/tokens/2021-03-01/restrictedDataToken"
 USER_AGENT = "amazon-orders-pipeline/0.1 (Language=Python)"
 
 REGION_ENDPOINTS = {
@@ -82,19 +86,40 @@ class Response:
     fetched_at: datetime
 
 
+class AccessToken(Protocol):
+    """What a call authorises with: the LWA access token, or a restricted data token (RDT)."""
+
+    def token(self) -> str: ...
+
+    def invalidate(self, token: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Page:
     number: int
-    params: dict[str, str]  # what was sent, paginationToken included; never credentials
+    params: dict[str, str]  # what was sent, the pagination token included; never credentials
     request_id: str | None
     fetched_at: datetime
     body: bytes  # the response body exactly as received
     data: dict
     next_token: str | None
+    operation: str = "searchOrders"
 
     @property
     def orders(self) -> list[dict]:
-        return self.data.get("orders", [])
+        return page_orders(self.operation, self.data) or []
+
+
+def page_orders(operation: str, data: dict) -> list | None:
+    """The orders list of a page: `orders` in v2026 searchOrders, `payload.Orders` in v0 getOrders, and the
+    order items list, `payload.OrderItems`, of a v0 getOrderItems page. None when the page has no such list."""
+    if operation == "searchOrders":
+        found = data.get("orders")
+    else:
+        payload = data.get("payload")
+        found = payload.get("Orders" if operation == "getOrders" else "OrderItems") if isinstance(payload, dict) \
+            else None
+    return found if isinstance(found, list) else None
 
 
 def encode_params(params: dict) -> dict[str, str]:
@@ -128,8 +153,11 @@ class SpApiClient:
         return self._buckets[operation].seconds_for(calls)
 
     # --- one call -----------------------------------------------------------------------------
-    def call(self, operation: str, method: str, path: str, params: dict[str, str] | None = None) -> Response:
-        """One logical call: paced, authorised, retried until it succeeds or the policy gives up."""
+    def call(self, operation: str, method: str, path: str, params: dict[str, str] | None = None, *,
+             json_body: dict | None = None, access: AccessToken | None = None) -> Response:
+        """One logical call: paced, authorised (by the LWA token unless `access` says otherwise), retried until it
+        succeeds or the policy gives up."""
+        access = access or self.auth
         bucket = self._buckets[operation]
         attempts = throttles = 0
         refreshed = False
@@ -138,11 +166,11 @@ class SpApiClient:
             if wait > 0:
                 self.stats.add(quota_wait_s=wait)
                 self._sleep(wait)
-            token = self.auth.token()
+            token = access.token()
             self.stats.add(calls=1)
             failure: str
             try:
-                resp = self.session.request(method, self.endpoint + path, params=params,
+                resp = self.session.request(method, self.endpoint + path, params=params, json=json_body,
                                             headers={"x-amz-access-token": token,
                                                      "x-amz-date": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")},
                                             timeout=self.retry.timeout_s)
@@ -179,7 +207,7 @@ class SpApiClient:
                 elif resp.status_code == 403 and not refreshed:
                     # Expired or revoked access token: fetch a new one and try once more.
                     refreshed = True
-                    self.auth.invalidate(token)
+                    access.invalidate(token)
                     self.stats.add(token_refreshes=1)
                     continue
                 elif resp.status_code in RETRYABLE_STATUS:
@@ -206,16 +234,42 @@ class SpApiClient:
 
     # --- operations ---------------------------------------------------------------------------
     def search_orders(self, params: dict, *, next_token: str | None = None, first_page: int = 1) -> Iterator[Page]:
-        """Every page of a searchOrders query, in order, starting after `next_token` when resuming."""
+        """Every page of a v2026 searchOrders query, in order, starting after `next_token` when resuming."""
+        return self._paginate("searchOrders", SEARCH_ORDERS_PATH, params, "paginationToken",
+                              lambda data: (data.get("pagination") or {}).get("nextToken"), next_token, first_page)
+
+    def get_orders(self, params: dict, *, next_token: str | None = None, first_page: int = 1,
+                   access: AccessToken | None = None) -> Iterator[Page]:
+        """Every page of a v0 getOrders query (with an RDT as `access`, PII included), in order."""
+        return self._paginate("getOrders", V0_ORDERS_PATH, params, "NextToken",
+                              lambda data: (data.get("payload") or {}).get("NextToken"), next_token, first_page,
+                              access)
+
+    def get_order_items(self, order_id: str, *, access: AccessToken | None = None) -> Iterator[Page]:
+        """Every page of one order's v0 getOrderItems."""
+        return self._paginate("getOrderItems", f"{V0_ORDERS_PATH}/{order_id}/orderItems", {}, "NextToken",
+                              lambda data: (data.get("payload") or {}).get("NextToken"), None, 1, access)
+
+    def create_restricted_data_token(self, resources: list[dict]) -> tuple[str, float]:
+        """A restricted data token for `resources`, and its lifetime in seconds."""
+        resp = self.call("createRestrictedDataToken", "POST", RDT_PATH, json_body={"restrictedResources": resources})
+        try:
+            return str(resp.data["restrictedDataToken"]), float(resp.data.get("expiresIn", 3600))
+        except (KeyError, TypeError, ValueError):
+            raise SpApiError("createRestrictedDataToken", 200, "Unreadable", "no restrictedDataToken") from None
+
+    def _paginate(self, operation: str, path: str, params: dict, token_param: str,
+                  next_of: Callable[[dict], str | None], next_token: str | None, first_page: int,
+                  access: AccessToken | None = None) -> Iterator[Page]:
         base = encode_params(params)
         number = first_page
         while True:
             sent = dict(base)
             if next_token:
-                sent["paginationToken"] = next_token
-            resp = self.call("searchOrders", "GET", SEARCH_ORDERS_PATH, sent)
-            next_token = (resp.data.get("pagination") or {}).get("nextToken") or None
-            yield Page(number, sent, resp.request_id, resp.fetched_at, resp.body, resp.data, next_token)
+                sent[token_param] = next_token
+            resp = self.call(operation, "GET", path, sent, access=access)
+            next_token = next_of(resp.data) or None
+            yield Page(number, sent, resp.request_id, resp.fetched_at, resp.body, resp.data, next_token, operation)
             if not next_token:
                 return
             number += 1

@@ -1,12 +1,25 @@
--- One row per order record in the window, parsed once: the reason it cannot be typed (if any), its raw JSON when
--- it cannot, and its typed values when it can. The staging views only shape these columns into entities.
+-- One row per order record in the window (v2026, or v0 mapped onto v2026's shape), parsed once: the reason it
+-- cannot be typed (if any), its raw JSON when it cannot, and its typed values when it can. The staging views only
+-- shape these columns into entities.
 {{ config(materialized="incremental", incremental_strategy="append", pre_hook="{{ delete_window() }}") }}
 
-with records as (
+with source_records as (
     select account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json,
-           json_transform(order_json, '{{ tojson(var("order_structure")) }}') as o
+           -- v0 records (order + items) are parsed with their own structure first: see macros/orders_v0.sql.
+           case when api_version = 'v0'
+                then json_transform(order_json, '{{ tojson(var("order_structure_v0")) }}') end as v0
     from {{ source('amazon_sp_api', 'order_records') }}
     where {{ in_window('partition_date') }}
+),
+
+records as (
+    select account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json,
+           json_transform(
+               case when api_version = 'v0' then cast(to_json({{ v0_as_v2026('v0') }}) as varchar)
+                    else order_json end,
+               '{{ tojson(var("order_structure")) }}') as o,
+           case when api_version = 'v0' then {{ v0_problem('v0') }} end as source_reason
+    from source_records
 ),
 
 checked as (
@@ -43,6 +56,7 @@ judged as (
                 then 'unknown fulfillmentStatus: ' || o.fulfillment.fulfillmentStatus
             when o.fulfillment.fulfilledBy not in ('AMAZON', 'MERCHANT')
                 then 'unknown fulfilledBy: ' || o.fulfillment.fulfilledBy
+            when source_reason is not null then source_reason
             when {{ amount_problem('o.proceeds.grandTotal.amount', 'grandTotal') }} is not null
                 then {{ amount_problem('o.proceeds.grandTotal.amount', 'grandTotal') }}
             when o.orderItems is null then 'missing orderItems'

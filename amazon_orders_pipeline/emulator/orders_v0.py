@@ -1,0 +1,150 @@
+"""The synthetic seller's orders as Orders v0 speaks them: PascalCase, v0 enums, line-total ItemPrice, RDT PII."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from amazon_orders_pipeline.emulator.seller import MARKETPLACES, OrderHistory, iso
+
+# v2026 fulfillmentStatus -> v0 OrderStatus, and fulfilledBy -> FulfillmentChannel (Amazon's migration guide).
+V0_STATUS = {
+    "PENDING": "Pending", "PENDING_AVAILABILITY": "PendingAvailability", "UNSHIPPED": "Unshipped",
+    "PARTIALLY_SHIPPED": "PartiallyShipped", "SHIPPED": "Shipped", "CANCELLED": "Canceled",
+    "UNFULFILLABLE": "Unfulfillable",
+}
+V0_CHANNEL = {"AMAZON": "AFN", "MERCHANT": "MFN"}
+# The model: ShippingAddress comes back for these statuses only.
+ADDRESS_STATUSES = ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED")
+# Restricted data elements an RDT can grant for getOrders / getOrderItems.
+DATA_ELEMENTS = {"buyerInfo", "shippingAddress", "buyerTaxInformation"}
+
+
+def _money(amount: Decimal, currency: str) -> dict:
+    return {"CurrencyCode": currency, "Amount": str(amount)}
+
+
+def _tax_on(amount: Decimal, rate: Decimal, digits: int) -> Decimal:
+    return (amount * rate).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def shipping_address(history: OrderHistory, restricted: bool) -> dict:
+    """Without an RDT: city, region, postal code and country. With one, the rest (Phone is never given for AFN)."""
+    a = history.address
+    out = {"City": a["city"], "StateOrRegion": a["stateOrRegion"], "PostalCode": a["postalCode"],
+           "CountryCode": a["countryCode"]}
+    if restricted:
+        out.update({"Name": a["name"], "AddressLine1": a["addressLine1"],
+                    "AddressType": a["addressType"].title()})
+        if history.fulfilled_by == "MERCHANT":
+            out["Phone"] = a["phone"]
+    return out
+
+
+def v0_order(history: OrderHistory, as_of: datetime, data_elements: frozenset[str] = frozenset()) -> dict | None:
+    """One getOrders `Order` as of a moment, with ShippingAddress / BuyerInfo PII only where an RDT grants it."""
+    state = history.state_as_of(as_of)
+    if state is None:
+        return None
+    updated_at, status = state
+    name, currency, _, _, _, _, _ = MARKETPLACES[history.marketplace_id]
+    quantity = sum(line.quantity for line in history.lines)
+    shipped = quantity if status == "SHIPPED" else 0
+    order: dict = {
+        "AmazonOrderId": history.order_id,
+        "PurchaseDate": iso(history.created_at),
+        "LastUpdateDate": iso(updated_at),
+        "OrderStatus": V0_STATUS[status],
+        "FulfillmentChannel": V0_CHANNEL[history.fulfilled_by],
+        "SalesChannel": name,
+        "ShipServiceLevel": "Std Dom",
+        "NumberOfItemsShipped": shipped,
+        "NumberOfItemsUnshipped": quantity - shipped,
+        "PaymentMethod": "Other",
+        "PaymentMethodDetails": ["Standard"],
+        "MarketplaceId": history.marketplace_id,
+        "ShipmentServiceLevelCategory": "Standard",
+        "OrderType": "StandardOrder",
+        "IsBusinessOrder": "AMAZON_BUSINESS" in history.programs,
+        "IsPrime": "PRIME" in history.programs,
+        "IsPremiumOrder": "PREMIUM" in history.programs,
+        "IsGlobalExpressEnabled": False,
+        "IsReplacementOrder": False,
+        "IsSoldByAB": False,
+        "IsISPU": False,
+        "IsAccessPointOrder": False,
+    }
+    if history.had_money(as_of):
+        total = sum((line.proceeds_total for line in history.lines), Decimal(0))
+        order["OrderTotal"] = _money(total, currency)
+    if history.fulfilled_by == "MERCHANT":  # ship and delivery dates are seller-fulfilled only
+        order["EarliestShipDate"] = iso(history.created_at)
+        order["LatestShipDate"] = iso(history.created_at + timedelta(days=2))
+        order["EarliestDeliveryDate"] = iso(history.created_at + timedelta(days=3))
+        if status not in ("PENDING", "PENDING_AVAILABILITY", "CANCELLED"):
+            order["LatestDeliveryDate"] = iso(history.created_at + timedelta(days=6))
+    if status in ADDRESS_STATUSES:
+        order["ShippingAddress"] = shipping_address(history, "shippingAddress" in data_elements)
+    if "buyerInfo" in data_elements:
+        buyer = {"BuyerName": history.buyer_name}
+        if history.fulfilled_by == "MERCHANT" and status in ADDRESS_STATUSES:
+            buyer["BuyerEmail"] = history.buyer_email
+        order["BuyerInfo"] = buyer
+    return order
+
+
+def v0_items(history: OrderHistory, as_of: datetime) -> list[dict] | None:
+    """getOrderItems' `OrderItems`: ItemPrice is the line total; Pending orders carry no money at all."""
+    state = history.state_as_of(as_of)
+    if state is None:
+        return None
+    status = state[1]
+    _, currency, digits, _, rate, _, _ = MARKETPLACES[history.marketplace_id]
+    has_money = history.had_money(as_of)
+    items = []
+    for line in history.lines:
+        item: dict = {
+            "ASIN": line.asin,
+            "SellerSKU": line.sku,
+            "OrderItemId": line.order_item_id,
+            "Title": line.title,
+            "QuantityOrdered": line.quantity,
+            "QuantityShipped": line.quantity if status == "SHIPPED" else 0,
+            "ProductInfo": {"NumberOfItems": "1"},
+            "IsGift": "false",
+            "ConditionId": "New",
+            "ConditionSubtypeId": "New",
+            "IsTransparency": False,
+            "SerialNumberRequired": False,
+        }
+        if has_money:
+            # The line's tax split as v0 reports it: net tax = ItemTax + ShippingTax - PromotionDiscountTax.
+            shipping_tax = _tax_on(line.shipping, rate, digits)
+            discount_tax = _tax_on(line.discount, rate, digits)
+            item["ItemPrice"] = _money(line.item_amount, currency)
+            item["ItemTax"] = _money(line.tax - shipping_tax + discount_tax, currency)
+            if line.shipping:
+                item["ShippingPrice"] = _money(line.shipping, currency)
+                item["ShippingTax"] = _money(shipping_tax, currency)
+            if line.discount:
+                item["PromotionDiscount"] = _money(line.discount, currency)
+                item["PromotionDiscountTax"] = _money(discount_tax, currency)
+        if line.promotion_id:
+            item["PromotionIds"] = [line.promotion_id]
+        if status == "CANCELLED":
+            item["BuyerRequestedCancel"] = {"IsBuyerRequestedCancel": "true", "BuyerCancelReason": "Ordered by mistake"}
+        items.append(item)
+    return items
+
+
+def rdt_grant(resources: list[dict], method: str, path: str) -> frozenset[str] | None:
+    """The data elements an RDT's resources grant for one request, or None when none of them covers it. A resource
+    path may be generic, with `{orderId}` standing for any order id."""
+    parts = path.strip("/").split("/")
+    for r in resources:
+        pattern = r["path"].strip("/").split("/")
+        if r["method"] != method or len(pattern) != len(parts):
+            continue
+        if all(p == q or p == "{orderId}" for p, q in zip(pattern, parts, strict=True)):
+            return frozenset(r.get("dataElements") or ())
+    return None

@@ -1,0 +1,116 @@
+{# Orders API v0 onto the v2026 shape. `v` is a v0 record parsed with var("order_structure_v0"); the result is a
+   struct with order_structure's names, so that the base model types and judges v0 and v2026 records alike.
+   - enums: OrderStatus Canceled -> CANCELLED, PartiallyShipped -> PARTIALLY_SHIPPED, InvoiceUnconfirmed (all
+     shipped, invoice not yet confirmed) -> SHIPPED; FulfillmentChannel MFN/AFN -> MERCHANT/AMAZON;
+   - Is* booleans (JSON booleans or "true"/"false" strings) -> programs;
+   - money: ItemPrice is the line total (ITEM), unit price = ItemPrice / QuantityOrdered; tax is ItemTax + ShippingTax
+     - PromotionDiscountTax - ShippingDiscountTax; discounts become one negative DISCOUNT; proceeds are their sum.
+   Amounts that cannot be typed are judged by v0_problem under their v0 names, before any of this is read. #}
+
+{% macro v0_amount(expr) -%}
+    coalesce({{ to_amount(expr ~ '.Amount') }}, 0)
+{%- endmacro %}
+
+{% macro v0_as_v2026(v) -%}
+{
+    'orderId': {{ v }}.order.AmazonOrderId,
+    'createdTime': {{ v }}.order.PurchaseDate,
+    'lastUpdatedTime': {{ v }}.order.LastUpdateDate,
+    'programs': list_filter([
+        case when {{ v }}.order.IsPrime = 'true' then 'PRIME' end,
+        case when {{ v }}.order.IsBusinessOrder = 'true' then 'AMAZON_BUSINESS' end,
+        case when {{ v }}.order.IsPremiumOrder = 'true' then 'PREMIUM' end,
+        case when {{ v }}.order.OrderType = 'Preorder' then 'PREORDER' end], lambda p: p is not null),
+    'orderAliases': case when nullif({{ v }}.order.SellerOrderId, '') is not null
+                         then [{'aliasId': {{ v }}.order.SellerOrderId, 'aliasType': 'SELLER_ORDER_ID'}] end,
+    'salesChannel': {
+        'channelName': case when {{ v }}.order.SalesChannel = 'Non-Amazon' then 'NON_AMAZON'
+                            when nullif({{ v }}.order.SalesChannel, '') is not null then 'AMAZON' end,
+        'marketplaceId': {{ v }}.order.MarketplaceId,
+        'marketplaceName': case when {{ v }}.order.SalesChannel <> 'Non-Amazon' then {{ v }}.order.SalesChannel end},
+    'buyer': {'buyerName': {{ v }}.order.BuyerInfo.BuyerName, 'buyerEmail': {{ v }}.order.BuyerInfo.BuyerEmail},
+    'recipient': {'deliveryAddress': case when {{ v }}.order.ShippingAddress is not null then {
+        'name': {{ v }}.order.ShippingAddress.Name,
+        'companyName': {{ v }}.order.ShippingAddress.CompanyName,
+        'addressLine1': {{ v }}.order.ShippingAddress.AddressLine1,
+        'addressLine2': {{ v }}.order.ShippingAddress.AddressLine2,
+        'addressLine3': {{ v }}.order.ShippingAddress.AddressLine3,
+        'city': {{ v }}.order.ShippingAddress.City,
+        'districtOrCounty': coalesce({{ v }}.order.ShippingAddress.County, {{ v }}.order.ShippingAddress.District),
+        'stateOrRegion': {{ v }}.order.ShippingAddress.StateOrRegion,
+        'municipality': {{ v }}.order.ShippingAddress.Municipality,
+        'postalCode': {{ v }}.order.ShippingAddress.PostalCode,
+        'countryCode': {{ v }}.order.ShippingAddress.CountryCode,
+        'phone': {{ v }}.order.ShippingAddress.Phone,
+        'addressType': upper({{ v }}.order.ShippingAddress.AddressType)} end},
+    'proceeds': {'grandTotal': {'amount': {{ v }}.order.OrderTotal.Amount,
+                                'currencyCode': {{ v }}.order.OrderTotal.CurrencyCode}},
+    'fulfillment': {
+        'fulfillmentStatus': case {{ v }}.order.OrderStatus
+            when 'Pending' then 'PENDING' when 'PendingAvailability' then 'PENDING_AVAILABILITY'
+            when 'Unshipped' then 'UNSHIPPED' when 'PartiallyShipped' then 'PARTIALLY_SHIPPED'
+            when 'Shipped' then 'SHIPPED' when 'InvoiceUnconfirmed' then 'SHIPPED'
+            when 'Canceled' then 'CANCELLED' when 'Unfulfillable' then 'UNFULFILLABLE'
+            else {{ v }}.order.OrderStatus end,
+        'fulfilledBy': case {{ v }}.order.FulfillmentChannel when 'MFN' then 'MERCHANT' when 'AFN' then 'AMAZON'
+                            else {{ v }}.order.FulfillmentChannel end,
+        -- Standard -> STANDARD, NextDay -> NEXT_DAY, FreeEconomy -> FREE_ECONOMY ...
+        'fulfillmentServiceLevel': upper(regexp_replace({{ v }}.order.ShipmentServiceLevelCategory,
+                                                        '([a-z])([A-Z])', '\1_\2', 'g')),
+        'shipByWindow': {'earliestDateTime': {{ v }}.order.EarliestShipDate,
+                         'latestDateTime': {{ v }}.order.LatestShipDate},
+        'deliverByWindow': {'earliestDateTime': {{ v }}.order.EarliestDeliveryDate,
+                            'latestDateTime': {{ v }}.order.LatestDeliveryDate}},
+    'orderItems': list_transform({{ v }}.orderItems, lambda i: {
+        'orderItemId': i.OrderItemId,
+        'quantityOrdered': i.QuantityOrdered,
+        'product': {
+            'asin': i.ASIN, 'title': i.Title, 'sellerSku': i.SellerSKU,
+            'price': {'unitPrice': {
+                'amount': cast(cast({{ to_amount('i.ItemPrice.Amount') }}
+                                    / nullif(try_cast(i.QuantityOrdered as integer), 0) as decimal(18, 4)) as varchar),
+                'currencyCode': i.ItemPrice.CurrencyCode}}},
+        'proceeds': {
+            'proceedsTotal': {
+                'amount': case when nullif(i.ItemPrice.Amount, '') is not null then cast(
+                    {{ v0_amount('i.ItemPrice') }} + {{ v0_amount('i.ShippingPrice') }}
+                    + {{ v0_amount('i.ItemTax') }} + {{ v0_amount('i.ShippingTax') }}
+                    - {{ v0_amount('i.PromotionDiscountTax') }} - {{ v0_amount('i.ShippingDiscountTax') }}
+                    - {{ v0_amount('i.PromotionDiscount') }} - {{ v0_amount('i.ShippingDiscount') }} as varchar) end,
+                'currencyCode': i.ItemPrice.CurrencyCode},
+            'breakdowns': list_filter([
+                case when nullif(i.ItemPrice.Amount, '') is not null then
+                    {'type': 'ITEM', 'subtotal': {'amount': i.ItemPrice.Amount,
+                                                   'currencyCode': i.ItemPrice.CurrencyCode}} end,
+                case when nullif(i.ShippingPrice.Amount, '') is not null then
+                    {'type': 'SHIPPING', 'subtotal': {'amount': i.ShippingPrice.Amount,
+                                                       'currencyCode': i.ShippingPrice.CurrencyCode}} end,
+                case when coalesce(i.ItemTax.Amount, i.ShippingTax.Amount) is not null then
+                    {'type': 'TAX', 'subtotal': {'amount': cast(
+                        {{ v0_amount('i.ItemTax') }} + {{ v0_amount('i.ShippingTax') }}
+                        - {{ v0_amount('i.PromotionDiscountTax') }} - {{ v0_amount('i.ShippingDiscountTax') }}
+                        as varchar), 'currencyCode': coalesce(i.ItemTax.CurrencyCode, i.ShippingTax.CurrencyCode)}} end,
+                case when coalesce(i.PromotionDiscount.Amount, i.ShippingDiscount.Amount) is not null then
+                    {'type': 'DISCOUNT', 'subtotal': {'amount': cast(
+                        -({{ v0_amount('i.PromotionDiscount') }} + {{ v0_amount('i.ShippingDiscount') }}) as varchar),
+                        'currencyCode': coalesce(i.PromotionDiscount.CurrencyCode,
+                                                 i.ShippingDiscount.CurrencyCode)}} end
+            ], lambda b: b is not null)},
+        'promotion': {'breakdowns': list_transform(i.PromotionIds, lambda p: {'promotionId': p})},
+        'fulfillment': {'quantityFulfilled': i.QuantityShipped}
+    })
+}
+{%- endmacro %}
+
+{# Why a v0 record's money cannot be typed, named as v0 names it; NULL when it can. #}
+{% macro v0_problem(v) -%}
+    coalesce(
+        {{ amount_problem(v ~ '.order.OrderTotal.Amount', 'OrderTotal') }},
+        list_filter(list_transform({{ v }}.orderItems, lambda i: coalesce(
+            {%- for name in ['ItemPrice', 'ShippingPrice', 'ItemTax', 'ShippingTax', 'ShippingDiscount',
+                             'ShippingDiscountTax', 'PromotionDiscount', 'PromotionDiscountTax'] %}
+            {{ amount_problem('i.' ~ name ~ '.Amount', name) }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        )), lambda r: r is not null)[1]
+    )
+{%- endmacro %}
