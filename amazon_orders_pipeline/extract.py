@@ -33,9 +33,15 @@ class ExtractError(RuntimeError):
 
 
 class PageFetchError(ExtractError):
-    def __init__(self, message: str, cause: SpApiError):
+    def __init__(self, message: str, cause: SpApiError, page: int):
         super().__init__(message)
-        self.cause = cause
+        self.cause, self.page = cause, page
+
+    @property
+    def token_refused(self) -> bool:
+        """A 400 for a page fetched with a pagination token: the token, not the query, was refused (it expired,
+        or belongs to an older window). Page 1 of an attempt carries no token; a 400 there is a bad query."""
+        return self.cause.status == 400 and self.page > 1
 
 
 @dataclass(frozen=True)
@@ -325,9 +331,11 @@ def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str
             try:
                 pages += _fetch(source, store, state, params, on_page, window, pages)
             except PageFetchError as e:
-                if not (resumed and e.cause.status == 400):
+                if not e.token_refused:
                     raise
-                # The stored pagination token was refused (expired or from an older window): start over cleanly.
+                # The pagination token was refused (stored by a run that died more than a day ago, or expired
+                # while this one waited): start the window over as a new attempt, so no page of the old one mixes
+                # with the new ones.
                 log.warning("pagination token for %s %s was refused; restarting the window", account_id, day)
                 state.update(attempt_id=uuid.uuid4().hex[:12], pages=0, next_token=None, token_at=None)
                 store.save(state)
@@ -351,7 +359,11 @@ def _fetch(source: OrderSource, store: PageStore, state: dict, params: dict,
     newest: datetime | None = None
     redact = source.redacted
     source.begin(store, state["attempt_id"], landed)
-    for page in _with_page_context(source.pages(params, state["next_token"], state["pages"] + 1), store, state):
+    # An attempt whose last orders page has landed (it died completing the window, e.g. fetching v0 items) has
+    # no pages left: without a next token, paging would start over at the first page.
+    remaining = iter(()) if state["pages"] and not state["next_token"] else \
+        source.pages(params, state["next_token"], state["pages"] + 1)
+    for page in _with_page_context(remaining, store, state):
         page_list = page_orders(page.operation, page.data)
         if page_list is None:
             raise ExtractError(f"{page.operation} page {page.number} has no orders list "
@@ -390,7 +402,7 @@ def _with_page_context(pages: Iterator[Page], store: PageStore, state: dict) -> 
         except SpApiError as e:
             raise PageFetchError(
                 f"{store.prefix}: window [{state['window_start']}, {state['window_end']}) page {number} "
-                f"could not be fetched: {e}", e) from None
+                f"could not be fetched: {e}", e, number) from None
         yield page
 
 

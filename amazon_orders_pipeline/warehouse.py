@@ -15,6 +15,8 @@ from typing import NamedTuple
 import duckdb
 import pandas as pd
 
+from amazon_orders_pipeline.extract import LandedWindow, PageStore, landed_window
+
 RAW_DDL = """
 create schema if not exists raw;
 create table if not exists raw.order_pages (
@@ -200,3 +202,14 @@ def page_row(account_id: str, partition_date: date, attempt_id: str, page, body:
     return PageRow(account_id, partition_date, number or page.number, page.api_version, attempt_id,
                    json.dumps(page.request_params, sort_keys=True), page.request_id, page.fetched_at,
                    page.order_count, page.redacted, text, page.operation)
+
+
+def load_landed(conn: duckdb.DuckDBPyConnection, store: PageStore, account_id: str, partition_date: date,
+                attempt_id: str, pages: int) -> LandedWindow:
+    """The load step: one landed attempt's pages (a v0 window's item pages after its orders pages, numbered on)
+    and their order records into the raw tables, replacing the partition in one transaction."""
+    window = landed_window(store, attempt_id, pages)
+    rows = [page_row(account_id, partition_date, attempt_id, p, body, number)
+            for number, (p, body) in enumerate(window.pages, start=1)]
+    replace_partition(conn, account_id, partition_date, rows, order_items=window.order_items)
+    return window

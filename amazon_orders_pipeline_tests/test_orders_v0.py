@@ -235,6 +235,27 @@ class TestV0Extraction:
         resumed_calls = control.stats()["getOrderItems.calls"] - first_calls
         assert 0 < resumed_calls < len(truth)  # items landed by the failed run were not fetched again
 
+    def test_a_run_that_died_fetching_items_after_the_last_page_fetches_no_page_again(self, emulator, control,
+                                                                                       tmp_path, past_day):
+        store = LocalStore(tmp_path)
+
+        def fail_items_after_the_last_page(progress):
+            if progress.remaining_pages == 0:
+                control.faults(server_error=1.0)
+
+        with pytest.raises(Exception, match="items of order"):
+            extract_window(v0_client(emulator, max_attempts=1), store, account_id="acme", day=past_day,
+                           marketplace_ids=MARKETPLACES, pii=False, api_version="v0",
+                           on_page=fail_items_after_the_last_page)
+        pages_before = control.stats()["getOrders.calls"]
+        control.faults()
+        result = extract_window(v0_client(emulator), store, account_id="acme", day=past_day,
+                                marketplace_ids=MARKETPLACES, pii=False, api_version="v0")
+        assert control.stats()["getOrders.calls"] == pages_before  # only the missing items were fetched
+        truth = control.ground_truth_day("acme", past_day, MARKETPLACES)
+        assert result.orders == len(truth) == len(extracted_orders(store, result))
+        assert all(items for _, items in extracted_orders(store, result).values())
+
     def test_pii_off_asks_for_no_rdt_and_lands_no_pii(self, emulator, control, tmp_path, past_day):
         store = LocalStore(tmp_path)
         result = extract_window(v0_client(emulator), store, account_id="acme", day=past_day,

@@ -16,14 +16,13 @@ from amazon_orders_pipeline.extract import (
     PageStore,
     Progress,
     extract_window,
-    landed_window,
     mark_loaded,
 )
 from amazon_orders_pipeline.partitions import split_key
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource
 from amazon_orders_pipeline.sp_api.auth import AuthError
 from amazon_orders_pipeline.sp_api.client import SpApiError
-from amazon_orders_pipeline.warehouse import page_row, replace_partition
+from amazon_orders_pipeline.warehouse import load_landed
 from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
 
 LANDED_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "landed_order_pages"])
@@ -120,16 +119,13 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             status = "nothing landed" if state is None else f"an unfinished extraction ({state['status']})"
             raise dg.Failure(f"{account_id} {day}: the landing area has {status}; materialize "
                              f"{LANDED_PAGES_KEY.to_user_string()} for this partition first")
-        window = landed_window(pages, state["attempt_id"], state["pages"])
-        rows = [page_row(account_id, day, state["attempt_id"], p, body, number)
-                for number, (p, body) in enumerate(window.pages, start=1)]
         Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
         with duckdb.get_connection(log=context.log) as conn:
-            replace_partition(conn, account_id, day, rows, order_items=window.order_items)
+            window = load_landed(conn, pages, account_id, day, state["attempt_id"], state["pages"])
         mark_loaded(store, account_id, day, state["attempt_id"])
         orders = sum(p.order_count for p, _ in window.pages)
         yield dg.MaterializeResult(asset_key=ORDER_PAGES_KEY, metadata={
-            "pages": len(rows), "orders": orders, "bytes": sum(len(b) for _, b in window.pages),
+            "pages": len(window.pages), "orders": orders, "bytes": sum(len(b) for _, b in window.pages),
             "orders_without_items": len(window.orders_without_items),
             "api_version": window.pages[0][0].api_version if window.pages else "none",
             "attempt_id": state["attempt_id"]})

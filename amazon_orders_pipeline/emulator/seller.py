@@ -47,6 +47,12 @@ STREETS = ["Main Street", "Oak Avenue", "Hauptstrasse", "Sakura-dori", "High Str
 MAX_ORDER_LIFETIME = timedelta(days=5)
 
 
+def seller_tag(seller: str) -> int:
+    """The two digits that set a seller's order ids apart from another's on the same day (so 100 sellers at most
+    can share a warehouse without two of them having the same order id)."""
+    return int.from_bytes(hashlib.sha256(seller.encode()).digest()[:2], "big") % 100
+
+
 def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -252,7 +258,7 @@ class SyntheticSeller:
     def _generate_day(self, seller: str, day: date) -> list[OrderHistory]:
         digest = hashlib.sha256(f"{self.seed}:{seller}:{day.isoformat()}".encode()).digest()
         rng = random.Random(digest)
-        seller_tag = int.from_bytes(hashlib.sha256(seller.encode()).digest()[:2], "big") % 100
+        tag = seller_tag(seller)
         count = max(1, int(self.orders_per_day * rng.uniform(0.85, 1.15)))
         day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         offsets = sorted(rng.randrange(86_400) for _ in range(count))
@@ -263,7 +269,7 @@ class SyntheticSeller:
             created = day_start + timedelta(seconds=offset)
             mkt = rng.choices(mkt_ids, weights)[0]
             _, currency, digits, country, tax_rate, factor, prefix = MARKETPLACES[mkt]
-            order_id = f"{prefix}-{day.toordinal() % 10_000_000:07d}-{seller_tag:02d}{idx:05d}"
+            order_id = f"{prefix}-{day.toordinal() % 10_000_000:07d}-{tag:02d}{idx:05d}"
             fulfilled_by = "AMAZON" if rng.random() < 0.4 else "MERCHANT"
             lines = []
             for n in range(rng.choices([1, 2, 3, 4], [55, 25, 12, 8])[0]):

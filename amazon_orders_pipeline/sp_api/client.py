@@ -31,6 +31,9 @@ REGION_ENDPOINTS = {
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 
 RETRYABLE_STATUS = {500, 502, 503, 504}
+# A 403 refreshes the token and retries, once per token and this many times per call at most: a fresh token that
+# is refused again means access is denied, not expired.
+MAX_TOKEN_REFRESHES = 3
 # Pace a little under the advertised rate: our clock and Amazon's disagree by network latency, and a 429
 # costs far more than 2% of an interval.
 RATE_SAFETY = 0.98
@@ -160,7 +163,7 @@ class SpApiClient:
         access = access or self.auth
         bucket = self._buckets[operation]
         attempts = throttles = 0
-        refreshed = False
+        refused: set[str] = set()  # tokens this call got a 403 with
         while True:
             wait = bucket.reserve()
             if wait > 0:
@@ -204,9 +207,10 @@ class SpApiClient:
                     self.stats.add(quota_wait_s=pause)
                     self._sleep(pause)
                     continue
-                elif resp.status_code == 403 and not refreshed:
-                    # Expired or revoked access token: fetch a new one and try once more.
-                    refreshed = True
+                elif resp.status_code == 403 and token not in refused and len(refused) < MAX_TOKEN_REFRESHES:
+                    # Expired or revoked token: fetch a new one and try again, once per token. Threads that share
+                    # a token all see its revocation, and one of them may already hold the next one.
+                    refused.add(token)
                     access.invalidate(token)
                     self.stats.add(token_refreshes=1)
                     continue
