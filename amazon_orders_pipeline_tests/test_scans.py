@@ -1,0 +1,132 @@
+"""Secret and PII scans after full runs with credentials set: extract, load, dbt and exports, for v2026 and v0 accounts
+(one with an RDT). No refresh token, client secret, access token or RDT is stored anywhere: Dagster's event log and
+compute logs, the landing area, the DuckDB file, the exports. With PII off, no buyer name, email, street, phone or
+postal code is either."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from .conftest import materialize_raw, materialize_transform
+
+ACCOUNTS = {
+    # id: (api_version, pii)
+    "rdt-v0": ("v0", True),
+    "off-v2026": ("2026-01-01", False),
+    "off-v0": ("v0", False),
+}
+
+
+def refresh_token(account_id: str) -> str:
+    return f"Atzr|IwEBI-refresh-{account_id}-SECRET-77c1"
+
+
+def client_secret(account_id: str) -> str:
+    return f"amzn1.oa2-cs.v1.{account_id}-CLIENT-SECRET-0b9e"
+
+
+def pipeline_env(tmp_path: Path, emulator, name: str, account_ids: list[str]) -> dict[str, str]:
+    accounts = tmp_path / f"{name}.yaml"
+    accounts.write_text("accounts:\n" + "".join(
+        f"  - id: {a}\n    region: NA\n    marketplace_ids: [ATVPDKIKX0DER, A1PA6795UKMFR9]\n"
+        f"    api_version: \"{ACCOUNTS[a][0]}\"\n    pii: {str(ACCOUNTS[a][1]).lower()}\n" for a in account_ids))
+    return {"ACCOUNTS_FILE": str(accounts), "DUCKDB_PATH": str(tmp_path / name / "db" / "orders.duckdb"),
+            "LANDING_DIR": str(tmp_path / name / "landing"), "EXPORT_DIR": str(tmp_path / name / "exports"),
+            "SP_API_ENDPOINT": emulator.url, "LWA_TOKEN_URL": f"{emulator.url}/auth/o2/token",
+            "PARTITIONS_START_DATE": "2026-01-01"}
+
+
+def run_everything(env: dict[str, str], account_ids: list[str], days: list, home: Path) -> None:
+    """Every raw partition, then dbt, checks and exports over the days, on a Dagster instance kept on disk."""
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        for day in days:
+            for account_id in account_ids:
+                assert materialize_raw(env, day, account_id, instance=instance).success
+        assert materialize_transform(env, days[0], days[-1], instance=instance).success
+
+
+def file_texts(*roots: Path) -> dict[Path, str]:
+    return {p: p.read_bytes().decode("latin-1") for root in roots for p in root.rglob("*") if p.is_file()}
+
+
+def duckdb_text(db: str) -> str:
+    """Every row of every table and view, as text: values in the file itself may be compressed past a byte scan."""
+    with duckdb.connect(db, read_only=True) as conn:
+        tables = conn.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        chunks = []
+        for schema, table in tables:
+            rows = conn.execute(f'select cast(t as varchar) from "{schema}"."{table}" as t').fetchall()
+            chunks.extend(r[0] for r in rows)
+    assert len(tables) >= 10
+    return "\n".join(chunks)
+
+
+def pii_values(orders: list[dict]) -> set[str]:
+    """What Amazon counts as PII in these orders, as the emulator knows them in full."""
+    values = set()
+    for o in orders:
+        buyer, address = o.get("buyer", {}), o.get("recipient", {}).get("deliveryAddress", {})
+        values.update(v for v in (buyer.get("buyerName"), buyer.get("buyerEmail"), address.get("name"),
+                                  address.get("addressLine1"), address.get("phone"), address.get("postalCode")) if v)
+    return values
+
+
+def test_no_secret_and_with_pii_off_no_pii_is_stored_anywhere(tmp_path, emulator, control, monkeypatch):
+    for account_id in ACCOUNTS:
+        upper = account_id.upper().replace("-", "_")
+        monkeypatch.setenv(f"SP_API_{upper}_CLIENT_ID", f"amzn1.application-oa2-client.{account_id}")
+        monkeypatch.setenv(f"SP_API_{upper}_CLIENT_SECRET", client_secret(account_id))
+        monkeypatch.setenv(f"SP_API_{upper}_REFRESH_TOKEN", refresh_token(account_id))
+    first = datetime.now(UTC).date() - timedelta(days=7)
+    days = [first, first + timedelta(days=1)]
+    # PII on (with an RDT) and PII off live in warehouses of their own, so that a PII-off scan can read every byte.
+    envs = {"on": ["rdt-v0"], "off": ["off-v2026", "off-v0"]}
+    haystacks: dict[str, dict[str, str]] = {}
+    for name, account_ids in envs.items():
+        env = pipeline_env(tmp_path, emulator, name, account_ids)
+        home = tmp_path / name / "dagster_home"
+        home.mkdir(parents=True)
+        run_everything(env, account_ids, days, home)
+        files = file_texts(home, Path(env["LANDING_DIR"]), Path(env["EXPORT_DIR"]), Path(env["DUCKDB_PATH"]).parent)
+        assert any("compute_logs" in str(p) or p.suffix in (".out", ".err") for p in files), "no compute logs"
+        assert any(p.suffix == ".db" for p in files) and any("exports" in p.parts for p in files)
+        haystacks[name] = {**{str(p): t for p, t in files.items()}, "duckdb rows": duckdb_text(env["DUCKDB_PATH"])}
+
+    issued = list(emulator.state.issued_tokens)
+    assert any(t.startswith("Atz.sprdt|") for t in issued), "the PII-on v0 account asked for an RDT"
+    secrets = [*issued, *(refresh_token(a) for a in ACCOUNTS), *(client_secret(a) for a in ACCOUNTS)]
+    for texts in haystacks.values():
+        for where, text in texts.items():
+            found = [s[:16] for s in secrets if s in text]
+            assert not found, f"secrets {found} in {where}"
+
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    off_pii = set()
+    for account_id in envs["off"]:
+        orders = control.ground_truth(refresh_token(account_id), start, start + timedelta(days=2),
+                                      ["ATVPDKIKX0DER", "A1PA6795UKMFR9"])
+        off_pii |= pii_values(orders)
+    assert len(off_pii) > 500
+    # Whole words only: a postal code such as 10115 may well be part of an order id.
+    for where, text in haystacks["off"].items():
+        found = [v for v in off_pii if contains_word(text, v)]
+        assert not found, f"PII {found[:3]} in {where}"
+    # The same scan finds PII where PII is on, so it is not blind.
+    on_orders = control.ground_truth(refresh_token("rdt-v0"), start, start + timedelta(days=2),
+                                     ["ATVPDKIKX0DER", "A1PA6795UKMFR9"])
+    assert any(contains_word(haystacks["on"]["duckdb rows"], v) for v in pii_values(on_orders) if "@" in v)
+
+
+def contains_word(text: str, value: str) -> bool:
+    """`value` in `text` with no letter, digit, '-' or '_' right before or after it."""
+    start = 0
+    while (i := text.find(value, start)) != -1:
+        before, after = text[i - 1: i], text[i + len(value): i + len(value) + 1]
+        if not any(c.isalnum() or c in "-_" for c in before + after):
+            return True
+        start = i + 1
+    return False
