@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -122,6 +122,7 @@ class EmulatorState:
         self.issued_tokens: list[str] = []  # every access token and RDT handed out, for tests that scan for leaks
         self._rdts: dict[str, tuple[str, datetime, list[dict]]] = {}
         self.v0_items_page_size = 100  # getOrderItems page size; tests lower it to exercise NextToken
+        self._injected: deque[bytes] = deque()
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._results: OrderedDict[tuple, list[OrderHistory]] = OrderedDict()
         self._lock = threading.Lock()
@@ -133,6 +134,15 @@ class EmulatorState:
             self._tokens[token] = (seller_key(refresh_token), self.clock.now() + timedelta(seconds=ACCESS_TOKEN_TTL))
             self.issued_tokens.append(token)
         return token
+
+    def inject_pages(self, bodies: list[bytes]) -> None:
+        """Serve these bodies, as they are, to the next searchOrders calls (bad-input tests)."""
+        with self._lock:
+            self._injected.extend(bodies)
+
+    def next_injected_page(self) -> bytes | None:
+        with self._lock:
+            return self._injected.popleft() if self._injected else None
 
     def issue_rdt(self, seller: str, resources: list[dict]) -> str:
         token = "Atz.sprdt|emu-" + secrets.token_urlsafe(24)
@@ -388,6 +398,9 @@ class Handler(BaseHTTPRequestHandler):
             if fault == "unavailable":
                 raise ApiError(503, "ServiceUnavailable", "Service temporarily unavailable. Please try again.")
             st.take_quota(caller[0], operation)
+            if operation == "searchOrders" and (injected := st.next_injected_page()) is not None:
+                st.stats[f"{operation}.200"] += 1
+                return self._send(200, injected, rate_header)
             status, body = handler(caller)
         except ApiError as e:
             st.stats[f"{operation}.{e.status}"] += 1
@@ -610,6 +623,10 @@ class Handler(BaseHTTPRequestHandler):
             except (TypeError, ValueError) as e:
                 return self._send(400, {"error": str(e)})
             return self._send(200, st.faults.plan.to_dict())
+        if path == "/_emulator/pages" and method == "POST":
+            # {"bodies": [base64, ...]}: the next searchOrders responses, byte for byte.
+            st.inject_pages([base64.b64decode(b) for b in body["bodies"]])
+            return self._send(200, {"queued": len(body["bodies"])})
         if path == "/_emulator/stats":
             return self._send(200, dict(st.stats))
         if path == "/_emulator/ground_truth" and method == "POST":

@@ -69,7 +69,17 @@ judged as (
             when {{ amount_problem('o.proceeds.grandTotal.amount', 'grandTotal') }} is not null
                 then {{ amount_problem('o.proceeds.grandTotal.amount', 'grandTotal') }}
             when o.orderItems is null then 'missing orderItems'
-            else item_reason
+            when item_reason is not null then item_reason
+            -- One order, one currency: a total and lines in different currencies cannot be summed or exported.
+            when len(list_distinct(list_filter(
+                    list_concat([o.proceeds.grandTotal.currencyCode],
+                                list_transform(o.orderItems, lambda i: coalesce(i.proceeds.proceedsTotal.currencyCode,
+                                                                              i.product.price.unitPrice.currencyCode))),
+                    lambda c: nullif(c, '') is not null))) > 1
+                then 'currencies disagree within the order: ' || o.proceeds.grandTotal.currencyCode || ' vs '
+                     || array_to_string(list_distinct(list_transform(o.orderItems,
+                            lambda i: coalesce(i.proceeds.proceedsTotal.currencyCode,
+                                               i.product.price.unitPrice.currencyCode))), ', ')
         end as quarantine_reason
     from checked
 )
