@@ -62,6 +62,9 @@ V0_STATUS_FILTER = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "PartiallySh
 V0_CHANNEL_FILTER = {"AFN": "AMAZON", "MFN": "MERCHANT"}
 ACCESS_TOKEN_TTL = 3600
 RDT_TTL = 3600
+# In a caller's grant: it authorised with an RDT (operations restricted as a whole, such as getOrderAddress, need
+# no data elements, only the token).
+RDT_GRANT = "restrictedDataToken"
 PAGINATION_TOKEN_TTL = timedelta(hours=24)
 MIN_LAG = timedelta(minutes=2)
 
@@ -153,8 +156,8 @@ class EmulatorState:
 
     def authorise(self, token: str | None, method: str = "GET", path: str = "",
                   allow_rdt: bool = False) -> tuple[str, frozenset[str]]:
-        """The seller behind an access token, and the restricted data elements it grants for this request: none
-        for an LWA token; an RDT's for a restricted operation it covers. Anything else is a 403."""
+        """The seller behind an access token, and what it grants for this request: nothing for an LWA token; for an
+        RDT that covers the operation, its data elements plus RDT_GRANT. Anything else is a 403."""
         denied = ApiError(403, "Unauthorized", "Access to requested resource is denied.",
                           "The access token you provided is revoked, malformed or invalid.")
         now = self.clock.now()
@@ -167,7 +170,7 @@ class EmulatorState:
             covered = rdt_grant(rdt[2], method, path)
             if covered is None:
                 raise denied
-            entry, grant = (rdt[0], rdt[1]), covered
+            entry, grant = (rdt[0], rdt[1]), covered | {RDT_GRANT}
         if entry[1] <= now:
             raise denied
         if self.faults.revoke_now():
@@ -580,11 +583,8 @@ class Handler(BaseHTTPRequestHandler):
         state = history.state_as_of(self.state.clock.now())
         if state and state[1] in ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED"):
             # The operation is restricted as a whole: an RDT for its path gets the full address.
-            payload["ShippingAddress"] = shipping_address(history, restricted=bool(grant) or self._is_rdt())
+            payload["ShippingAddress"] = shipping_address(history, restricted=RDT_GRANT in grant)
         return 200, {"payload": payload}
-
-    def _is_rdt(self) -> bool:
-        return (self.headers.get("x-amz-access-token") or "").startswith("Atz.sprdt|")
 
     def _create_rdt(self, seller: str, raw: bytes) -> tuple[int, dict]:
         try:
