@@ -74,6 +74,15 @@ class TestTokenBucket:
         bucket.set_rate(4.0)
         assert bucket.reserve() == pytest.approx(0.25)
 
+    def test_a_client_paces_by_amazons_plans_unless_told_others(self):
+        auth = LwaAuth("http://127.0.0.1:9/auth/o2/token", LwaCredentials("c", "s", "r"))
+        documented = SpApiClient("http://127.0.0.1:9", auth)
+        faster = SpApiClient("http://127.0.0.1:9", auth, usage_plans={"searchOrders": (5.6, 20)})
+        # 21 calls: the burst of 20, then one token at the plan's rate (paced a little under it).
+        assert documented.quota_seconds("searchOrders", 21) > 150
+        assert 0.15 < faster.quota_seconds("searchOrders", 21) < 0.3
+        assert faster.quota_seconds("getOrderItems", 31) == documented.quota_seconds("getOrderItems", 31)
+
 
 class TestPagination:
     def test_pages_to_the_end_and_equals_ground_truth(self, emulator, control):

@@ -135,7 +135,9 @@ class SpApiClient:
 
     def __init__(self, endpoint: str, auth: LwaAuth, *, retry: RetryPolicy | None = None,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 seed: int | None = None):
+                 seed: int | None = None, usage_plans: dict[str, tuple[float, int]] | None = None):
+        """`usage_plans`: (rate per second, burst) per operation until Amazon's `x-amzn-RateLimit-Limit` says
+        otherwise; Amazon's documented plans by default."""
         self.endpoint = endpoint.rstrip("/")
         self.auth = auth
         self.retry = retry or RetryPolicy()
@@ -144,7 +146,8 @@ class SpApiClient:
         self.stats = ClientStats()
         self._sleep = sleep
         self._rng = random.Random(seed)
-        self._buckets = {op: TokenBucket(rate * RATE_SAFETY, burst) for op, (rate, burst) in USAGE_PLANS.items()}
+        self._buckets = {op: TokenBucket(rate * RATE_SAFETY, burst)
+                         for op, (rate, burst) in {**USAGE_PLANS, **(usage_plans or {})}.items()}
 
     @classmethod
     def for_credentials(cls, endpoint: str, token_url: str, credentials: LwaCredentials, **kwargs) -> SpApiClient:
