@@ -15,9 +15,13 @@ from dagster_duckdb import DuckDBResource
 
 DEFAULT_LOCK_TIMEOUT_S = 300.0
 
-# Every step that opens the DuckDB file runs in this Dagster concurrency pool. dagster.yaml limits it to one
-# step at a time across all runs, so the pipeline never races itself for DuckDB's single-writer lock.
+# dbt, the exports and the Python checks run in this Dagster concurrency pool, which dagster.yaml limits to one
+# step at a time across all runs: such steps queue in Dagster, visibly, instead of starting processes that would
+# wait for the turn. The raw load, short and run once per (day, account), takes only the turn.
 DUCKDB_POOL = "duckdb"
+# How often a step waiting for its turn tries the lock again: the turn passes to a waiter at once, not after a
+# growing backoff (a backfill's loads queue for it one after another).
+TURN_POLL_S = 0.05
 
 
 class WarehouseLockedError(dg.Failure):
@@ -43,9 +47,9 @@ class WarehouseResource(DuckDBResource):
     """The DuckDB file (DUCKDB_PATH), used in turns.
 
     - The pipeline's own steps take turns through an exclusive lock on `<file>.lock`, held for as long as a step
-      uses DuckDB (a whole dbt build included). The `duckdb` pool already runs such steps one at a time; the lock
-      makes that hold even when the pool does not (Dagster's SQLite instance storage, as under `dagster dev`, can
-      grant one slot to two runs that claim it in the same instant), and it costs nothing otherwise.
+      uses DuckDB (a whole dbt build included). This is what keeps them apart: the raw loads are not in the
+      `duckdb` pool, and the pool's one slot can go to two runs that claim it in the same instant (Dagster's
+      SQLite instance storage, as under `dagster dev`).
     - Other processes (an analyst's session, even a read-only one) do not take that lock, but DuckDB's own lock
       keeps writers out while they hold the file: opening it then waits with backoff.
     After DUCKDB_LOCK_TIMEOUT_S of either wait the step fails and says who holds the file.
@@ -63,7 +67,7 @@ class WarehouseResource(DuckDBResource):
         if not held:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            deadline, delay, announced = time.monotonic() + self.lock_timeout_s, 0.05, False
+            deadline, announced = time.monotonic() + self.lock_timeout_s, False
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -78,7 +82,7 @@ class WarehouseResource(DuckDBResource):
                     if log and not announced:
                         log.info(f"{self.database} is in use by another step of the pipeline; waiting for it")
                         announced = True
-                    delay = _backoff(deadline, delay)
+                    time.sleep(TURN_POLL_S)
             with _turns_lock:
                 _turns[path] = [fd, 1]
         try:

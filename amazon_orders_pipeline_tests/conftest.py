@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import boto3
@@ -19,9 +17,12 @@ import pytest
 import requests
 
 from amazon_orders_pipeline import local_runs
+from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, manifest_is_stale
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.resources import SpApiResource, build_resources
 from amazon_orders_pipeline.warehouse import replace_partition
+from benchmarks.dagster_dev import free_port
+from benchmarks.truth import marts_and_truth
 
 # Amazon's OpenAPI models and sandbox cases live in ../shared/spapi-models beside the repository (CI has it there);
 # SPAPI_MODELS_DIR points elsewhere.
@@ -132,31 +133,14 @@ def query(db: str, sql: str, params=None) -> list[tuple]:
 
 def orders_against_truth(db: str, control: EmulatorControl, account_id: str, start: datetime, end: datetime,
                          marketplace_ids: list[str]) -> tuple[list[tuple], list[tuple]]:
-    """(marts, emulator) for one account's orders and order lines changed in [start, end): ids, statuses, totals,
-    quantities and unit prices, sorted alike. An order the emulator has changed again since `end` is left out on
-    both sides: the truth no longer places it in the window, while the marts rightly hold the version they saw."""
+    """(marts, emulator) for one account's orders and order lines changed in [start, end), as
+    `benchmarks.truth.marts_and_truth` compares them; orders the emulator changed again since `end` are left out."""
     token = emulator_refresh_token(account_id)
     truth = control.ground_truth(token, start, end, marketplace_ids)
     moved = {o["orderId"] for o in control.ground_truth(token, end, datetime.now(UTC) + timedelta(days=1),
                                                         marketplace_ids)}
-    expected_orders = sorted(
-        (o["orderId"], o["fulfillment"]["fulfillmentStatus"],
-         Decimal(o["proceeds"]["grandTotal"]["amount"]) if "proceeds" in o else None,
-         o.get("proceeds", {}).get("grandTotal", {}).get("currencyCode"))
-        for o in truth)
-    got_orders = query(db, "select order_id, order_status, order_total_amount, "
-                           "case when order_total_amount is null then null else currency_code end "
-                           "from main.orders where account_id = ? order by order_id", [account_id])
-    expected_items = sorted(
-        (o["orderId"], i["orderItemId"], i["quantityOrdered"],
-         Decimal(i["product"]["price"]["unitPrice"]["amount"]) if "price" in i["product"] else None)
-        for o in truth for i in o["orderItems"])
-    got_items = query(db, "select order_id, order_item_id, quantity_ordered, unit_price_amount "
-                          "from main.order_items where account_id = ? order by 1, 2", [account_id])
-    got_orders = [r for r in got_orders if r[0] not in moved]
-    got_items = [r for r in got_items if r[0] not in moved]
-    return [("order", *r) for r in got_orders] + [("item", *r) for r in got_items], \
-        [("order", *r) for r in expected_orders] + [("item", *r) for r in expected_items]
+    with duckdb.connect(db, read_only=True) as conn:
+        return marts_and_truth(conn, account_id, truth, moved)
 
 
 def raw_orders(db_path: str, account_id: str, day: date) -> list[dict]:
@@ -189,10 +173,9 @@ def spapi_model_file(name: str) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest():
     """dbt's manifest, parsed once per session when missing or older than the project (as `make` does)."""
-    project = Path(__file__).resolve().parents[1] / "dbt_project"
+    project = DBT_PROJECT_DIR
     manifest = project / "target" / "manifest.json"
-    sources = [p for p in project.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
-    if not manifest.exists() or manifest.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+    if manifest_is_stale(project, manifest):
         subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--profiles-dir", "."], cwd=project,
                        check=True, capture_output=True, timeout=300)
     return manifest
@@ -206,12 +189,6 @@ def orders_model() -> dict:
 @pytest.fixture(scope="session")
 def sandbox_cases() -> list[dict]:
     return json.loads(spapi_model_file("sandbox_cases.json").read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -6,22 +6,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import pytest
-import requests
 
 from amazon_orders_pipeline.emulator import Emulator
+from benchmarks.dagster_dev import LAUNCH_RUN, REPO, DagsterDev, event_texts, wait_for_run
+from benchmarks.dagster_dev import dagster_dev as start_dagster_dev
 
-from .conftest import TWO_ACCOUNTS, EmulatorControl, free_port, orders_against_truth, query
+from .conftest import TWO_ACCOUNTS, EmulatorControl, orders_against_truth, query
 
-REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 # What the probe found necessary on these machines: no sandbox as root, no GPU, and no calls to Google's hosts.
@@ -35,80 +30,25 @@ GROUPS = {
     "marts": ["orders", "order_items", "order_addresses"],
     "exports": ["salesforce_order_export", "erp_sales_order_export"],
 }
-LOCK_ERRORS = ("Could not set lock", "Conflicting lock")
 
 
-class DagsterDev:
-    """A running `dagster dev` and what the tests need from it: GraphQL, and the instance it writes."""
+class UiSession:
+    """`dagster dev` with the emulator and days the tests run against."""
 
-    def __init__(self, url: str, home: Path, env: dict[str, str], emulator: Emulator, first_day, log: Path):
-        self.url, self.home, self.env, self.first_day, self.log = url, home, env, first_day, log
+    def __init__(self, server: DagsterDev, emulator: Emulator, first_day):
+        self.server, self.first_day = server, first_day
+        self.url, self.env, self.graphql, self.instance = server.url, server.env, server.graphql, server.instance
         self.control = EmulatorControl(emulator)
-
-    def graphql(self, query_text: str, variables: dict | None = None) -> dict:
-        resp = requests.post(f"{self.url}/graphql", json={"query": query_text, "variables": variables or {}},
-                             timeout=60)
-        resp.raise_for_status()
-        body = resp.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
-
-    def instance(self) -> dg.DagsterInstance:
-        return dg.DagsterInstance.from_config(str(self.home))
-
-
-def session_processes(sid: int) -> list[int]:
-    """Every live process of a session (field 6 of /proc/<pid>/stat)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
-
-
-def stop_session(proc: subprocess.Popen) -> list[int]:
-    """SIGTERM the whole session `dagster dev` leads (webserver, daemon, code servers, runs), then SIGKILL what is
-    left. Returns the processes still alive afterwards."""
-    for sig, grace in ((signal.SIGTERM, 60), (signal.SIGKILL, 10)):
-        for pid in session_processes(proc.pid):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and session_processes(proc.pid):
-            time.sleep(0.5)
-        if proc.poll() is None:
-            try:
-                proc.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
-        if not session_processes(proc.pid):
-            break
-    return session_processes(proc.pid)
 
 
 @pytest.fixture(scope="module")
 def dagster_dev(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dagster_dev")
-    home = tmp / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     (tmp / "accounts.yaml").write_text(TWO_ACCOUNTS)
     today = datetime.now(UTC).date()
     first_day = today - timedelta(days=BACKFILL_DAYS)
-    port = free_port()
-    log = tmp / "dagster-dev.log"
     with Emulator(speed=2000, seed=11, orders_per_day=300) as emulator:
         env = {
-            **os.environ,
-            # dagster-dbt re-parses the project under `dagster dev` and looks for dbt on PATH.
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "DAGSTER_HOME": str(home),
             "ACCOUNTS_FILE": str(tmp / "accounts.yaml"),
             "DUCKDB_PATH": str(tmp / "warehouse" / "orders.duckdb"),
             "LANDING_DIR": str(tmp / "landing"),
@@ -117,86 +57,8 @@ def dagster_dev(tmp_path_factory):
             "LWA_TOKEN_URL": f"{emulator.url}/auth/o2/token",
             "PARTITIONS_START_DATE": first_day.isoformat(),
         }
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
-                 "-p", str(port)],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        server = DagsterDev(f"http://127.0.0.1:{port}", home, env, emulator, first_day, log)
-        try:
-            wait_for_location(server, proc)
-            yield server
-        finally:
-            left = stop_session(proc)
-            assert not left, f"processes of dagster dev still running after SIGKILL: {left}"
-
-
-def wait_for_location(server: DagsterDev, proc: subprocess.Popen, timeout_s: float = 240) -> None:
-    deadline = time.monotonic() + timeout_s
-    status = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"dagster dev exited with {proc.returncode}:\n{server.log.read_text()[-4000:]}")
-        try:
-            data = server.graphql(WORKSPACE_STATUS)
-            entries = data["workspaceOrError"]["locationEntries"]
-            status = entries
-            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                error = entries[0]["locationOrLoadError"]
-                assert error["__typename"] == "RepositoryLocation", error
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"the code location did not load in {timeout_s} s: {status}\n"
-                         f"{server.log.read_text()[-4000:]}")
-
-
-WORKSPACE_STATUS = """
-{ workspaceOrError { ... on Workspace { locationEntries {
-    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-
-LAUNCH_RUN = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}"""
-
-LAUNCH_BACKFILL = """
-mutation Backfill($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}"""
-
-
-def wait_for_run(instance: dg.DagsterInstance, run_id: str, timeout_s: float) -> dg.DagsterRun:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = instance.get_run_by_id(run_id)
-        if run and run.is_finished:
-            return run
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} did not finish in {timeout_s} s")
-
-
-def run_events(instance: dg.DagsterInstance, run_id: str) -> list:
-    return instance.all_logs(run_id)
-
-
-def event_texts(events) -> str:
-    texts = []
-    for e in events:
-        texts.append(e.user_message or "")
-        if e.dagster_event and e.dagster_event.event_specific_data is not None:
-            texts.append(str(e.dagster_event.event_specific_data))
-    return "\n".join(texts)
+        with start_dagster_dev(env, tmp / "dagster_home", tmp / "dagster-dev.log") as server:
+            yield UiSession(server, emulator, first_day)
 
 
 def test_the_asset_graph_shows_every_group_and_asset_and_a_partition_launched_from_it_succeeds(dagster_dev):
@@ -246,7 +108,7 @@ def test_the_asset_graph_shows_every_group_and_asset_and_a_partition_launched_fr
             page.screenshot(path=str(ARTIFACTS / "partition-run.png"), full_page=True)
         finally:
             browser.close()
-    assert run.status == dg.DagsterRunStatus.SUCCESS, event_texts(run_events(dagster_dev.instance(), run_id))[-3000:]
+    assert run.status == dg.DagsterRunStatus.SUCCESS, event_texts(dagster_dev.instance().all_logs(run_id))[-3000:]
     rows = query(dagster_dev.env["DUCKDB_PATH"], "select count(*), sum(order_count) from raw.order_pages "
                                                  "where account_id = 'acme-us' and partition_date = ?", [day])
     assert rows[0][0] > 0 and rows[0][1] == len(dagster_dev.control.ground_truth_day("acme-us", day_of(day),
@@ -258,39 +120,18 @@ def day_of(text: str):
 
 
 def test_a_backfill_of_14_days_and_2_accounts_runs_in_parallel_without_a_lock_error(dagster_dev):
-    keys = [{"path": ["amazon_sp_api", name]} for name in GROUPS["extract"]]
-    keys += [{"path": [name]} for group in ("staging", "marts", "exports") for name in GROUPS[group]]
-    launched = dagster_dev.graphql(LAUNCH_BACKFILL, {"params": {
-        "assetSelection": keys, "allPartitions": True, "title": "14 days x 2 accounts"}})["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill_id = launched["backfillId"]
-
-    instance = dagster_dev.instance()
-    deadline = time.monotonic() + 1500
-    while time.monotonic() < deadline:
-        backfill = instance.get_backfill(backfill_id)
-        if backfill.status.value in ("COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
-            break
-        time.sleep(2)
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
-    events = {run.run_id: run_events(instance, run.run_id) for run in runs}
-    failed = {r.run_id: event_texts(events[r.run_id])[-2000:] for r in runs
-              if r.status != dg.DagsterRunStatus.SUCCESS}
-    assert backfill.status.value == "COMPLETED_SUCCESS", (backfill.status, failed)
-    assert not failed
-    assert not [r.run_id for r in runs if any(s in event_texts(events[r.run_id]) for s in LOCK_ERRORS)]
-
-    raw_runs = [r for r in runs if "dagster/partition/account" in r.tags]
-    assert len(raw_runs) == BACKFILL_DAYS * 2
-    # Every run used the multiprocess executor: each step ran in a process of its own.
-    for run in runs:
-        assert any("using multiprocess executor" in (e.user_message or "") for e in events[run.run_id]), run.run_id
-
+    keys = [["amazon_sp_api", name] for name in GROUPS["extract"]]
+    keys += [[name] for group in ("staging", "marts", "exports") for name in GROUPS[group]]
+    outcome = dagster_dev.server.backfill(keys, "14 days x 2 accounts", timeout_s=1500)
+    assert outcome.status == "COMPLETED_SUCCESS", (outcome.status, outcome.failed)
+    assert not outcome.failed
+    assert not outcome.lock_errors
+    assert len(outcome.raw_runs) == BACKFILL_DAYS * 2
+    assert outcome.all_multiprocess
     # Runs overlapped in time (extraction runs in parallel), yet no step ever met DuckDB's lock: the pool and the
     # pipeline's turns kept the steps that use the file apart.
-    spans = sorted(run_span(instance, r) for r in runs)
-    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)), "no two runs were in flight at once"
-    assert len([s for r in runs for s in step_spans(events[r.run_id])]) >= len(runs) * 2
+    assert outcome.most_in_flight >= 2, "no two runs were in flight at once"
+    assert len(outcome.steps) >= len(outcome.runs) * 2
 
     db = dagster_dev.env["DUCKDB_PATH"]
     start = datetime.combine(dagster_dev.first_day, datetime.min.time(), tzinfo=UTC)
@@ -299,22 +140,3 @@ def test_a_backfill_of_14_days_and_2_accounts_runs_in_parallel_without_a_lock_er
         got, expected = orders_against_truth(db, dagster_dev.control, account_id, start,
                                              start + timedelta(days=BACKFILL_DAYS), marketplaces)
         assert got == expected and got
-
-
-def run_span(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[float, float]:
-    record = instance.get_run_record_by_id(run.run_id)
-    return record.start_time, record.end_time
-
-
-def step_spans(events) -> list[tuple[float, float, str]]:
-    """(start, end, step key) of every step that ran, from its STEP_START and its success or failure."""
-    starts, spans = {}, []
-    for e in events:
-        if not e.is_dagster_event:
-            continue
-        kind = e.dagster_event.event_type
-        if kind == dg.DagsterEventType.STEP_START:
-            starts[e.step_key] = e.timestamp
-        elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE) and e.step_key in starts:
-            spans.append((starts[e.step_key], e.timestamp, e.step_key))
-    return spans

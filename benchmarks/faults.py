@@ -21,7 +21,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -32,14 +31,18 @@ from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.seller import seller_tag
 from amazon_orders_pipeline.extract import ExtractError, PageStore, extract_window
 from amazon_orders_pipeline.sp_api import AuthError, LwaCredentials, RetryPolicy, SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.warehouse import load_landed
 from benchmarks.transform import run_dbt
+from benchmarks.truth import expected_rows, mart_rows
 
 MARKETPLACES = ["ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"]
 FAULT_NAMES = ("throttle", "server_error", "unavailable", "slow", "drop", "truncate")
 # A run that still fails after this many tries counts as a failure of the seed.
 MAX_RUNS = 4
+# The emulator's quotas are Amazon's times this.
+SPEED = 2000
 # Sellers per warehouse: the emulator tells 100 sellers' order ids apart, and the marts' order ids are unique.
 BATCH = 90
 
@@ -82,29 +85,12 @@ def random_case(seed: int) -> tuple[str, bool, dict, int | None, int, int]:
     return api_version, pii, plan, jump, rng.randint(150, 350), rng.choice([1, 2, 100])
 
 
-def expected_rows(orders: list[dict]) -> tuple[list[tuple], list[tuple]]:
-    """What `orders` and `order_items` must hold for these v2026-shaped ground-truth orders."""
-    expected_orders = sorted(
-        (o["orderId"], o["fulfillment"]["fulfillmentStatus"],
-         Decimal(o["proceeds"]["grandTotal"]["amount"]) if "proceeds" in o else None,
-         o["proceeds"]["grandTotal"]["currencyCode"] if "proceeds" in o else None)
-        for o in orders)
-    expected_items = sorted(
-        (o["orderId"], i["orderItemId"], i["quantityOrdered"],
-         Decimal(i["product"]["price"]["unitPrice"]["amount"]) if "price" in i["product"] else None)
-        for o in orders for i in o["orderItems"])
-    return expected_orders, expected_items
-
-
-def mart_rows(conn: duckdb.DuckDBPyConnection, account_id: str) -> tuple[list[tuple], list[tuple]]:
-    orders = conn.execute(
-        "select order_id, order_status, order_total_amount, "
-        "case when order_total_amount is null then null else currency_code end "
-        "from main.orders where account_id = ? order by all", [account_id]).fetchall()
-    items = conn.execute(
-        "select order_id, order_item_id, quantity_ordered, unit_price_amount from main.order_items "
-        "where account_id = ? order by all", [account_id]).fetchall()
-    return orders, items
+def emulator_plans(speed: float) -> dict[str, tuple[float, int]]:
+    """The usage plans a client learns from the emulator's `x-amzn-RateLimit-Limit` on its first 200. A fresh
+    client starts from Amazon's own: when its first searchOrders call meets a 429 storm (429s carry no rate
+    header), it waits for Amazon's rate, 3 minutes a token, against an emulator 2000 times faster (one seed of 500
+    took 15 minutes so)."""
+    return {op: (rate * speed, burst) for op, (rate, burst) in USAGE_PLANS.items()}
 
 
 def run_seed(seed: int, refresh: str, day: date, landing: LocalStore,
@@ -114,7 +100,7 @@ def run_seed(seed: int, refresh: str, day: date, landing: LocalStore,
     api_version, pii, plan, jump, per_day, items_page = random_case(seed)
     account_id = f"seed-{seed}"
     outcome = SeedOutcome(seed, account_id, api_version, pii, plan, jump)
-    with Emulator(speed=2000, seed=seed, orders_per_day=per_day) as emu:
+    with Emulator(speed=SPEED, seed=seed, orders_per_day=per_day) as emu:
         state = emu.state
         state.v0_items_page_size = items_page
         state.faults.configure(FaultPlan(**plan))
@@ -131,7 +117,8 @@ def run_seed(seed: int, refresh: str, day: date, landing: LocalStore,
             outcome.runs += 1
             client = SpApiClient.for_credentials(
                 emu.url, f"{emu.url}/auth/o2/token", LwaCredentials("campaign", "campaign-secret", refresh),
-                retry=RetryPolicy(base_delay_s=0.005, max_delay_s=0.05, timeout_s=5))
+                retry=RetryPolicy(base_delay_s=0.005, max_delay_s=0.05, timeout_s=5),
+                usage_plans=emulator_plans(SPEED))
             try:
                 result = extract_window(client, landing, account_id=account_id, day=day,
                                         marketplace_ids=MARKETPLACES, pii=pii, api_version=api_version,

@@ -2,8 +2,8 @@
 
 1. `landed_order_pages`: every searchOrders page of the change window, fetched under the account's quota and landed
    in the landing area. It never opens DuckDB, so extractions of different accounts overlap freely.
-2. `order_pages` + `order_records`: the landed pages loaded into DuckDB in one short transaction, in the `duckdb`
-   concurrency pool like every other step that opens the file.
+2. `order_pages` + `order_records`: the landed pages loaded into DuckDB in one short transaction, taking the
+   warehouse's turn (see `WarehouseResource.turn`) for just that transaction.
 """
 
 from datetime import timedelta
@@ -23,7 +23,7 @@ from amazon_orders_pipeline.resources import LandingResource, SpApiResource
 from amazon_orders_pipeline.sp_api.auth import AuthError
 from amazon_orders_pipeline.sp_api.client import SpApiError
 from amazon_orders_pipeline.warehouse import load_landed
-from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
+from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 
 LANDED_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "landed_order_pages"])
 ORDER_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "order_pages"])
@@ -98,7 +98,10 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
     @dg.multi_asset(
         name="amazon_sp_api__order_pages",
         partitions_def=partitions_def,
-        pool=DUCKDB_POOL,
+        # Not in the `duckdb` pool: a pool slot is claimed before the step's process starts and freed after it
+        # ends, so the pool would also serialize seconds of process start-up around a write of a fraction of a
+        # second, and a freed slot waits for the next claimant's backoff poll (up to 15 s). The step takes the
+        # warehouse's turn (an exclusive file lock, handed over at once) for just the load instead.
         specs=[
             dg.AssetSpec(ORDER_PAGES_KEY, group_name="extract", kinds={"duckdb"}, deps=[LANDED_PAGES_KEY],
                          description=(

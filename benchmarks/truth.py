@@ -1,0 +1,47 @@
+"""The marts against the emulator's ground truth: what `orders` and `order_items` must hold for a seller's orders,
+and what they do hold. Shared by the tests and the benchmarks that check correctness."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import duckdb
+
+
+def expected_rows(orders: list[dict]) -> tuple[list[tuple], list[tuple]]:
+    """What `orders` and `order_items` must hold for these v2026-shaped ground-truth orders: ids, statuses,
+    totals, quantities and unit prices, sorted."""
+    expected_orders = sorted(
+        (o["orderId"], o["fulfillment"]["fulfillmentStatus"],
+         Decimal(o["proceeds"]["grandTotal"]["amount"]) if "proceeds" in o else None,
+         o["proceeds"]["grandTotal"]["currencyCode"] if "proceeds" in o else None)
+        for o in orders)
+    expected_items = sorted(
+        (o["orderId"], i["orderItemId"], i["quantityOrdered"],
+         Decimal(i["product"]["price"]["unitPrice"]["amount"]) if "price" in i["product"] else None)
+        for o in orders for i in o["orderItems"])
+    return expected_orders, expected_items
+
+
+def mart_rows(conn: duckdb.DuckDBPyConnection, account_id: str) -> tuple[list[tuple], list[tuple]]:
+    """The same columns from the marts, for one account, sorted alike."""
+    orders = conn.execute(
+        "select order_id, order_status, order_total_amount, "
+        "case when order_total_amount is null then null else currency_code end "
+        "from main.orders where account_id = ? order by all", [account_id]).fetchall()
+    items = conn.execute(
+        "select order_id, order_item_id, quantity_ordered, unit_price_amount from main.order_items "
+        "where account_id = ? order by all", [account_id]).fetchall()
+    return orders, items
+
+
+def marts_and_truth(conn: duckdb.DuckDBPyConnection, account_id: str, truth: list[dict],
+                    moved: set[str]) -> tuple[list[tuple], list[tuple]]:
+    """(marts, truth) as tagged rows ("order", …) and ("item", …). Orders in `moved` (changed again after the
+    window) are left out on both sides: the truth no longer places them in the window, while the marts rightly
+    hold the version they saw."""
+    want_orders, want_items = expected_rows([o for o in truth if o["orderId"] not in moved])
+    got_orders, got_items = mart_rows(conn, account_id)
+    got = [("order", *r) for r in got_orders if r[0] not in moved] + \
+          [("item", *r) for r in got_items if r[0] not in moved]
+    return got, [("order", *r) for r in want_orders] + [("item", *r) for r in want_items]
