@@ -23,6 +23,7 @@ from amazon_orders_pipeline.resources import SpApiResource, build_resources
 from amazon_orders_pipeline.warehouse import replace_partition
 from benchmarks.dagster_dev import free_port
 from benchmarks.truth import marts_and_truth
+from benchmarks.workdir import emulator_env
 
 # Amazon's OpenAPI models and sandbox cases live in ../shared/spapi-models beside the repository (CI has it there);
 # SPAPI_MODELS_DIR points elsewhere.
@@ -94,15 +95,7 @@ def past_day() -> date:
 def pipeline_env(tmp_path, emulator) -> dict[str, str]:
     accounts = tmp_path / "accounts.yaml"
     accounts.write_text(TWO_ACCOUNTS)
-    return {
-        "ACCOUNTS_FILE": str(accounts),
-        "DUCKDB_PATH": str(tmp_path / "warehouse" / "orders.duckdb"),
-        "LANDING_DIR": str(tmp_path / "landing"),
-        "EXPORT_DIR": str(tmp_path / "exports"),
-        "SP_API_ENDPOINT": emulator.url,
-        "LWA_TOKEN_URL": f"{emulator.url}/auth/o2/token",
-        "PARTITIONS_START_DATE": "2026-01-01",
-    }
+    return emulator_env(emulator.url, tmp_path, accounts)
 
 
 def test_resources(environ: dict[str, str]) -> dict:

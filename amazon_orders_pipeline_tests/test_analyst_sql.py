@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from benchmarks.workdir import emulator_env
+
 from .conftest import materialize_raw, materialize_transform
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -47,10 +49,7 @@ def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("analyst")
     (tmp / "accounts.yaml").write_text(TWO_ACCOUNTS)
     with Emulator(speed=2000, seed=5, orders_per_day=400) as emulator:
-        env = {"ACCOUNTS_FILE": str(tmp / "accounts.yaml"), "DUCKDB_PATH": str(tmp / "w" / "orders.duckdb"),
-               "LANDING_DIR": str(tmp / "landing"), "EXPORT_DIR": str(tmp / "exports"),
-               "SP_API_ENDPOINT": emulator.url, "LWA_TOKEN_URL": f"{emulator.url}/auth/o2/token",
-               "PARTITIONS_START_DATE": "2026-01-01"}
+        env = emulator_env(emulator.url, tmp, tmp / "accounts.yaml")
         first = datetime.now(UTC).date() - timedelta(days=2)  # recent enough to have unshipped orders
         days = [first, first + timedelta(days=1)]
         for day in days:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.workdir import emulator_env
+
 from .conftest import materialize_raw, materialize_transform, query
 
 # Run in a process of its own, so that it can be killed: the raw assets of one (day, account) partition, in-process
@@ -53,9 +55,7 @@ def emulator_process():
 def env_for(tmp_path: Path, url: str, name: str, api_version: str) -> dict[str, str]:
     accounts = tmp_path / f"{name}.yaml"
     accounts.write_text(ACCOUNTS.format(api_version=api_version))
-    return {"ACCOUNTS_FILE": str(accounts), "DUCKDB_PATH": str(tmp_path / name / "orders.duckdb"),
-            "LANDING_DIR": str(tmp_path / name / "landing"), "EXPORT_DIR": str(tmp_path / name / "exports"),
-            "SP_API_ENDPOINT": url, "LWA_TOKEN_URL": f"{url}/auth/o2/token", "PARTITIONS_START_DATE": "2026-01-01"}
+    return emulator_env(url, tmp_path / name, accounts)
 
 
 def calls(url: str) -> Counter:

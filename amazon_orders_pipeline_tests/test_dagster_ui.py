@@ -14,6 +14,7 @@ import pytest
 from amazon_orders_pipeline.emulator import Emulator
 from benchmarks.dagster_dev import LAUNCH_RUN, REPO, DagsterDev, event_texts, wait_for_run
 from benchmarks.dagster_dev import dagster_dev as start_dagster_dev
+from benchmarks.workdir import emulator_env
 
 from .conftest import TWO_ACCOUNTS, EmulatorControl, orders_against_truth, query
 
@@ -48,15 +49,7 @@ def dagster_dev(tmp_path_factory):
     today = datetime.now(UTC).date()
     first_day = today - timedelta(days=BACKFILL_DAYS)
     with Emulator(speed=2000, seed=11, orders_per_day=300) as emulator:
-        env = {
-            "ACCOUNTS_FILE": str(tmp / "accounts.yaml"),
-            "DUCKDB_PATH": str(tmp / "warehouse" / "orders.duckdb"),
-            "LANDING_DIR": str(tmp / "landing"),
-            "EXPORT_DIR": str(tmp / "exports"),
-            "SP_API_ENDPOINT": emulator.url,
-            "LWA_TOKEN_URL": f"{emulator.url}/auth/o2/token",
-            "PARTITIONS_START_DATE": first_day.isoformat(),
-        }
+        env = emulator_env(emulator.url, tmp, tmp / "accounts.yaml", first_day.isoformat())
         with start_dagster_dev(env, tmp / "dagster_home", tmp / "dagster-dev.log") as server:
             yield UiSession(server, emulator, first_day)
 

@@ -19,6 +19,7 @@ from amazon_orders_pipeline.sp_api import LwaCredentials, RetryPolicy, SpApiClie
 from amazon_orders_pipeline.sp_api.tokens import RestrictedDataToken
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.warehouse import replace_partition
+from benchmarks.workdir import emulator_env
 
 from .conftest import (
     EmulatorControl,
@@ -290,10 +291,7 @@ accounts:
     api_version: "{api_version}"
     pii: {str(pii).lower()}
 """)
-    return {"ACCOUNTS_FILE": str(accounts), "DUCKDB_PATH": str(tmp_path / name / "orders.duckdb"),
-            "LANDING_DIR": str(tmp_path / name / "landing"), "EXPORT_DIR": str(tmp_path / name / "exports"),
-            "SP_API_ENDPOINT": emulator.url, "LWA_TOKEN_URL": f"{emulator.url}/auth/o2/token",
-            "PARTITIONS_START_DATE": "2026-01-01"}
+    return emulator_env(emulator.url, tmp_path / name, accounts)
 
 
 def mart_rows(db: str, table: str, exclude: set[str]) -> tuple[list[str], list[tuple]]:

@@ -11,6 +11,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from benchmarks.workdir import emulator_env
+
 from .conftest import materialize_raw, materialize_transform
 
 ACCOUNTS = {
@@ -34,10 +36,7 @@ def pipeline_env(tmp_path: Path, emulator, name: str, account_ids: list[str]) ->
     accounts.write_text("accounts:\n" + "".join(
         f"  - id: {a}\n    region: NA\n    marketplace_ids: [ATVPDKIKX0DER, A1PA6795UKMFR9]\n"
         f"    api_version: \"{ACCOUNTS[a][0]}\"\n    pii: {str(ACCOUNTS[a][1]).lower()}\n" for a in account_ids))
-    return {"ACCOUNTS_FILE": str(accounts), "DUCKDB_PATH": str(tmp_path / name / "db" / "orders.duckdb"),
-            "LANDING_DIR": str(tmp_path / name / "landing"), "EXPORT_DIR": str(tmp_path / name / "exports"),
-            "SP_API_ENDPOINT": emulator.url, "LWA_TOKEN_URL": f"{emulator.url}/auth/o2/token",
-            "PARTITIONS_START_DATE": "2026-01-01"}
+    return emulator_env(emulator.url, tmp_path / name, accounts)
 
 
 def run_everything(env: dict[str, str], account_ids: list[str], days: list, home: Path) -> None:

@@ -36,6 +36,7 @@ from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.seller import seller_tag
 from benchmarks.dagster_dev import REPO, dagster_dev, rss_mb
 from benchmarks.truth import marts_and_truth
+from benchmarks.workdir import emulator_env
 
 MARKETPLACES = {"NA": ["ATVPDKIKX0DER"], "EU": ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]}
 
@@ -100,15 +101,7 @@ def run_load(workdir: Path, n_accounts: int, days: int, orders_per_day: int, spe
     first_day = datetime.now(UTC).date() - timedelta(days=days)
     peaks = {"session": 0.0, "process": 0.0, "self": 0.0}
     with Emulator(speed=speed, seed=17, orders_per_day=orders_per_day) as emulator:
-        env = {
-            "ACCOUNTS_FILE": str(workdir / "accounts.yaml"),
-            "DUCKDB_PATH": str(workdir / "warehouse" / "orders.duckdb"),
-            "LANDING_DIR": str(workdir / "landing"),
-            "EXPORT_DIR": str(workdir / "exports"),
-            "SP_API_ENDPOINT": emulator.url,
-            "LWA_TOKEN_URL": f"{emulator.url}/auth/o2/token",
-            "PARTITIONS_START_DATE": first_day.isoformat(),
-        }
+        env = emulator_env(emulator.url, workdir, workdir / "accounts.yaml", first_day.isoformat())
         keys = [list(k.path) for a in build_assets({**os.environ, **env}) for k in a.keys]
         with dagster_dev(env, workdir / "dagster_home", workdir / "dagster-dev.log",
                          dagster_yaml=dagster_yaml(max_concurrent_runs)) as server:
