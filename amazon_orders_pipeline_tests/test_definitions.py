@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from amazon_orders_pipeline.accounts import ConfigError, load_accounts
+from amazon_orders_pipeline.assets.dbt import manifest_is_stale
 from amazon_orders_pipeline.definitions import build_definitions
 
 from .conftest import TWO_ACCOUNTS
@@ -114,3 +115,20 @@ def test_dbt_exports_and_checks_queue_in_the_duckdb_pool_the_raw_load_and_extrac
     assert "duckdb" not in landed.required_resource_keys and not landed.node_def.pools
     pools = yaml.safe_load((ROOT / "dagster.yaml").read_text())["concurrency"]["pools"]
     assert pools == {"granularity": "op", "default_limit": 1}
+
+
+def test_the_manifest_is_stale_when_missing_or_older_than_a_file_dbt_parses_and_not_for_dbt_output(tmp_path):
+    project = tmp_path / "dbt"
+    (project / "models").mkdir(parents=True)
+    (project / "target" / "run-1").mkdir(parents=True)
+    model, manifest = project / "models" / "orders.sql", project / "target" / "manifest.json"
+    model.write_text("select 1")
+    assert manifest_is_stale(project, manifest)
+    manifest.write_text("{}")
+    os.utime(model, (1_000, 1_000))
+    os.utime(manifest, (2_000, 2_000))
+    assert not manifest_is_stale(project, manifest)
+    (project / "target" / "run-1" / "compiled.sql").write_text("select 1")  # dbt's own output, newer
+    assert not manifest_is_stale(project, manifest)
+    os.utime(model, (3_000, 3_000))
+    assert manifest_is_stale(project, manifest)

@@ -64,9 +64,12 @@ def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    skip = {"target", "logs", "dbt_packages"}
-    return any(p.stat().st_mtime > built for p in project_dir.rglob("*")
-               if p.suffix in DBT_SOURCE_SUFFIXES and not skip & set(p.relative_to(project_dir).parts))
+    for folder, subfolders, files in os.walk(project_dir):
+        # Not into dbt's output (dagster-dbt leaves a folder per run in target/), logs or packages.
+        subfolders[:] = [d for d in subfolders if d not in ("target", "logs", "dbt_packages")]
+        if any(os.path.getmtime(os.path.join(folder, f)) > built for f in files if f.endswith(DBT_SOURCE_SUFFIXES)):
+            return True
+    return False
 
 
 def prepare_if_stale(project: DbtProject) -> None:
