@@ -35,6 +35,11 @@ def embedded_emulator_url(speed: float) -> str:
         return _embedded_emulator.url
 
 
+def emulator_refresh_token(account_id: str) -> str:
+    """What an account without credentials sends the emulator: each account is its own synthetic seller."""
+    return f"emulator-refresh-{account_id}"
+
+
 class SpApiResource(dg.ConfigurableResource):
     """Builds an SP-API client per account: Amazon when its credentials are set, the emulator otherwise."""
 
@@ -56,7 +61,7 @@ class SpApiResource(dg.ConfigurableResource):
             # is its own synthetic seller with its own quota.
             endpoint = self.endpoint or embedded_emulator_url(self.emulator_speed)
             token_url = self.lwa_token_url or f"{endpoint.rstrip('/')}/auth/o2/token"
-            credentials = LwaCredentials("emulator-client", "emulator-secret", f"emulator-refresh-{account.id}")
+            credentials = LwaCredentials("emulator-client", "emulator-secret", emulator_refresh_token(account.id))
         else:
             endpoint = self.endpoint or REGION_ENDPOINTS[account.region]
             token_url = self.lwa_token_url or LWA_TOKEN_URL

@@ -19,7 +19,7 @@ import requests
 from amazon_orders_pipeline import local_runs
 from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, manifest_is_stale
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.resources import SpApiResource, build_resources
+from amazon_orders_pipeline.resources import SpApiResource, build_resources, emulator_refresh_token
 from amazon_orders_pipeline.warehouse import replace_partition
 from benchmarks.dagster_dev import free_port
 from benchmarks.truth import marts_and_truth
@@ -39,10 +39,6 @@ accounts:
     marketplace_ids: [A1F83G8C2ARO7P, A1PA6795UKMFR9]
     pii: true
 """
-
-
-def emulator_refresh_token(account_id: str) -> str:
-    return f"emulator-refresh-{account_id}"
 
 
 class EmulatorControl:

@@ -7,7 +7,8 @@ import yaml
 
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.seller import seller_tag
-from benchmarks.load import dagster_yaml, emulator_refresh_token, load_accounts, ok, run_load
+from amazon_orders_pipeline.resources import emulator_refresh_token
+from benchmarks.load import dagster_yaml, load_accounts, ok, run_load
 
 
 def test_load_accounts_are_distinct_sellers_on_both_apis_and_regions():

@@ -220,15 +220,21 @@ def session_processes(sid: int) -> list[int]:
     return found
 
 
-def rss_mb(pid: int) -> float:
-    """A process's resident memory now (VmRSS), in MB; 0 once it is gone."""
+def proc_status_mb(pid: int, field: str) -> float:
+    """A memory figure of a process from /proc/<pid>/status (VmRSS now, VmHWM its high-water mark), in MB; 0 once
+    it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory now, in MB."""
+    return proc_status_mb(pid, "VmRSS")
 
 
 def stop_session(proc: subprocess.Popen) -> list[int]:

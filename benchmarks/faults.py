@@ -35,7 +35,7 @@ from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.warehouse import load_landed
 from benchmarks.transform import run_dbt
-from benchmarks.truth import expected_rows, mart_rows
+from benchmarks.truth import expected_rows, mart_rows, window_truth
 
 MARKETPLACES = ["ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"]
 FAULT_NAMES = ("throttle", "server_error", "unavailable", "slow", "drop", "truncate")
@@ -132,15 +132,9 @@ def run_seed(seed: int, refresh: str, day: date, landing: LocalStore,
         outcome.restarted = result.restarted
         state.faults.configure(FaultPlan())
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        now = state.clock.now()
-        seller = seller_key(refresh)
-        truth = state.window_orders(seller, "lastUpdated", start, start + timedelta(days=1), now,
-                                    marketplaces=set(MARKETPLACES))
-        later = state.window_orders(seller, "lastUpdated", start + timedelta(days=1), now + timedelta(days=1), now,
-                                    marketplaces=set(MARKETPLACES))
-        outcome.moved = {o.order_id for o in later}
+        truth, outcome.moved = window_truth(state, refresh, start, start + timedelta(days=1), set(MARKETPLACES))
         outcome.expected_orders, outcome.expected_items = expected_rows(
-            [o.to_api(now) for o in truth if o.order_id not in outcome.moved])
+            [o for o in truth if o["orderId"] not in outcome.moved])
     load_landed(conn, PageStore(landing, account_id, day), account_id, day, result.attempt_id, len(result.pages))
     return outcome
 

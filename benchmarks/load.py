@@ -34,16 +34,12 @@ from amazon_orders_pipeline.definitions import build_assets
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.seller import seller_tag
+from amazon_orders_pipeline.resources import emulator_refresh_token
 from benchmarks.dagster_dev import REPO, dagster_dev, rss_mb
-from benchmarks.truth import marts_and_truth
+from benchmarks.truth import marts_and_truth, window_truth
 from benchmarks.workdir import emulator_env
 
 MARKETPLACES = {"NA": ["ATVPDKIKX0DER"], "EU": ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]}
-
-
-def emulator_refresh_token(account_id: str) -> str:
-    """What the pipeline sends for an account with no credentials set, when it talks to the emulator."""
-    return f"emulator-refresh-{account_id}"
 
 
 def load_accounts(n: int) -> list[dict]:
@@ -73,18 +69,13 @@ def dagster_yaml(max_concurrent_runs: int | None) -> str:
 
 def compare_all(db: str, emulator: Emulator, accounts: list[dict], first_day, days: int) -> dict:
     """Every account's marts against the ground truth of its window [first_day, first_day + days)."""
-    state = emulator.state
-    now = state.clock.now()
     start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
     end = start + timedelta(days=days)
     mismatched, orders = {}, 0
     with duckdb.connect(db, read_only=True) as conn:
         for account in accounts:
-            seller, marketplaces = seller_key(emulator_refresh_token(account["id"])), set(account["marketplace_ids"])
-            truth = [o.to_api(now) for o in state.window_orders(seller, "lastUpdated", start, end, now,
-                                                                 marketplaces=marketplaces)]
-            moved = {o.order_id for o in state.window_orders(seller, "lastUpdated", end, now + timedelta(days=1),
-                                                              now, marketplaces=marketplaces)}
+            truth, moved = window_truth(emulator.state, emulator_refresh_token(account["id"]), start, end,
+                                        set(account["marketplace_ids"]))
             got, expected = marts_and_truth(conn, account["id"], truth, moved)
             orders += sum(1 for row in expected if row[0] == "order")
             if got != expected or not expected:

@@ -34,6 +34,7 @@ import yaml
 from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_build_args
 from amazon_orders_pipeline.emulator.seller import SyntheticSeller
 from amazon_orders_pipeline.warehouse import PageRow, replace_partition
+from benchmarks.dagster_dev import proc_status_mb
 
 FIRST_DAY = date(2026, 1, 1)
 PAGE_SIZE = 100
@@ -90,16 +91,10 @@ def load_days(db: str, templates: list[dict], days: list[date], per_day: int, se
     return pages, total - generating
 
 
-def peak_rss_mb(pid: int) -> float | None:
+def peak_rss_mb(pid: int) -> float:
     """The process's own high-water RSS (VmHWM). Unlike ru_maxrss, it starts afresh at exec, so a child does not
     inherit the benchmark's own memory."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    return proc_status_mb(pid, "VmHWM")
 
 
 def run_measured(cmd: list[str], **kwargs) -> tuple[subprocess.CompletedProcess, float, float]:
@@ -108,7 +103,7 @@ def run_measured(cmd: list[str], **kwargs) -> tuple[subprocess.CompletedProcess,
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs) as proc:
         peak = 0.0
         while proc.poll() is None:
-            peak = max(peak, peak_rss_mb(proc.pid) or 0.0)
+            peak = max(peak, peak_rss_mb(proc.pid))
             time.sleep(0.05)
         stdout, stderr = proc.communicate()
     wall = time.monotonic() - started

@@ -3,9 +3,12 @@ and what they do hold. Shared by the tests and the benchmarks that check correct
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import duckdb
+
+from amazon_orders_pipeline.emulator.app import seller_key
 
 
 def expected_rows(orders: list[dict]) -> tuple[list[tuple], list[tuple]]:
@@ -33,6 +36,17 @@ def mart_rows(conn: duckdb.DuckDBPyConnection, account_id: str) -> tuple[list[tu
         "select order_id, order_item_id, quantity_ordered, unit_price_amount from main.order_items "
         "where account_id = ? order by all", [account_id]).fetchall()
     return orders, items
+
+
+def window_truth(state, refresh_token: str, start: datetime, end: datetime,
+                 marketplaces: set[str]) -> tuple[list[dict], set[str]]:
+    """From an in-process emulator's state: the seller's orders last updated in [start, end), as the API shows them
+    now, and the ids of the orders it has changed again since `end` (see `marts_and_truth`)."""
+    now = state.clock.now()
+    seller = seller_key(refresh_token)
+    truth = state.window_orders(seller, "lastUpdated", start, end, now, marketplaces=marketplaces)
+    later = state.window_orders(seller, "lastUpdated", end, now + timedelta(days=1), now, marketplaces=marketplaces)
+    return [o.to_api(now) for o in truth], {o.order_id for o in later}
 
 
 def marts_and_truth(conn: duckdb.DuckDBPyConnection, account_id: str, truth: list[dict],
