@@ -24,6 +24,6 @@ def test_a_backfill_of_5_accounts_and_2_days_succeeds_and_its_marts_equal_the_tr
     result = run_load(tmp_path, n_accounts=5, days=2, orders_per_day=150, speed=50, timeout_s=1200)
     assert ok(result), result
     assert result["raw_runs"] == 10 and result["failed_runs"] == 0 and result["lock_error_runs"] == 0
-    assert result["v0_accounts"] == 1 and result["orders"] > 1000
+    assert result["v0_accounts"] == 1 and result["orders"] > 500  # 150 a day each, less the orders changed since
     assert result["most_in_flight"] >= 2
     assert result["peak_rss_mb"]["session"] > result["peak_rss_mb"]["process"] > 0
