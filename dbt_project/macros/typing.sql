@@ -17,6 +17,6 @@
 
 {# The sum of an item's proceeds breakdowns of one type (ITEM, TAX, SHIPPING, DISCOUNT...), NULL when none. #}
 {% macro breakdown_sum(item, type) -%}
-    list_sum(list_transform(list_filter({{ item }}.proceeds.breakdowns, lambda b: b.type = '{{ type }}'),
-                            lambda b: {{ to_amount('b.subtotal.amount') }}))
+    list_sum(list_transform({{ item }}.proceeds.breakdowns,
+                            lambda b: case when b.type = '{{ type }}' then {{ to_amount('b.subtotal.amount') }} end))
 {%- endmacro %}

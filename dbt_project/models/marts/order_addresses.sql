@@ -21,6 +21,6 @@ select
     a.buyer_email,
     a.last_updated_at
 from {{ ref('stg_amazon_sp_api__order_addresses') }} as a
-inner join {{ ref('int_orders_latest') }} as l
+semi join {{ ref('int_orders_latest') }} as l
     on a.account_id = l.account_id and a.order_id = l.order_id and a.partition_date = l.partition_date
    and a.page_number = l.page_number and a.record_index = l.record_index

@@ -1,7 +1,11 @@
 -- One row per order record in the window (v2026, or v0 mapped onto v2026's shape), parsed once: the reason it
 -- cannot be typed (if any), its raw JSON when it cannot, and its typed values when it can. The staging views only
 -- shape these columns into entities.
-{{ config(materialized="incremental", incremental_strategy="append", pre_hook="{{ delete_window() }}") }}
+-- FSST string compression is off while this table is written: DuckDB analyses it for every string column, and
+-- here, where it is rarely chosen, that cost ~1 s per million orders for 15% less space. The marts keep it.
+{{ config(materialized="incremental", incremental_strategy="append",
+          pre_hook=["{{ delete_window() }}", "set disabled_compression_methods = 'fsst'"],
+          post_hook="reset disabled_compression_methods") }}
 
 with v2026 as (
     select account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json,
@@ -35,6 +39,10 @@ checked as (
     select
         *,
         nullif(o.orderId, '') as order_id,
+        -- Typed once here, then judged below and kept.
+        {{ to_utc('o.createdTime') }} as purchased_at,
+        {{ to_utc('o.lastUpdatedTime') }} as last_updated_at,
+        {{ to_amount('o.proceeds.grandTotal.amount') }} as order_total_amount,
         -- The first item that cannot be typed, in item order.
         list_filter(list_transform(o.orderItems, lambda i: case
             when i is null or nullif(i.orderItemId, '') is null then 'missing orderItemId'
@@ -55,9 +63,9 @@ judged as (
         *,
         case
             when order_id is null then 'missing orderId'
-            when {{ to_utc('o.lastUpdatedTime') }} is null
+            when last_updated_at is null
                 then 'unparseable lastUpdatedTime: ' || coalesce(o.lastUpdatedTime, 'null')
-            when {{ to_utc('o.createdTime') }} is null
+            when purchased_at is null
                 then 'unparseable createdTime: ' || coalesce(o.createdTime, 'null')
             when o.fulfillment.fulfillmentStatus not in (
                 'PENDING_AVAILABILITY', 'PENDING', 'UNSHIPPED', 'PARTIALLY_SHIPPED', 'SHIPPED', 'CANCELLED',
@@ -66,7 +74,7 @@ judged as (
             when o.fulfillment.fulfilledBy not in ('AMAZON', 'MERCHANT')
                 then 'unknown fulfilledBy: ' || o.fulfillment.fulfilledBy
             when source_reason is not null then source_reason
-            when {{ amount_problem('o.proceeds.grandTotal.amount', 'grandTotal') }} is not null
+            when nullif(o.proceeds.grandTotal.amount, '') is not null and order_total_amount is null
                 then {{ amount_problem('o.proceeds.grandTotal.amount', 'grandTotal') }}
             when o.orderItems is null then 'missing orderItems'
             when item_reason is not null then item_reason
@@ -99,13 +107,13 @@ select
     nullif(o.salesChannel.marketplaceId, '') as marketplace_id,
     nullif(o.salesChannel.marketplaceName, '') as marketplace_name,
     nullif(o.salesChannel.channelName, '') as sales_channel,
-    {{ to_utc('o.createdTime') }} as purchased_at,
-    {{ to_utc('o.lastUpdatedTime') }} as last_updated_at,
+    purchased_at,
+    last_updated_at,
     nullif(o.fulfillment.fulfillmentStatus, '') as order_status,
     nullif(o.fulfillment.fulfilledBy, '') as fulfilled_by,
     nullif(o.fulfillment.fulfillmentServiceLevel, '') as fulfillment_service_level,
     coalesce(o.programs, []) as programs,
-    {{ to_amount('o.proceeds.grandTotal.amount') }} as order_total_amount,
+    order_total_amount,
     coalesce(
         nullif(o.proceeds.grandTotal.currencyCode, ''),
         nullif(o.orderItems[1].product.price.unitPrice.currencyCode, '')
@@ -117,6 +125,11 @@ select
     nullif(list_filter(o.orderAliases, lambda a: a.aliasType = 'SELLER_ORDER_ID')[1].aliasId, '') as seller_order_id,
     o.recipient.deliveryAddress as delivery_address,
     o.buyer as buyer,
+    -- The order's item counts, here so that the orders mart need not read the items list back.
+    len(o.orderItems) as line_count,
+    list_sum(list_transform(o.orderItems, lambda i: try_cast(i.quantityOrdered as integer))) as quantity_ordered,
+    list_sum(list_transform(o.orderItems, lambda i: coalesce(try_cast(i.fulfillment.quantityFulfilled as integer), 0)))
+        as quantity_fulfilled,
     list_transform(o.orderItems, lambda i: {
         'order_item_id': i.orderItemId,
         'sku': nullif(i.product.sellerSku, ''),

@@ -32,7 +32,7 @@ select
     deliver_by_earliest_at,
     deliver_by_latest_at,
     seller_order_id,
-    len(items) as line_count,
-    list_sum(list_transform(items, lambda i: i.quantity_ordered)) as quantity_ordered,
-    list_sum(list_transform(items, lambda i: coalesce(i.quantity_fulfilled, 0))) as quantity_fulfilled
+    line_count,
+    quantity_ordered,
+    quantity_fulfilled
 from records
