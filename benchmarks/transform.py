@@ -202,12 +202,10 @@ def floor(db: str, statements: list[str], structure: str) -> float:
 
 
 PANDAS_BASELINE = """
-import json, sys, time, duckdb, pandas as pd
-db, sample, workdir = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-with duckdb.connect(db, read_only=True, config={"memory_limit": "256MB"}) as c:  # pandas' peak, not DuckDB's cache
-    pages = [p for (p,) in c.execute(
-        "select page from raw.order_pages where hash(partition_date, page_number) % 10000 < ?",
-        [round(sample * 10000)]).fetchall()]
+import json, sys, time, pandas as pd
+pages_file, workdir = sys.argv[1], sys.argv[2]
+with open(pages_file) as f:
+    pages = f.read().splitlines()
 t = time.monotonic()
 orders = [o for p in pages for o in json.loads(p)["orders"]]
 o = pd.json_normalize(orders, sep="_")
@@ -225,10 +223,24 @@ print(json.dumps([time.monotonic() - t, hwm, len(pages)]))
 """
 
 
+def sample_pages(db: str, sample: float, path: Path) -> None:
+    """A sample of the raw pages, one JSON text per line, for the pandas baseline to read as a file: its process
+    then holds only what pandas needs, and its peak memory is pandas' own."""
+    with duckdb.connect(db, read_only=True) as conn, path.open("w") as out:
+        conn.execute("set enable_progress_bar = false")
+        result = conn.execute("select page from raw.order_pages where hash(partition_date, page_number) % 10000 < ?",
+                              [round(sample * 10000)])
+        while batch := result.fetchmany(256):
+            out.writelines(page.replace("\n", " ") + "\n" for (page,) in batch)
+
+
 def pandas_baseline(db: str, sample: float, workdir: Path, total_pages: int) -> tuple[float, float]:
     """json.loads + json_normalize on a sample of pages, scaled by the pages it actually saw."""
-    proc = subprocess.run([sys.executable, "-c", PANDAS_BASELINE, db, str(sample), str(workdir)],
+    pages_file = workdir / "pandas_pages.jsonl"
+    sample_pages(db, sample, pages_file)
+    proc = subprocess.run([sys.executable, "-c", PANDAS_BASELINE, str(pages_file), str(workdir)],
                           capture_output=True, text=True)
+    pages_file.unlink()
     if proc.returncode != 0:
         raise RuntimeError(f"pandas baseline failed:\n{proc.stderr[-2000:]}")
     seconds, peak_mb, seen = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -271,6 +283,7 @@ def main(argv: list[str] | None = None) -> dict:
             walls.append(wall)
             peaks.append(peak)
             floors.append(floor(db, FLOOR_FULL, order_structure()))
+            print(f"build {n + 1}: {wall:.2f} s, floor {floors[-1]:.2f} s", file=sys.stderr, flush=True)
         wall, peak, floor_s = statistics.median(walls), max(peaks), statistics.median(floors)
         with duckdb.connect(db, read_only=True) as conn:
             orders = conn.execute("select count(*) from main.orders").fetchone()[0]

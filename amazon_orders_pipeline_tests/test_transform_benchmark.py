@@ -1,0 +1,32 @@
+"""The transform benchmark's own run, small, so that it cannot rot between the runs that record its figures
+(`python -m benchmarks.transform --orders 1000000`). Only what must hold; no timing is asserted."""
+
+from __future__ import annotations
+
+import duckdb
+
+from benchmarks.transform import drop_built, main
+
+
+def test_a_small_transform_benchmark_runs_every_measure_and_builds_every_order():
+    out = main(["--orders", "3000", "--days", "2", "--repeat", "2", "--pandas-sample", "0.5",
+                "--history-days", "2", "--history-orders-per-day", "50"])
+    assert out["orders"] == 3000 and out["items"] > 2 * out["orders"]  # about 2.5 items an order
+    assert len(out["wall_samples_s"]) == len(out["floor_samples_s"]) == 2
+    assert min(out["wall_samples_s"]) <= out["wall_s"] <= max(out["wall_samples_s"])
+    assert 0 < out["floor_s"] < out["wall_s"] and out["floor_ratio"] > 1  # figures unrounded, so no equality
+    assert out["pandas_s"] > 0 and out["pandas_peak_rss_mb"] > 0 and out["peak_rss_mb"] > 0
+    assert out["incremental_ratio"] > 0 and out["per_partition_overhead_s"] > 0
+
+
+def test_drop_built_leaves_only_the_raw_schema(tmp_path):
+    db = str(tmp_path / "w.duckdb")
+    with duckdb.connect(db) as conn:
+        conn.execute("create schema raw; create table raw.order_pages (x int); insert into raw.order_pages values (1)")
+        conn.execute("create schema staging; create table staging.b (x int); create view staging.v as select 1")
+        conn.execute("create table main.orders (x int); create view main.w as select * from main.orders")
+    drop_built(db)
+    with duckdb.connect(db) as conn:
+        left = conn.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        assert left == [("raw", "order_pages")]
+        assert conn.execute("select count(*) from raw.order_pages").fetchone()[0] == 1
