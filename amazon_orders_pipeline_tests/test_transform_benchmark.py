@@ -24,7 +24,8 @@ def test_drop_built_leaves_only_the_raw_schema(tmp_path):
     with duckdb.connect(db) as conn:
         conn.execute("create schema raw; create table raw.order_pages (x int); insert into raw.order_pages values (1)")
         conn.execute("create schema staging; create table staging.b (x int); create view staging.v as select 1")
-        conn.execute("create table main.orders (x int); create view main.w as select * from main.orders")
+        conn.execute("create schema intermediate; create table intermediate.int_orders_latest (x int)")
+        conn.execute("create table main.orders (x int); create table main.order_items (x int)")
     drop_built(db)
     with duckdb.connect(db) as conn:
         left = conn.execute("select table_schema, table_name from information_schema.tables").fetchall()

@@ -128,13 +128,18 @@ def run_dbt(db: str, first: date, end: date, full_parse: bool = False) -> tuple[
     return wall, peak
 
 
+# What a dbt build creates: the staging and intermediate schemas whole, and the marts in `main` (named after the
+# project's mart models, so the statements are built from the repository, never from what a database holds).
+DROP_BUILT = ["drop schema if exists staging cascade", "drop schema if exists intermediate cascade",
+              *(f"drop table if exists main.{model.stem}"
+                for model in sorted((DBT_PROJECT_DIR / "models" / "marts").glob("*.sql")))]
+
+
 def drop_built(db: str) -> None:
-    """Back to the state before the first dbt build: every table and view outside `raw` dropped."""
+    """Back to the state before the first dbt build: only the `raw` schema left."""
     with duckdb.connect(db) as conn:
-        built = conn.execute("""select table_schema, table_name, table_type from information_schema.tables
-                                where table_catalog = current_database() and table_schema <> 'raw'""").fetchall()
-        for schema, name, kind in built:
-            conn.execute(f'drop {"view" if kind == "VIEW" else "table"} if exists "{schema}"."{name}"')
+        for statement in DROP_BUILT:
+            conn.execute(statement)
         conn.execute("checkpoint")
 
 
