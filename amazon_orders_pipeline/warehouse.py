@@ -17,6 +17,20 @@ import pandas as pd
 
 from amazon_orders_pipeline.extract import LandedWindow, PageStore, landed_window
 
+# The file format of a new warehouse: DuckDB 1.5's (the project pins duckdb 1.5.x). DuckDB writes new files in its
+# 1.0 format unless told otherwise; 1.5's writes tables about a quarter faster (a dbt build of 1M orders: the base
+# table 2.4 -> 1.8 s) and 15% smaller. A file's format is fixed when it is created, so every place that may
+# create the warehouse connects with this, and dbt's profile passes the same (profiles.yml, config_options).
+# Readers need DuckDB 1.5 or later.
+STORAGE_CONFIG = {"storage_compatibility_version": "v1.5.0"}
+
+
+def connect(path: str, read_only: bool = False, config: Mapping[str, object] | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse file, creating it in STORAGE_CONFIG's format if it does not exist."""
+    return duckdb.connect(path, read_only=read_only, config={**STORAGE_CONFIG, **(config or {})})
+
+
 RAW_DDL = """
 create schema if not exists raw;
 create table if not exists raw.order_pages (

@@ -13,6 +13,8 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from amazon_orders_pipeline import warehouse
+
 DEFAULT_LOCK_TIMEOUT_S = 300.0
 
 # dbt, the exports and the Python checks run in this Dagster concurrency pool, which dagster.yaml limits to one
@@ -102,7 +104,7 @@ class WarehouseResource(DuckDBResource):
         delay, announced = 0.1, False
         while True:
             try:
-                return duckdb.connect(self.database, read_only=read_only, config=dict(self.connection_config))
+                return warehouse.connect(self.database, read_only=read_only, config=self.connection_config)
             except duckdb.IOException as e:
                 if not is_lock_conflict(e):
                     raise

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 import requests
 
-from amazon_orders_pipeline import local_runs
+from amazon_orders_pipeline import local_runs, warehouse
 from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, manifest_is_stale
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.resources import SpApiResource, build_resources, emulator_refresh_token
@@ -147,7 +147,7 @@ def load_pages(db: str, account_id: str, day: date, pages: list[dict]) -> None:
     rows = [(account_id, day, n, "2026-01-01", "test", json.dumps({"synthetic": True}), f"req-{n}",
              datetime(2026, 10, 2, tzinfo=UTC), len(p["orders"]), False, json.dumps(p))
             for n, p in enumerate(pages, start=1)]
-    with duckdb.connect(db) as conn:
+    with warehouse.connect(db) as conn:
         replace_partition(conn, account_id, day, rows)
 
 

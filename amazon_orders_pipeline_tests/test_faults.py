@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.stores import LocalStore
 from benchmarks.faults import compare, distinct_sellers, run_campaign, run_seed
 from benchmarks.transform import run_dbt
@@ -30,7 +31,7 @@ def test_the_comparison_notices_a_lost_order_and_a_changed_total(tmp_path):
     """Guards the campaign's own yardstick: the same comparison fails when the marts lose or alter a row."""
     day = datetime.now(UTC).date() - timedelta(days=6)
     db = str(tmp_path / "w.duckdb")
-    with duckdb.connect(db) as conn:
+    with warehouse.connect(db) as conn:
         outcome = run_seed(4, distinct_sellers([4])[4], day, LocalStore(tmp_path / "landing"), conn)
     run_dbt(db, day, day + timedelta(days=1))
     with duckdb.connect(db) as conn:

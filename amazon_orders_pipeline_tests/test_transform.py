@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
-from amazon_orders_pipeline.assets.dbt import dbt_build_args, dbt_window_vars
+from amazon_orders_pipeline import warehouse
+from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_build_args, dbt_window_vars
 from amazon_orders_pipeline.emulator.app import seller_key
 
 from .conftest import (
@@ -237,3 +242,22 @@ def test_amazons_sandbox_examples_parse_field_by_field(pipeline_env, sandbox_cas
     address = query(db, "select city, state_or_region, country_code, address_type, address_line3, municipality, "
                         "postal_code, recipient_name from main.order_addresses where order_id = '202-7654321-1098765'")
     assert address == [("London", "England", "GB", "RESIDENTIAL", None, None, "SW1A 1AA", "Sarah Thompson")]
+
+
+def test_unit_tests_run_in_the_suite_not_in_every_pipeline_run(tmp_path):
+    """The pipeline's build leaves dbt's unit tests out (fixed inputs: their result cannot change between
+    partitions); here they run, against a warehouse whose models exist but hold nothing."""
+    args = dbt_build_args(date(2026, 11, 20), date(2026, 11, 21))
+    assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
+    db = str(tmp_path / "w.duckdb")
+    with warehouse.connect(db) as conn:
+        warehouse.ensure_raw_schema(conn)
+    env = {**os.environ, "DBT_DUCKDB_PATH": db}
+    dbt = [str(Path(sys.executable).parent / "dbt")]
+    for command in (["run", "--select", "+int_orders_latest"], ["test", "--select", "test_type:unit"]):
+        proc = subprocess.run([*dbt, *command, "--profiles-dir", ".", "--target-path", str(tmp_path / "target")],
+                              cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    unit = [r for r in results if r["unique_id"].startswith("unit_test.")]
+    assert len(unit) >= 2 and all(r["status"] == "pass" for r in unit)

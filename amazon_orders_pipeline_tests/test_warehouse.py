@@ -9,7 +9,10 @@ from datetime import UTC, date, datetime
 
 import duckdb
 import pytest
+import yaml
 
+from amazon_orders_pipeline import warehouse
+from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR
 from amazon_orders_pipeline.warehouse import PageRow, replace_partition, split_orders
 from amazon_orders_pipeline.warehouse_resource import WarehouseLockedError, WarehouseResource
 
@@ -93,3 +96,23 @@ def test_pipeline_steps_take_turns_at_the_file_across_processes(tmp_path):
             assert again is not None
     with resource.get_connection(read_only=True) as conn:
         assert conn.execute("select x from t").fetchall() == [(1,)]
+
+
+def storage_version(db: str) -> str:
+    with duckdb.connect(db, read_only=True) as conn:
+        return conn.execute("select tags from duckdb_databases() where path = ?", [db]).fetchone()[0]["storage_version"]
+
+
+def test_a_new_warehouse_is_written_in_the_pinned_duckdb_file_format(tmp_path):
+    """Whoever creates the file, the pipeline or dbt, creates it in DuckDB 1.5's format (faster, smaller writes);
+    a file made before keeps its own format, and opens as it is."""
+    made_by_pipeline = str(tmp_path / "pipeline.duckdb")
+    WarehouseResource(database=made_by_pipeline).connect().close()
+    assert storage_version(made_by_pipeline).startswith("v1.5")
+    profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["amazon_orders"]["outputs"]["local"]
+    assert profile["config_options"] == warehouse.STORAGE_CONFIG
+    older = str(tmp_path / "older.duckdb")
+    duckdb.connect(older).close()
+    with warehouse.connect(older) as conn:
+        conn.execute("create table t as select 1 as x")
+    assert storage_version(older).startswith("v1.0")

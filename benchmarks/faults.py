@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.faults import FaultPlan
@@ -181,7 +182,7 @@ def run_campaign(seeds: range, workdir: Path) -> dict:
         batch = seeds[batch_start: batch_start + BATCH]
         db = str(workdir / f"faults-{batch_start}.duckdb")
         tokens = distinct_sellers(batch)
-        with duckdb.connect(db) as conn:
+        with warehouse.connect(db) as conn:
             extracted = [run_seed(seed, tokens[seed], day, landing, conn) for seed in batch]
         run_dbt(db, day, day + timedelta(days=1))
         with duckdb.connect(db, read_only=True) as conn:

@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_build_args
 from amazon_orders_pipeline.emulator.seller import SyntheticSeller
 from amazon_orders_pipeline.warehouse import PageRow, replace_partition
@@ -86,7 +87,7 @@ def load_days(db: str, templates: list[dict], days: list[date], per_day: int, se
             started = time.monotonic()
 
     total = 0.0
-    with duckdb.connect(db) as conn:
+    with warehouse.connect(db) as conn:
         for day in days:
             started = time.monotonic()
             replace_partition(conn, "bench", day, rows(day))
@@ -113,15 +114,14 @@ def run_measured(cmd: list[str], **kwargs) -> tuple[subprocess.CompletedProcess,
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), wall, peak
 
 
-def run_dbt(db: str, first: date, end: date, full_parse: bool = False) -> tuple[float, float]:
-    """One dbt build over [first, end): wall seconds and dbt's peak RSS in MB.
+def run_dbt(db: str, first: date, end: date) -> tuple[float, float]:
+    """One dbt build over [first, end), with the pipeline's own arguments: wall seconds and dbt's peak RSS in MB.
 
-    `full_parse` makes dbt parse the project afresh, as it does in every Dagster run: a run's window vars differ
-    from those of the prepared manifest, and dbt re-parses everything when vars change. Without it, a second run
-    over the same window would reuse the first one's parse and look about a second faster than any real run."""
+    Those arguments make dbt parse the project afresh (`--no-partial-parse`), as it must in every Dagster run,
+    whose window vars differ from those of any saved parse; so a second build over the same window cannot reuse
+    the first one's parse and look faster than a real run."""
     env = {**os.environ, "DBT_DUCKDB_PATH": db}
-    parse = ["--no-partial-parse"] if full_parse else []
-    proc, wall, peak = run_measured([str(Path(sys.executable).parent / "dbt"), *dbt_build_args(first, end), *parse,
+    proc, wall, peak = run_measured([str(Path(sys.executable).parent / "dbt"), *dbt_build_args(first, end),
                                      "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"], cwd=DBT_PROJECT_DIR, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"dbt build failed:\n{proc.stdout[-3000:]}")
@@ -258,7 +258,7 @@ def rematerialize_last_day(work: Path, name: str, templates: list[dict], history
     days = [FIRST_DAY + timedelta(days=i) for i in range(history_days)]
     load_days(db, templates, days, per_day, serial=history_days)
     run_dbt(db, days[0], days[-1] + timedelta(days=1))
-    wall, _ = run_dbt(db, days[-1], days[-1] + timedelta(days=1), full_parse=True)
+    wall, _ = run_dbt(db, days[-1], days[-1] + timedelta(days=1))
     Path(db).unlink()
     return wall
 
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> dict:
             if n:
                 drop_built(db)
             os.sync()  # the load's (or the last build's) writes are not the next build's work
-            wall, peak = run_dbt(db, days[0], days[-1] + timedelta(days=1), full_parse=True)
+            wall, peak = run_dbt(db, days[0], days[-1] + timedelta(days=1))
             walls.append(wall)
             peaks.append(peak)
             floors.append(floor(db, FLOOR_FULL, order_structure()))

@@ -1,15 +1,17 @@
-{# Amazon amounts are decimal strings; anything else is NULL here and a quarantine reason in the base model. #}
+{# Amazon amounts are decimal strings; anything else is NULL here and a quarantine reason in the base model.
+   '' needs no nullif first: it is not a decimal (nor a timestamp), so try_cast already makes it NULL. #}
 {% macro to_amount(expr) -%}
-    try_cast(nullif({{ expr }}, '') as decimal(18, 4))
+    try_cast({{ expr }} as decimal(18, 4))
 {%- endmacro %}
 
 {% macro to_utc(expr) -%}
-    try_cast(nullif({{ expr }}, '') as timestamptz)
+    try_cast({{ expr }} as timestamptz)
 {%- endmacro %}
 
-{# Why an amount cannot be typed, or NULL when it can (or is absent). #}
+{# Why an amount cannot be typed, or NULL when it can (or is absent, or ''). The cast is tested first: it is what
+   every amount goes through anyway, and the text is looked at only when the cast failed. #}
 {% macro amount_problem(expr, label) -%}
-    case when nullif({{ expr }}, '') is not null and {{ to_amount(expr) }} is null then
+    case when {{ to_amount(expr) }} is null and {{ expr }} <> '' then
         case when try_cast({{ expr }} as double) is not null then '{{ label }} amount out of range: '
              else 'non-numeric {{ label }} amount: ' end || {{ expr }}
     end
