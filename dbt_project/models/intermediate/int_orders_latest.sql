@@ -10,10 +10,10 @@ with changed as (
 
 latest as (
     -- A hash aggregate over the ordering key: cheaper than sorting every version with a window function.
-    -- arg_max of the key by itself is max(key); DuckDB runs it about a quarter faster than max over a struct.
+    -- max, not arg_max(key, key): that was a quarter faster at 1M orders, but at 5M it ran out of dbt's 1 GB
+    -- memory limit here, where max stays within it.
     select account_id, order_id,
-           arg_max((last_updated_at, fetched_at, partition_date, page_number, record_index),
-                   (last_updated_at, fetched_at, partition_date, page_number, record_index)) as version
+           max((last_updated_at, fetched_at, partition_date, page_number, record_index)) as version
     from {{ ref('stg_amazon_sp_api__orders') }}
     semi join changed using (account_id, order_id)
     group by account_id, order_id
