@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from amazon_orders_pipeline import local_runs, warehouse
-from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, manifest_is_stale
+from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_executable, manifest_is_stale
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.resources import SpApiResource, build_resources, emulator_refresh_token
 from amazon_orders_pipeline.warehouse import replace_partition
@@ -165,7 +165,7 @@ def dbt_manifest():
     project = DBT_PROJECT_DIR
     manifest = project / "target" / "manifest.json"
     if manifest_is_stale(project, manifest):
-        subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--profiles-dir", "."], cwd=project,
+        subprocess.run([dbt_executable(), "parse", "--profiles-dir", "."], cwd=project,
                        check=True, capture_output=True, timeout=300)
     return manifest
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
 from amazon_orders_pipeline import warehouse
-from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_build_args, dbt_window_vars
+from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_build_args, dbt_executable, dbt_window_vars
 from amazon_orders_pipeline.emulator.app import seller_key
 
 from .conftest import (
@@ -253,10 +251,9 @@ def test_unit_tests_run_in_the_suite_not_in_every_pipeline_run(tmp_path):
     with warehouse.connect(db) as conn:
         warehouse.ensure_raw_schema(conn)
     env = {**os.environ, "DBT_DUCKDB_PATH": db}
-    dbt = [str(Path(sys.executable).parent / "dbt")]
     for command in (["run", "--select", "+int_orders_latest"], ["test", "--select", "test_type:unit"]):
-        proc = subprocess.run([*dbt, *command, "--profiles-dir", ".", "--target-path", str(tmp_path / "target")],
-                              cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+        proc = subprocess.run([dbt_executable(), *command, "--profiles-dir", ".", "--target-path",
+                               str(tmp_path / "target")], cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout[-3000:]
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     unit = [r for r in results if r["unique_id"].startswith("unit_test.")]

@@ -35,7 +35,7 @@ import duckdb
 import yaml
 
 from amazon_orders_pipeline import warehouse
-from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_build_args
+from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_build_args, dbt_executable
 from amazon_orders_pipeline.emulator.seller import SyntheticSeller
 from amazon_orders_pipeline.warehouse import PageRow, replace_partition
 from benchmarks.dagster_dev import proc_status_mb
@@ -121,7 +121,7 @@ def run_dbt(db: str, first: date, end: date) -> tuple[float, float]:
     whose window vars differ from those of any saved parse; so a second build over the same window cannot reuse
     the first one's parse and look faster than a real run."""
     env = {**os.environ, "DBT_DUCKDB_PATH": db}
-    proc, wall, peak = run_measured([str(Path(sys.executable).parent / "dbt"), *dbt_build_args(first, end),
+    proc, wall, peak = run_measured([dbt_executable(), *dbt_build_args(first, end),
                                      "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"], cwd=DBT_PROJECT_DIR, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"dbt build failed:\n{proc.stdout[-3000:]}")

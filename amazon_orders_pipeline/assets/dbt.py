@@ -3,6 +3,7 @@
 import fcntl
 import json
 import os
+import sys
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -98,21 +99,17 @@ def dbt_window_vars(start: date, end: date) -> dict[str, str]:
     return {"start_date": start.isoformat(), "end_date": end.isoformat()}
 
 
-# dbt's unit tests check the models' SQL on fixed inputs, so their result cannot change from one partition to the
-# next: they run in the test suite (and `make test`), not in every pipeline run, as dbt's docs advise.
-PIPELINE_EXCLUDED_RESOURCE_TYPES = ("unit_test",)
-
-
 def dbt_build_args(start: date, end: date) -> list[str]:
     """The `dbt build` of one run: the window as vars, and no unit tests.
 
-    `--no-partial-parse`: dbt parses the whole project again whenever the vars differ from those of its saved
-    parse, and a run's window vars always differ from the prepared project's (parsed without vars), which
-    dagster-dbt copies into each run's target folder. Reading and rewriting that state would be wasted work
-    (about 0.2 s a run)."""
-    excluded = [arg for kind in PIPELINE_EXCLUDED_RESOURCE_TYPES for arg in ("--exclude-resource-type", kind)]
+    - `--no-partial-parse`: dbt parses the whole project again whenever the vars differ from those of its saved
+      parse, and a run's window vars always differ from the prepared project's (parsed without vars), which
+      dagster-dbt copies into each run's target folder. Reading and rewriting that state would be wasted work
+      (about 0.2 s a run).
+    - No unit tests: they check the models' SQL on fixed inputs, so their result cannot change from one partition
+      to the next. They run in the test suite (`make test`), not in every pipeline run, as dbt's docs advise."""
     return ["build", "--vars", json.dumps(dbt_window_vars(start, end), sort_keys=True), "--no-partial-parse",
-            *excluded]
+            "--exclude-resource-type", "unit_test"]
 
 
 class Translator(DagsterDbtTranslator):
@@ -189,8 +186,11 @@ def window_metrics(duckdb: WarehouseResource, start: date, end: date) -> dict[st
     return metrics
 
 
-def dbt_resource() -> DbtCliResource:
-    import sys
+def dbt_executable() -> str:
+    """The dbt beside this Python (the project's venv), whatever else is on PATH."""
+    return str(Path(sys.executable).parent / "dbt")
 
+
+def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_PROJECT_DIR),
-                          dbt_executable=str(Path(sys.executable).parent / "dbt"))
+                          dbt_executable=dbt_executable())
