@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -25,9 +24,8 @@ from benchmarks.dagster_dev import free_port
 from benchmarks.truth import marts_and_truth
 from benchmarks.workdir import emulator_env
 
-# Amazon's OpenAPI models and sandbox cases live in ../shared/spapi-models beside the repository (CI has it there);
-# SPAPI_MODELS_DIR points elsewhere.
-MODELS = Path(os.environ.get("SPAPI_MODELS_DIR") or Path(__file__).resolve().parents[2] / "shared" / "spapi-models")
+# Amazon's OpenAPI models reduced to their structure, and the sandbox cases (scripts/reduce_spapi_models.py).
+MODELS = Path(__file__).resolve().parent / "spapi_models"
 TWO_ACCOUNTS = """
 accounts:
   - id: acme-us
@@ -154,8 +152,7 @@ def load_pages(db: str, account_id: str, day: date, pages: list[dict]) -> None:
 def spapi_model_file(name: str) -> Path:
     path = MODELS / name
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: the tests need Amazon's models in ../shared/spapi-models "
-                                "beside the repository, or SPAPI_MODELS_DIR set to their folder")
+        raise FileNotFoundError(f"{path} is missing: scripts/reduce_spapi_models.py writes Amazon's models there")
     return path
 
 
