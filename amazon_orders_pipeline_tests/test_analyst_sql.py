@@ -12,9 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from benchmarks.workdir import emulator_env
-
-from .conftest import materialize_raw, materialize_transform
+from amazon_orders_pipeline.testing.env import emulator_env
+from amazon_orders_pipeline.testing.runs import materialize_raw, materialize_transform
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -43,8 +42,7 @@ def rows(conn, sql: str) -> list[dict]:
 def warehouse(tmp_path_factory):
     """Two days x two accounts through the real pipeline, against a module-wide emulator."""
     from amazon_orders_pipeline.emulator import Emulator
-
-    from .conftest import TWO_ACCOUNTS
+    from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
     tmp = tmp_path_factory.mktemp("analyst")
     (tmp / "accounts.yaml").write_text(TWO_ACCOUNTS)

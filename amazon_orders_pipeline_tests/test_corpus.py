@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from .conftest import materialize_raw, materialize_transform, query
-from .conftest import test_resources as resources_for
+from amazon_orders_pipeline.testing.runs import fast_resources as resources_for
+from amazon_orders_pipeline.testing.runs import materialize_raw, materialize_transform, query
+
 from .corpus import cases
 
 CASES = cases()

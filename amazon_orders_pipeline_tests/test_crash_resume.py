@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from benchmarks.workdir import emulator_env
-
-from .conftest import materialize_raw, materialize_transform, query
+from amazon_orders_pipeline.testing.env import emulator_env
+from amazon_orders_pipeline.testing.runs import materialize_raw, materialize_transform, query
 
 # Run in a process of its own, so that it can be killed: the raw assets of one (day, account) partition, in-process
 # Dagster, as the demo runs them.

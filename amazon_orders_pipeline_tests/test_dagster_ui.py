@@ -12,11 +12,12 @@ import dagster as dg
 import pytest
 
 from amazon_orders_pipeline.emulator import Emulator
-from benchmarks.dagster_dev import LAUNCH_RUN, REPO, DagsterDev, event_texts, wait_for_run
-from benchmarks.dagster_dev import dagster_dev as start_dagster_dev
-from benchmarks.workdir import emulator_env
-
-from .conftest import TWO_ACCOUNTS, EmulatorControl, orders_against_truth, query
+from amazon_orders_pipeline.testing.control import EmulatorControl
+from amazon_orders_pipeline.testing.dagster_dev import LAUNCH_RUN, REPO, DagsterDev, event_texts, wait_for_run
+from amazon_orders_pipeline.testing.dagster_dev import dagster_dev as start_dagster_dev
+from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env
+from amazon_orders_pipeline.testing.runs import query
+from amazon_orders_pipeline.testing.truth import orders_against_truth
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -15,8 +15,7 @@ import yaml
 from amazon_orders_pipeline.accounts import ConfigError, load_accounts
 from amazon_orders_pipeline.assets.dbt import manifest_is_stale
 from amazon_orders_pipeline.definitions import build_definitions
-
-from .conftest import TWO_ACCOUNTS
+from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,8 +19,8 @@ from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.exporters.formats import format_amount, iso_utc_millis
 from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE, load_mappings
 from amazon_orders_pipeline.exporters.salesforce import FIELDS
-
-from .conftest import emulator_refresh_token, load_pages, materialize_raw, materialize_transform, query
+from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.testing.runs import load_pages, materialize_raw, materialize_transform, query
 
 GOLDEN = Path(__file__).with_name("golden") / "exports"
 # Golden files carry this suffix, so that none of them looks like a build output (a committed manifest.json).

@@ -15,22 +15,18 @@ import requests
 
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.extract import PageStore, extract_window, landed_window
+from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.sp_api import LwaCredentials, RetryPolicy, SpApiClient
 from amazon_orders_pipeline.sp_api.tokens import RestrictedDataToken
 from amazon_orders_pipeline.stores import LocalStore
+from amazon_orders_pipeline.testing.conformance import get, token, validate, window
+from amazon_orders_pipeline.testing.control import EmulatorControl
+from amazon_orders_pipeline.testing.env import emulator_env
+from amazon_orders_pipeline.testing.runs import materialize_raw, materialize_transform, query
+from amazon_orders_pipeline.testing.truth import orders_against_truth
 from amazon_orders_pipeline.warehouse import replace_partition
-from benchmarks.workdir import emulator_env
 
-from .conftest import (
-    EmulatorControl,
-    emulator_refresh_token,
-    materialize_raw,
-    materialize_transform,
-    orders_against_truth,
-    query,
-    spapi_model_file,
-)
-from .test_emulator import get, token, validate, window
+from .spapi_models import load as load_model
 
 ORDERS = "/orders/v0/orders"
 RDT = "/tokens/2021-03-01/restrictedDataToken"
@@ -47,12 +43,12 @@ V0_ONLY_DIFFERENT_ORDER_COLUMNS = {"ship_by_earliest_at", "ship_by_latest_at", "
 
 @pytest.fixture(scope="module")
 def v0_model() -> dict:
-    return json.loads(spapi_model_file("ordersV0.json").read_text())
+    return load_model("ordersV0.json")
 
 
 @pytest.fixture(scope="module")
 def tokens_model() -> dict:
-    return json.loads(spapi_model_file("tokens_2021-03-01.json").read_text())
+    return load_model("tokens_2021-03-01.json")
 
 
 def v0_window(days_ago: int = 3) -> dict:

@@ -22,10 +22,9 @@ from amazon_orders_pipeline.extract import (
     extract_window,
     redact_pii,
 )
-from amazon_orders_pipeline.resources import build_resources
+from amazon_orders_pipeline.resources import build_resources, emulator_refresh_token
 from amazon_orders_pipeline.stores import LocalStore, S3Store
-
-from .conftest import emulator_refresh_token, materialize_raw, raw_orders
+from amazon_orders_pipeline.testing.runs import materialize_raw, raw_orders
 
 
 def versions(orders) -> list[tuple[str, str, str]]:

@@ -11,9 +11,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from benchmarks.workdir import emulator_env
-
-from .conftest import materialize_raw, materialize_transform
+from amazon_orders_pipeline.testing.env import emulator_env
+from amazon_orders_pipeline.testing.runs import materialize_raw, materialize_transform
 
 ACCOUNTS = {
     # id: (api_version, pii)

@@ -13,8 +13,7 @@ from amazon_orders_pipeline.assets.raw import RAW_KEYS
 from amazon_orders_pipeline.definitions import MART_KEYS, build_definitions, build_freshness_checks
 from amazon_orders_pipeline.partitions import daily_partitions
 from amazon_orders_pipeline.schedules import days_to_extract, lookback_days
-
-from .conftest import TWO_ACCOUNTS
+from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
 BASE = dg.AssetKey(["base_amazon_sp_api__order_records"])
 ORDERS = dg.AssetKey(["orders"])

@@ -13,8 +13,7 @@ from amazon_orders_pipeline.extract import change_window, search_params
 from amazon_orders_pipeline.sp_api import LwaCredentials, RetryPolicy, SpApiClient, SpApiError
 from amazon_orders_pipeline.sp_api.auth import AuthError, LwaAuth
 from amazon_orders_pipeline.sp_api.rate_limit import TokenBucket
-
-from .conftest import EmulatorControl
+from amazon_orders_pipeline.testing.control import EmulatorControl
 
 REFRESH = "Atzr|client-tests"
 FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, timeout_s=5)

@@ -1,4 +1,4 @@
-"""Amazon's models as the tests carry them: reduced to structure by scripts/reduce_spapi_models.py, with their source."""
+"""Amazon's models as the tests carry them: reduced to structure by scripts/reduce_spapi_models.py, with a source."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MODELS
+from .spapi_models import MODELS_DIR
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "reduce_spapi_models.py"
 
@@ -73,7 +73,7 @@ def test_reduction_keeps_structure_and_names_and_drops_prose(reducer):
                                   "fulfillmentOutbound_2020-07-01.json", "fulfillmentOutbound_2026-07-04.json",
                                   "OrderChangeNotification.json"])
 def test_each_carried_model_names_its_source_and_holds_no_prose(name):
-    model = json.loads((MODELS / name).read_text())
+    model = json.loads((MODELS_DIR / name).read_text())
     source = model["x-reduced-from"]
     assert source["repository"] == "amzn/selling-partner-api-models"
     assert re.fullmatch(r"[0-9a-f]{40}", source["snapshot"]) and re.fullmatch(r"[0-9a-f]{40}", source["blob"])
@@ -83,6 +83,6 @@ def test_each_carried_model_names_its_source_and_holds_no_prose(name):
 
 
 def test_the_sandbox_cases_travel_whole():
-    cases = json.loads((MODELS / "sandbox_cases.json").read_text())
-    assert {c["model"] for c in cases} <= {p.name for p in MODELS.glob("*.json")}
+    cases = json.loads((MODELS_DIR / "sandbox_cases.json").read_text())
+    assert {c["model"] for c in cases} <= {p.name for p in MODELS_DIR.glob("*.json")}
     assert {"searchOrders", "getOrders", "getOrderItems"} <= {c["operation"] for c in cases}

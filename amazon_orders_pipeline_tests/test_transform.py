@@ -15,15 +15,9 @@ import pytest
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_build_args, dbt_executable, dbt_window_vars
 from amazon_orders_pipeline.emulator.app import seller_key
-
-from .conftest import (
-    emulator_refresh_token,
-    load_pages,
-    materialize_raw,
-    materialize_transform,
-    orders_against_truth,
-    query,
-)
+from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.testing.runs import load_pages, materialize_raw, materialize_transform, query
+from amazon_orders_pipeline.testing.truth import orders_against_truth
 
 MART_TABLES = ("orders", "order_items", "order_addresses")
 

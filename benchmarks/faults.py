@@ -34,9 +34,9 @@ from amazon_orders_pipeline.extract import ExtractError, PageStore, extract_wind
 from amazon_orders_pipeline.sp_api import AuthError, LwaCredentials, RetryPolicy, SpApiClient, SpApiError
 from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS
 from amazon_orders_pipeline.stores import LocalStore
+from amazon_orders_pipeline.testing.truth import expected_rows, mart_rows, window_truth
 from amazon_orders_pipeline.warehouse import load_landed
 from benchmarks.transform import run_dbt
-from benchmarks.truth import expected_rows, mart_rows, window_truth
 
 MARKETPLACES = ["ATVPDKIKX0DER", "A1PA6795UKMFR9", "A1VC38T7YXB528"]
 FAULT_NAMES = ("throttle", "server_error", "unavailable", "slow", "drop", "truncate")

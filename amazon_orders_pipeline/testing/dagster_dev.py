@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,9 @@ from pathlib import Path
 import dagster as dg
 import requests
 
-REPO = Path(__file__).resolve().parents[1]
+from amazon_orders_pipeline.testing.env import free_port
+
+REPO = Path(__file__).resolve().parents[2]
 BACKFILL_DONE = ("COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
 LOCK_ERRORS = ("Could not set lock", "Conflicting lock")
 
@@ -45,12 +46,6 @@ mutation Backfill($params: LaunchBackfillParams!) {
     ... on PythonError { message }
   }
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class DagsterDev:

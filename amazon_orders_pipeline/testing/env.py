@@ -3,7 +3,27 @@ Shared by the tests and the benchmarks."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
+
+# Two accounts in two regions, one with PII: what most tests run against.
+TWO_ACCOUNTS = """
+accounts:
+  - id: acme-us
+    region: NA
+    marketplace_ids: [ATVPDKIKX0DER]
+    pii: false
+  - id: acme-eu
+    region: EU
+    marketplace_ids: [A1F83G8C2ARO7P, A1PA6795UKMFR9]
+    pii: true
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def emulator_env(emulator_url: str, workdir: Path, accounts_file: Path,

@@ -3,12 +3,14 @@ and what they do hold. Shared by the tests and the benchmarks that check correct
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
 
 from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.testing.control import EmulatorControl
 
 
 def expected_rows(orders: list[dict]) -> tuple[list[tuple], list[tuple]]:
@@ -59,3 +61,15 @@ def marts_and_truth(conn: duckdb.DuckDBPyConnection, account_id: str, truth: lis
     got = [("order", *r) for r in got_orders if r[0] not in moved] + \
           [("item", *r) for r in got_items if r[0] not in moved]
     return got, [("order", *r) for r in want_orders] + [("item", *r) for r in want_items]
+
+
+def orders_against_truth(db: str, control: EmulatorControl, account_id: str, start: datetime, end: datetime,
+                         marketplace_ids: list[str]) -> tuple[list[tuple], list[tuple]]:
+    """(marts, emulator) for one account's orders and order lines changed in [start, end), as `marts_and_truth`
+    compares them; orders the emulator changed again since `end` are left out."""
+    token = emulator_refresh_token(account_id)
+    truth = control.ground_truth(token, start, end, marketplace_ids)
+    moved = {o["orderId"] for o in control.ground_truth(token, end, datetime.now(UTC) + timedelta(days=1),
+                                                        marketplace_ids)}
+    with duckdb.connect(db, read_only=True) as conn:
+        return marts_and_truth(conn, account_id, truth, moved)
