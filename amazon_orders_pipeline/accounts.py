@@ -46,12 +46,8 @@ class Account:
         return LwaCredentials(*values)
 
 
-def accounts_file(environ: Mapping[str, str] = os.environ) -> Path:
-    return Path(environ.get("ACCOUNTS_FILE") or DEFAULT_ACCOUNTS_FILE)
-
-
-def load_accounts(path: str | Path | None = None) -> list[Account]:
-    path = Path(path) if path else accounts_file()
+def load_accounts(path: str | Path) -> list[Account]:
+    path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as e:

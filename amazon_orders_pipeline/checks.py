@@ -124,3 +124,8 @@ def order_checks(context: dg.AssetCheckExecutionContext, duckdb: WarehouseResour
 
 
 CHECKS = [order_checks]
+
+
+def build_freshness_checks(keys: list[dg.AssetKey], deadline_cron: str) -> list[dg.AssetChecksDefinition]:
+    """Per daily partition: the newest complete day of each asset is materialized by the deadline (UTC cron)."""
+    return list(dg.build_time_partition_freshness_checks(assets=keys, deadline_cron=deadline_cron, timezone="UTC"))

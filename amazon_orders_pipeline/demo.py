@@ -15,7 +15,8 @@ import duckdb
 from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.local_runs import materialize_raw, materialize_transform
-from amazon_orders_pipeline.resources import DEFAULT_DUCKDB_PATH, build_resources
+from amazon_orders_pipeline.resources import build_resources
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.warehouse import mart_row_counts
 
 
@@ -47,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -> int:
-    db_path = environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
+    settings = Settings.from_env(environ)
+    db_path = settings.duckdb_path
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
 
-    resources = build_resources(environ)
-    accounts = list(resources["sp_api"].accounts())  # type: ignore[attr-defined]
+    resources = build_resources(settings)
+    accounts = [a.id for a in settings.accounts()]
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     started = time.monotonic()
     days = last_complete_days(args.days)

@@ -8,9 +8,12 @@ from datetime import date
 
 import dagster as dg
 
+from amazon_orders_pipeline.assets import build_assets
+from amazon_orders_pipeline.assets.dbt import DBT_ASSETS_OP
 from amazon_orders_pipeline.assets.raw import RAW_KEYS
-from amazon_orders_pipeline.definitions import build_assets, build_checks
+from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.resources import build_resources
+from amazon_orders_pipeline.settings import Settings
 
 # Progress lines (INFO) on the console, not every engine event.
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -19,24 +22,28 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 def materialize_raw(day: date, account_id: str, *, environ: Mapping[str, str] = os.environ,
                     resources: dict | None = None, instance: dg.DagsterInstance | None = None,
                     raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    assets = build_assets(environ)
+    settings = Settings.from_env(environ)
+    assets = build_assets(settings).all
     key = dg.MultiPartitionKey({"date": day.isoformat(), "account": account_id})
     return dg.materialize(assets, selection=list(RAW_KEYS), partition_key=key,
-                          resources=resources or build_resources(environ),
+                          resources=resources or build_resources(settings),
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
                           run_config=QUIET)
 
 
 def materialize_transform(first: date, last: date, *, environ: Mapping[str, str] = os.environ,
                           resources: dict | None = None, instance: dg.DagsterInstance | None = None,
-                          raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+                          raise_on_error: bool = True, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
     """Every dbt model, export and check for the days [first, last], as one run (the single-run backfill policy).
-    The exports run in the same run as the marts, so the marts' blocking checks hold them back when they fail."""
-    assets = build_assets(environ)
+    The exports run in the same run as the marts, so the marts' blocking checks hold them back when they fail.
+    `full_refresh`: the dbt assets' run config of that name (dbt's --full-refresh)."""
+    settings = Settings.from_env(environ)
+    assets = build_assets(settings).all
     downstream = [k for a in assets for k in a.keys if k not in RAW_KEYS]
     tags = {"dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat()}
-    return dg.materialize(assets + build_checks(), selection=downstream, tags=tags,
-                          resources=resources or build_resources(environ),
+    run_config = {**QUIET, "ops": {DBT_ASSETS_OP: {"config": {"full_refresh": full_refresh}}}}
+    return dg.materialize(assets + CHECKS, selection=downstream, tags=tags,
+                          resources=resources or build_resources(settings),
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
-                          run_config=QUIET)
+                          run_config=run_config)

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import dagster as dg
 
-DEFAULT_START_DATE = "2026-01-01"
 
-
-def daily_partitions(environ: Mapping[str, str] = os.environ) -> dg.DailyPartitionsDefinition:
+def daily_partitions(start_date: str) -> dg.DailyPartitionsDefinition:
     # end_offset=0: the newest partition is yesterday, the last complete UTC day.
-    return dg.DailyPartitionsDefinition(start_date=environ.get("PARTITIONS_START_DATE") or DEFAULT_START_DATE,
-                                        timezone="UTC")
+    return dg.DailyPartitionsDefinition(start_date=start_date, timezone="UTC")
 
 
 def account_partitions(account_ids: Sequence[str]) -> dg.StaticPartitionsDefinition:

@@ -7,18 +7,21 @@ import threading
 from collections.abc import Mapping
 
 import dagster as dg
+from dagster_dbt import DbtCliResource
 
-from amazon_orders_pipeline.accounts import Account, accounts_file, load_accounts
-from amazon_orders_pipeline.assets.dbt import dbt_resource
+from amazon_orders_pipeline.accounts import Account, load_accounts
+from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_executable, dbt_project
 from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE, ExportMappings, load_mappings
+from amazon_orders_pipeline.settings import (
+    DEFAULT_EMULATOR_SPEED,
+    DEFAULT_EXPORT_DIR,
+    DEFAULT_LANDING_DIR,
+    Settings,
+)
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
 from amazon_orders_pipeline.sp_api.client import LWA_TOKEN_URL, REGION_ENDPOINTS, RetryPolicy, SpApiClient
 from amazon_orders_pipeline.stores import ObjectStore, store_from_settings
-from amazon_orders_pipeline.warehouse_resource import DEFAULT_LOCK_TIMEOUT_S, WarehouseResource
-
-DEFAULT_DUCKDB_PATH = "data/amazon_orders.duckdb"
-DEFAULT_LANDING_DIR = "data/landing"
-DEFAULT_EXPORT_DIR = "exports"
+from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 
 _embedded_lock = threading.Lock()
 _embedded_emulator = None
@@ -46,7 +49,7 @@ class SpApiResource(dg.ConfigurableResource):
     accounts_file: str
     endpoint: str | None = None  # SP_API_ENDPOINT: overrides the region's endpoint
     lwa_token_url: str | None = None  # LWA_TOKEN_URL
-    emulator_speed: float = 100.0  # EMULATOR_SPEED, for the embedded emulator only
+    emulator_speed: float = DEFAULT_EMULATOR_SPEED  # EMULATOR_SPEED, for the embedded emulator only
     retry_base_delay_s: float = 1.0
     max_attempts: int = 8
 
@@ -95,29 +98,34 @@ class ExportResource(StoreResource):
         return load_mappings(self.mappings_file)
 
 
-def build_resources(environ: Mapping[str, str] = os.environ) -> dict[str, dg.ConfigurableResource]:
-    """One set of resources, configured by env vars (see the README's configuration table)."""
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_PROJECT_DIR),
+                          dbt_executable=dbt_executable())
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """One set of resources, from the settings (see the README's configuration table)."""
     return {
         "sp_api": SpApiResource(
-            accounts_file=str(accounts_file(environ)),
-            endpoint=environ.get("SP_API_ENDPOINT") or None,
-            lwa_token_url=environ.get("LWA_TOKEN_URL") or None,
-            emulator_speed=float(environ.get("EMULATOR_SPEED") or 100.0),
+            accounts_file=str(settings.accounts_file),
+            endpoint=settings.sp_api_endpoint,
+            lwa_token_url=settings.lwa_token_url,
+            emulator_speed=settings.emulator_speed,
         ),
         "landing": LandingResource(
-            local_dir=environ.get("LANDING_DIR") or DEFAULT_LANDING_DIR,
-            s3_uri=environ.get("LANDING_S3_URI") or None,
-            s3_endpoint_url=environ.get("LANDING_S3_ENDPOINT_URL") or None,
+            local_dir=settings.landing_dir,
+            s3_uri=settings.landing_s3_uri,
+            s3_endpoint_url=settings.landing_s3_endpoint_url,
         ),
         "duckdb": WarehouseResource(
-            database=environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH,
-            lock_timeout_s=float(environ.get("DUCKDB_LOCK_TIMEOUT_S") or DEFAULT_LOCK_TIMEOUT_S),
+            database=settings.duckdb_path,
+            lock_timeout_s=settings.duckdb_lock_timeout_s,
         ),
         "dbt": dbt_resource(),
         "exports": ExportResource(
-            local_dir=environ.get("EXPORT_DIR") or DEFAULT_EXPORT_DIR,
-            s3_uri=environ.get("EXPORT_S3_URI") or None,
-            s3_endpoint_url=environ.get("EXPORT_S3_ENDPOINT_URL") or None,
-            mappings_file=environ.get("EXPORT_MAPPINGS_FILE") or str(DEFAULT_MAPPINGS_FILE),
+            local_dir=settings.export_dir,
+            s3_uri=settings.export_s3_uri,
+            s3_endpoint_url=settings.export_s3_endpoint_url,
+            mappings_file=settings.export_mappings_file,
         ),
     }

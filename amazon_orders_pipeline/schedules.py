@@ -3,31 +3,16 @@ transform and exports follow each day once its extraction has landed."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from amazon_orders_pipeline.accounts import ConfigError
 from amazon_orders_pipeline.assets.raw import RAW_KEYS
 
-DEFAULT_LOOKBACK_DAYS = 2
 # 00:20 UTC: the day's window must end at least 2 minutes before a request, and Amazon's index lags a little more.
 DAILY_CRON = "20 0 * * *"
 EXTRACT_JOB = "daily_extract"
-
-
-def lookback_days(environ: Mapping[str, str] = os.environ) -> int:
-    """LOOKBACK_DAYS: how many days before the newest are extracted again on every run (Amazon's index can lag)."""
-    text = environ.get("LOOKBACK_DAYS") or str(DEFAULT_LOOKBACK_DAYS)
-    try:
-        days = int(text)
-    except ValueError:
-        days = -1
-    if not 0 <= days <= 30:
-        raise ConfigError(f"LOOKBACK_DAYS must be a whole number from 0 to 30, got {text!r}")
-    return days
 
 
 def days_to_extract(scheduled_at: datetime, lookback: int) -> list[date]:

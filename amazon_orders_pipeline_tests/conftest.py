@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import boto3
 import pytest
 
-from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_executable, manifest_is_stale
+from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_executable, manifest_is_stale
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.testing.control import EmulatorControl
 from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env, free_port

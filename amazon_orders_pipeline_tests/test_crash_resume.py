@@ -26,6 +26,8 @@ EXTRACT = """
 import sys
 from datetime import date
 from amazon_orders_pipeline import local_runs
+
+pytestmark = pytest.mark.slow
 local_runs.materialize_raw(date.fromisoformat(sys.argv[1]), sys.argv[2])
 """
 ACCOUNTS = """

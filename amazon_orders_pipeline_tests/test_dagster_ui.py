@@ -19,6 +19,8 @@ from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env
 from amazon_orders_pipeline.testing.runs import query
 from amazon_orders_pipeline.testing.truth import orders_against_truth
 
+pytestmark = pytest.mark.slow
+
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 # What the probe found necessary on these machines: no sandbox as root, no GPU, and no calls to Google's hosts.

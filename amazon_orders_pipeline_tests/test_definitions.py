@@ -13,8 +13,10 @@ import pytest
 import yaml
 
 from amazon_orders_pipeline.accounts import ConfigError, load_accounts
-from amazon_orders_pipeline.assets.dbt import manifest_is_stale
+from amazon_orders_pipeline.assets import build_assets
+from amazon_orders_pipeline.dbt_project import manifest_is_stale
 from amazon_orders_pipeline.definitions import build_definitions
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,3 +133,42 @@ def test_the_manifest_is_stale_when_missing_or_older_than_a_file_dbt_parses_and_
     assert not manifest_is_stale(project, manifest)
     os.utime(model, (3_000, 3_000))
     assert manifest_is_stale(project, manifest)
+
+
+LAYERS = [
+    # (module, packages of the project it must not load)
+    ("amazon_orders_pipeline.resources", ("amazon_orders_pipeline.assets", "amazon_orders_pipeline.definitions")),
+    ("amazon_orders_pipeline.settings", ("amazon_orders_pipeline.assets", "amazon_orders_pipeline.resources")),
+    ("amazon_orders_pipeline.sp_api", ("dagster", "amazon_orders_pipeline.assets")),
+    ("amazon_orders_pipeline.exporters.erp", ("dagster", "amazon_orders_pipeline.assets")),
+    ("amazon_orders_pipeline.assets", ("amazon_orders_pipeline.definitions", "amazon_orders_pipeline.testing")),
+]
+
+
+@pytest.mark.parametrize("module, forbidden", LAYERS)
+def test_layers_point_one_way(module, forbidden):
+    code = (f"import sys, {module}\n"
+            f"print('\\n'.join(m for m in sys.modules if m.startswith({forbidden!r})))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == [], f"{module} loads {proc.stdout.split()}"
+
+
+def test_the_marts_and_their_freshness_checks_come_from_dbts_manifest(tmp_path):
+    accounts = tmp_path / "accounts.yaml"
+    accounts.write_text(TWO_ACCOUNTS)
+    assets = build_assets(Settings.from_env({"ACCOUNTS_FILE": str(accounts)}))
+    marts = {p.stem for p in (ROOT / "dbt_project" / "models" / "marts").glob("*.sql")}
+    assert {k.to_user_string() for k in assets.mart_keys} == marts == {"orders", "order_items", "order_addresses"}
+    defs = build_definitions({"ACCOUNTS_FILE": str(accounts)})
+    fresh = {k.asset_key for k in defs.resolve_asset_graph().asset_check_keys if k.name == "freshness_check"}
+    assert fresh == {*assets.mart_keys, *assets.export_keys}
+
+
+def test_settings_are_read_once_with_clear_errors():
+    settings = Settings.from_env({"DUCKDB_PATH": "/tmp/x.duckdb", "EMULATOR_SPEED": "50", "LOOKBACK_DAYS": "3"})
+    assert (settings.duckdb_path, settings.emulator_speed, settings.lookback_days) == ("/tmp/x.duckdb", 50.0, 3)
+    assert Settings.from_env({}).duckdb_path == "data/amazon_orders.duckdb"
+    for name, bad in (("EMULATOR_SPEED", "fast"), ("DUCKDB_LOCK_TIMEOUT_S", "-1"), ("LOOKBACK_DAYS", "31")):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({name: bad})

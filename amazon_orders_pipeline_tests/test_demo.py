@@ -6,8 +6,11 @@ import re
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from amazon_orders_pipeline import demo
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_materializes_the_last_three_days_and_summarises(tmp_path, monkeypatch, capsys):

@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pytest
 
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.stores import LocalStore
 from benchmarks.faults import compare, distinct_sellers, run_campaign, run_seed
 from benchmarks.transform import run_dbt
+
+pytestmark = pytest.mark.slow
 
 # CI runs this many; `python -m benchmarks.faults --seeds 500` runs more.
 SEEDS = 30

@@ -3,12 +3,15 @@ emulator. `python -m benchmarks.load` runs 20 x 7 and records the wall time and 
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.seller import seller_tag
 from amazon_orders_pipeline.resources import emulator_refresh_token
 from benchmarks.load import dagster_yaml, load_accounts, ok, run_load
+
+pytestmark = pytest.mark.slow
 
 
 def test_load_accounts_are_distinct_sellers_on_both_apis_and_regions():

@@ -23,6 +23,7 @@ from amazon_orders_pipeline.extract import (
     redact_pii,
 )
 from amazon_orders_pipeline.resources import build_resources, emulator_refresh_token
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.stores import LocalStore, S3Store
 from amazon_orders_pipeline.testing.runs import materialize_raw, raw_orders
 
@@ -117,7 +118,7 @@ class TestOrderPagesAsset:
 
     def test_an_interrupted_run_resumes_from_the_landed_pages(self, pipeline_env, emulator, control, past_day):
         env = dict(pipeline_env)
-        sp_api = build_resources(env)["sp_api"]
+        sp_api = build_resources(Settings.from_env(env))["sp_api"]
         account = sp_api.accounts()["acme-eu"]
         landing = LocalStore(env["LANDING_DIR"])
 
@@ -143,7 +144,7 @@ class TestOrderPagesAsset:
         assert len({o["orderId"] for o in got}) == len(got)
 
     def test_a_refused_pagination_token_restarts_the_window_cleanly(self, pipeline_env, control, past_day):
-        sp_api = build_resources(pipeline_env)["sp_api"]
+        sp_api = build_resources(Settings.from_env(pipeline_env))["sp_api"]
         account = sp_api.accounts()["acme-eu"]
         landing = LocalStore(pipeline_env["LANDING_DIR"])
 
@@ -224,7 +225,7 @@ def test_redaction_keeps_what_the_address_table_needs():
 def test_late_days_are_refused_with_a_clear_error(pipeline_env):
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     landing = LocalStore(pipeline_env["LANDING_DIR"])
-    sp_api = build_resources(pipeline_env)["sp_api"]
+    sp_api = build_resources(Settings.from_env(pipeline_env))["sp_api"]
     with pytest.raises(ExtractError, match="not opened yet"):
         extract_window(sp_api.client_for(sp_api.accounts()["acme-us"]), landing, account_id="acme-us",
                        day=tomorrow, marketplace_ids=["ATVPDKIKX0DER"], pii=False)

@@ -10,14 +10,21 @@ import pytest
 from amazon_orders_pipeline.accounts import ConfigError
 from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
 from amazon_orders_pipeline.assets.raw import RAW_KEYS
-from amazon_orders_pipeline.definitions import MART_KEYS, build_definitions, build_freshness_checks
+from amazon_orders_pipeline.checks import build_freshness_checks
+from amazon_orders_pipeline.definitions import build_definitions
 from amazon_orders_pipeline.partitions import daily_partitions
-from amazon_orders_pipeline.schedules import days_to_extract, lookback_days
+from amazon_orders_pipeline.schedules import days_to_extract
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
 BASE = dg.AssetKey(["base_amazon_sp_api__order_records"])
 ORDERS = dg.AssetKey(["orders"])
 SALESFORCE = dg.AssetKey(["salesforce_order_export"])
+MART_KEYS = (dg.AssetKey(["orders"]), dg.AssetKey(["order_items"]), dg.AssetKey(["order_addresses"]))
+
+
+def lookback_days(environ: dict[str, str]) -> int:
+    return Settings.from_env(environ).lookback_days
 
 
 @pytest.fixture
@@ -82,10 +89,9 @@ def test_freshness_is_checked_per_daily_partition_of_every_mart_and_export(defs)
     assert checked == {*MART_KEYS, *EXPORT_KEYS}
     assert defs.get_sensor_def("freshness_checks_sensor")
 
-    environ = {"FRESHNESS_DEADLINE_CRON": "0 3 * * *"}
-    daily = daily_partitions({"PARTITIONS_START_DATE": "2026-10-01"})
+    daily = daily_partitions("2026-10-01")
     specs = [dg.AssetSpec(k, partitions_def=daily) for k in (*MART_KEYS, *EXPORT_KEYS)]
-    checks = build_freshness_checks(environ)
+    checks = build_freshness_checks([*MART_KEYS, *EXPORT_KEYS], Settings.from_env({}).freshness_deadline_cron)
 
     def evaluate(instance) -> dict[str, bool]:
         result = dg.materialize([*specs, *checks], instance=instance,

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from amazon_orders_pipeline import warehouse
-from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_build_args, dbt_executable, dbt_window_vars
+from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_build_args, dbt_executable, dbt_window_vars
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.testing.runs import load_pages, materialize_raw, materialize_transform, query
@@ -252,3 +252,28 @@ def test_unit_tests_run_in_the_suite_not_in_every_pipeline_run(tmp_path):
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     unit = [r for r in results if r["unique_id"].startswith("unit_test.")]
     assert len(unit) >= 2 and all(r["status"] == "pass" for r in unit)
+
+
+def test_a_full_refresh_rebuilds_the_marts_and_no_run_changes_the_process_environment(pipeline_env):
+    day = datetime.now(UTC).date() - timedelta(days=5)
+    before = dict(os.environ)
+    materialize_raw(pipeline_env, day, "acme-us")
+    result = materialize_transform(pipeline_env, day)
+    assert result.success and dict(os.environ) == before
+    db = pipeline_env["DUCKDB_PATH"]
+    # Each model's window counts follow from its columns; the marts name the window's changes.
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    orders = query(db, "select count(*) from main.orders")[0][0]
+    assert meta["orders"]["rows"].value == orders and meta["orders"]["changed"].value == orders > 0
+    assert meta["order_items"]["changed"].value == query(db, "select count(*) from main.order_items")[0][0]
+    assert meta["base_amazon_sp_api__order_records"]["in_window"].value >= orders
+    # A row that no raw page holds survives an incremental run, and not a full refresh.
+    with duckdb.connect(db) as conn:
+        conn.execute("insert into main.orders select * replace ('STRAY-1' as order_id, "
+                     "null::decimal(18, 4) as order_total_amount) from main.orders limit 1")
+    assert materialize_transform(pipeline_env, day).success
+    assert query(db, "select count(*) from main.orders where order_id = 'STRAY-1'")[0][0] == 1
+    assert materialize_transform(pipeline_env, day, full_refresh=True).success
+    assert query(db, "select count(*) from main.orders where order_id = 'STRAY-1'")[0][0] == 0
+    assert query(db, "select count(*) from main.orders")[0][0] == orders

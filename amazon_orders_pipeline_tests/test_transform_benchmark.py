@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from benchmarks.transform import drop_built, main
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_small_transform_benchmark_runs_every_measure_and_builds_every_order():

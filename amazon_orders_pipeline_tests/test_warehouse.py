@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from amazon_orders_pipeline import warehouse
-from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR
+from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR
 from amazon_orders_pipeline.warehouse import PageRow, replace_partition, split_orders
 from amazon_orders_pipeline.warehouse_resource import WarehouseLockedError, WarehouseResource
 

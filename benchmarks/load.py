@@ -30,11 +30,12 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from amazon_orders_pipeline.definitions import build_assets
+from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.seller import seller_tag
 from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.dagster_dev import REPO, dagster_dev, rss_mb
 from amazon_orders_pipeline.testing.env import emulator_env
 from amazon_orders_pipeline.testing.truth import marts_and_truth, window_truth
@@ -93,7 +94,7 @@ def run_load(workdir: Path, n_accounts: int, days: int, orders_per_day: int, spe
     peaks = {"session": 0.0, "process": 0.0, "self": 0.0}
     with Emulator(speed=speed, seed=17, orders_per_day=orders_per_day) as emulator:
         env = emulator_env(emulator.url, workdir, workdir / "accounts.yaml", first_day.isoformat())
-        keys = [list(k.path) for a in build_assets({**os.environ, **env}) for k in a.keys]
+        keys = [list(k.path) for a in build_assets(Settings.from_env({**os.environ, **env})).all for k in a.keys]
         with dagster_dev(env, workdir / "dagster_home", workdir / "dagster-dev.log",
                          dagster_yaml=dagster_yaml(max_concurrent_runs)) as server:
 

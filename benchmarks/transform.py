@@ -35,7 +35,7 @@ import duckdb
 import yaml
 
 from amazon_orders_pipeline import warehouse
-from amazon_orders_pipeline.assets.dbt import DBT_PROJECT_DIR, dbt_build_args, dbt_executable
+from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_build_args, dbt_executable
 from amazon_orders_pipeline.emulator.seller import SyntheticSeller
 from amazon_orders_pipeline.testing.dagster_dev import proc_status_mb
 from amazon_orders_pipeline.warehouse import PageRow, replace_partition

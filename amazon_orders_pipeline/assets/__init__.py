@@ -1,1 +1,49 @@
 """Dagster assets, one module per stage: raw (extract + load), dbt (transform), exports (deliver)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from amazon_orders_pipeline.assets.dbt import build_dbt_assets
+from amazon_orders_pipeline.assets.exports import build_export_assets
+from amazon_orders_pipeline.assets.raw import build_landed_pages_asset, build_order_pages_asset
+from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
+from amazon_orders_pipeline.schedules import after_extraction
+from amazon_orders_pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class PipelineAssets:
+    """The assets of every stage, and the keys other definitions are built around."""
+
+    raw: list[dg.AssetsDefinition]
+    dbt: dg.AssetsDefinition
+    exports: list[dg.AssetsDefinition]
+    raw_partitions: dg.MultiPartitionsDefinition
+    account_ids: list[str]
+
+    @property
+    def all(self) -> list[dg.AssetsDefinition]:
+        return [*self.raw, self.dbt, *self.exports]
+
+    @property
+    def mart_keys(self) -> list[dg.AssetKey]:
+        """The marts, as dbt's manifest places them (models/marts), not as Python lists them."""
+        groups = self.dbt.group_names_by_key
+        return sorted(k for k in self.dbt.keys if groups.get(k) == "marts")
+
+    @property
+    def export_keys(self) -> list[dg.AssetKey]:
+        return [k for a in self.exports for k in a.keys]
+
+
+def build_assets(settings: Settings) -> PipelineAssets:
+    account_ids = [a.id for a in settings.accounts()]
+    daily = daily_partitions(settings.partitions_start_date)
+    raw = raw_partitions(daily, account_ids)
+    follow = after_extraction(settings.lookback_days)
+    return PipelineAssets(raw=[build_landed_pages_asset(raw), build_order_pages_asset(raw)],
+                          dbt=build_dbt_assets(daily, follow), exports=build_export_assets(daily, follow),
+                          raw_partitions=raw, account_ids=account_ids)

@@ -11,12 +11,13 @@ import duckdb
 
 from amazon_orders_pipeline import local_runs, warehouse
 from amazon_orders_pipeline.resources import SpApiResource, build_resources
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.warehouse import replace_partition
 
 
 def fast_resources(environ: dict[str, str]) -> dict:
     """The pipeline's resources, with retries that back off in milliseconds instead of seconds."""
-    resources = build_resources(environ)
+    resources = build_resources(Settings.from_env(environ))
     base = resources["sp_api"]
     resources["sp_api"] = SpApiResource(accounts_file=base.accounts_file, endpoint=base.endpoint,
                                         lwa_token_url=base.lwa_token_url, retry_base_delay_s=0.01)
@@ -30,9 +31,10 @@ def materialize_raw(environ: dict[str, str], day: date, account_id: str, instanc
 
 
 def materialize_transform(environ: dict[str, str], first: date, last: date | None = None, instance=None,
-                          raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+                          raise_on_error: bool = True, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
     return local_runs.materialize_transform(first, last or first, environ=environ, resources=fast_resources(environ),
-                                            instance=instance, raise_on_error=raise_on_error)
+                                            instance=instance, raise_on_error=raise_on_error,
+                                            full_refresh=full_refresh)
 
 
 def query(db: str, sql: str, params=None) -> list[tuple]:

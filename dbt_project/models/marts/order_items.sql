@@ -19,7 +19,8 @@ select
     i.item_proceeds_amount,
     i.currency_code,
     i.promotion_ids,
-    i.last_updated_at
+    i.last_updated_at,
+    i.partition_date as last_changed_partition
 from {{ ref('stg_amazon_sp_api__order_items') }} as i
 semi join {{ ref('int_orders_latest') }} as l
     on i.account_id = l.account_id and i.order_id = l.order_id and i.partition_date = l.partition_date

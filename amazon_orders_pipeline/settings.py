@@ -1,0 +1,91 @@
+"""The pipeline's settings, read from the environment once (the README's configuration table), with clear errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from amazon_orders_pipeline.accounts import DEFAULT_ACCOUNTS_FILE, Account, ConfigError, load_accounts
+from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE
+from amazon_orders_pipeline.warehouse_resource import DEFAULT_LOCK_TIMEOUT_S
+
+DEFAULT_DUCKDB_PATH = "data/amazon_orders.duckdb"
+DEFAULT_LANDING_DIR = "data/landing"
+DEFAULT_EXPORT_DIR = "exports"
+DEFAULT_START_DATE = "2026-01-01"
+DEFAULT_LOOKBACK_DAYS = 2
+DEFAULT_EMULATOR_SPEED = 100.0
+DEFAULT_FRESHNESS_DEADLINE_CRON = "0 3 * * *"
+
+
+@dataclass(frozen=True)
+class Settings:
+    accounts_file: Path = DEFAULT_ACCOUNTS_FILE
+    partitions_start_date: str = DEFAULT_START_DATE
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    freshness_deadline_cron: str = DEFAULT_FRESHNESS_DEADLINE_CRON
+    sp_api_endpoint: str | None = None
+    lwa_token_url: str | None = None
+    emulator_speed: float = DEFAULT_EMULATOR_SPEED
+    landing_dir: str = DEFAULT_LANDING_DIR
+    landing_s3_uri: str | None = None
+    landing_s3_endpoint_url: str | None = None
+    duckdb_path: str = DEFAULT_DUCKDB_PATH
+    duckdb_lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    export_dir: str = DEFAULT_EXPORT_DIR
+    export_s3_uri: str | None = None
+    export_s3_endpoint_url: str | None = None
+    export_mappings_file: str = str(DEFAULT_MAPPINGS_FILE)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def text(name: str, default=None):
+            return env.get(name) or default
+
+        return cls(
+            accounts_file=Path(text("ACCOUNTS_FILE", DEFAULT_ACCOUNTS_FILE)),
+            partitions_start_date=text("PARTITIONS_START_DATE", DEFAULT_START_DATE),
+            lookback_days=whole_number(env, "LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS, 0, 30),
+            freshness_deadline_cron=text("FRESHNESS_DEADLINE_CRON", DEFAULT_FRESHNESS_DEADLINE_CRON),
+            sp_api_endpoint=text("SP_API_ENDPOINT"),
+            lwa_token_url=text("LWA_TOKEN_URL"),
+            emulator_speed=positive_number(env, "EMULATOR_SPEED", DEFAULT_EMULATOR_SPEED),
+            landing_dir=text("LANDING_DIR", DEFAULT_LANDING_DIR),
+            landing_s3_uri=text("LANDING_S3_URI"),
+            landing_s3_endpoint_url=text("LANDING_S3_ENDPOINT_URL"),
+            duckdb_path=text("DUCKDB_PATH", DEFAULT_DUCKDB_PATH),
+            duckdb_lock_timeout_s=positive_number(env, "DUCKDB_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S),
+            export_dir=text("EXPORT_DIR", DEFAULT_EXPORT_DIR),
+            export_s3_uri=text("EXPORT_S3_URI"),
+            export_s3_endpoint_url=text("EXPORT_S3_ENDPOINT_URL"),
+            export_mappings_file=text("EXPORT_MAPPINGS_FILE", str(DEFAULT_MAPPINGS_FILE)),
+        )
+
+    def accounts(self) -> list[Account]:
+        return load_accounts(self.accounts_file)
+
+
+def whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name) or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
+    return value
+
+
+def positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name) or str(default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigError(f"{name} must be a positive number, got {text!r}")
+    return value
