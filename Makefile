@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # dagster-dbt finds dbt on PATH when `dagster dev` re-parses the project.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test dev bench lint clean
+.PHONY: demo test dev sql bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test: $(MANIFEST) $(CHROMIUM)
 ## dev: install and start the Dagster UI on http://127.0.0.1:3000
 dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## sql: install and open the DuckDB command line on the warehouse, read-only (DUCKDB_PATH, or the demo's file)
+DUCKDB_PATH ?= data/amazon_orders.duckdb
+sql: $(STAMP)
+	$(BIN)/duckdb -readonly $(DUCKDB_PATH)
 
 ## bench: run the benchmarks (JSON on stdout)
 bench: $(MANIFEST)

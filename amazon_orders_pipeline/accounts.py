@@ -12,6 +12,7 @@ import yaml
 
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
 from amazon_orders_pipeline.sp_api.client import REGION_ENDPOINTS
+from amazon_orders_pipeline.sp_api.marketplaces import describe, region_of
 
 DEFAULT_ACCOUNTS_FILE = Path(__file__).with_name("accounts.default.yaml")
 ACCOUNT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -69,6 +70,11 @@ def load_accounts(path: str | Path) -> list[Account]:
         marketplaces = e.get("marketplace_ids")
         if not isinstance(marketplaces, list) or not marketplaces or len(marketplaces) > 50:
             raise ConfigError(f"{where}: marketplace_ids must list 1 to 50 marketplace ids")
+        # A refresh token belongs to one region, and that region's endpoint serves only its own marketplaces.
+        outside = [describe(str(m)) for m in marketplaces if region_of(str(m)) != region]
+        if outside:
+            raise ConfigError(f"{where} ({account_id}): region {region} does not serve {', '.join(outside)}; "
+                              "list each region's marketplaces under an account of that region")
         creds = e.get("credentials") or {}
         upper = account_id.upper().replace("-", "_")
         api_version = str(e.get("api_version", "2026-01-01"))

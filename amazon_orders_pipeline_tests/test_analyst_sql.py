@@ -1,5 +1,5 @@
-"""The README's ten analyst queries, run against two emulated days of two accounts, each checked against the same
-answer computed in Python from the plain mart rows, so that a README example cannot drift from the tables."""
+"""The ten analyst queries of docs/querying.md, run against two emulated days of two accounts, each checked against
+the same answer computed in Python from the plain mart rows, so that an example cannot drift from the tables."""
 
 from __future__ import annotations
 
@@ -15,19 +15,19 @@ import pytest
 from amazon_orders_pipeline.testing.env import emulator_env
 from amazon_orders_pipeline.testing.runs import materialize_raw, materialize_transform
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+QUERYING = Path(__file__).resolve().parents[1] / "docs" / "querying.md"
 
 
 def readme_queries() -> dict[int, str]:
-    text = README.read_text()
+    text = QUERYING.read_text()
     block = re.search(r"<!-- analyst-sql:start -->\n```sql\n(.*?)```\n<!-- analyst-sql:end -->", text, re.S)
-    assert block, "README.md has no analyst-sql block"
+    assert block, "docs/querying.md has no analyst-sql block"
     queries = {}
     for statement in block.group(1).split(";\n"):
         statement = statement.strip()
         if statement:
             number = re.match(r"-- (\d+)\. ", statement)
-            assert number, f"each README query starts with '-- N. ': {statement[:60]}"
+            assert number, f"each query starts with '-- N. ': {statement[:60]}"
             queries[int(number.group(1))] = statement
     return queries
 
@@ -65,13 +65,13 @@ def marts(warehouse) -> dict[str, list[dict]]:
         "main.orders", "main.order_items", "main.order_addresses", "raw.order_pages", "staging.quarantine")}
 
 
-def test_the_readme_has_ten_numbered_queries():
+def test_the_querying_page_has_ten_numbered_queries():
     assert sorted(readme_queries()) == list(range(1, 11))
 
 
 def q(warehouse, number: int) -> list[dict]:
     result = rows(warehouse, readme_queries()[number])
-    assert result, f"README query {number} returned nothing on emulated data"
+    assert result, f"query {number} returned nothing on emulated data"
     return result
 
 

@@ -78,8 +78,12 @@ def test_groups_follow_the_stages_and_exports_read_the_marts(tmp_path):
     ("accounts:\n  - {id: Bad Id, region: NA, marketplace_ids: [X]}", "lowercase"),
     ("accounts:\n  - {id: a, region: MARS, marketplace_ids: [X]}", "region"),
     ("accounts:\n  - {id: a, region: NA, marketplace_ids: []}", "marketplace_ids"),
-    ("accounts:\n  - {id: a, region: NA, marketplace_ids: [X]}\n  - {id: a, region: EU, marketplace_ids: [Y]}",
-     "unique"),
+    ("accounts:\n  - {id: a, region: NA, marketplace_ids: [ATVPDKIKX0DER]}\n"
+     "  - {id: a, region: EU, marketplace_ids: [A1PA6795UKMFR9]}", "unique"),
+    # A region's endpoint serves only its own marketplaces: the error names each one that is out of place.
+    ("accounts:\n  - {id: a, region: NA, marketplace_ids: [ATVPDKIKX0DER, A1F83G8C2ARO7P, A1VC38T7YXB528]}",
+     r"region NA does not serve A1F83G8C2ARO7P \(UK, region EU\), A1VC38T7YXB528 \(JP, region FE\)"),
+    ("accounts:\n  - {id: a, region: EU, marketplace_ids: [NOT-A-MARKETPLACE]}", "NOT-A-MARKETPLACE"),
 ])
 def test_bad_accounts_files_get_clear_errors(tmp_path, text, message):
     path = tmp_path / "accounts.yaml"

@@ -19,13 +19,18 @@ def test_demo_materializes_the_last_three_days_and_summarises(tmp_path, monkeypa
     monkeypatch.setenv("DUCKDB_PATH", str(db))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.delenv("ACCOUNTS_FILE", raising=False)
-    monkeypatch.setenv("SP_API_DEMO_REFRESH_TOKEN", "must-be-ignored-by-the-demo")
+    monkeypatch.setenv("SP_API_DEMO_NA_REFRESH_TOKEN", "must-be-ignored-by-the-demo")
     assert demo.main(["--days", "3", "--speed", "500"]) == 0
     out = capsys.readouterr().out
     with duckdb.connect(str(db), read_only=True) as conn:
         pages, orders, days = conn.execute(
             "select count(*), sum(order_count), count(distinct partition_date) from raw.order_pages").fetchone()
     assert days == 3 and pages > 0 and orders > 0
+    with duckdb.connect(str(db), read_only=True) as conn:
+        # Two accounts in two regions, each with its own region's marketplaces only.
+        by_account = dict(conn.execute("select account_id, list(distinct marketplace_id order by marketplace_id) "
+                                       "from main.orders group by all").fetchall())
+    assert by_account == {"demo-na": ["ATVPDKIKX0DER"], "demo-eu": ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]}
     with duckdb.connect(str(db), read_only=True) as conn:
         marts = {"orders": conn.execute("select count(*) from main.orders").fetchone()[0],
                  "order_items": conn.execute("select count(*) from main.order_items").fetchone()[0],
@@ -37,16 +42,18 @@ def test_demo_materializes_the_last_three_days_and_summarises(tmp_path, monkeypa
     assert str(db) in out and "500x" in out
     assert "0 failed" in out
 
-    # The exports: one Salesforce CSV and one ERP document file per day, as many Salesforce rows as the summary says.
-    sf_files = sorted((tmp_path / "exports" / "salesforce" / "demo").glob("*/external_order_sync.csv"))
-    assert len(sf_files) == 3 and len(list((tmp_path / "exports" / "erp" / "demo").glob("*/sales_orders.jsonl"))) == 3
+    # The exports: one Salesforce CSV and one ERP document file per account and day, as many Salesforce rows as the
+    # summary says.
+    sf_files = sorted((tmp_path / "exports" / "salesforce").glob("demo-*/*/external_order_sync.csv"))
+    assert len(sf_files) == 6 and len(list((tmp_path / "exports" / "erp").glob("demo-*/*/sales_orders.jsonl"))) == 6
     sf_rows = sum(len(f.read_text().splitlines()) - 1 for f in sf_files)
     assert sf_rows == marts["orders"]  # every order changed in one of the three days, and lands in exactly one file
-    assert re.search(rf"salesforce_order_export: {sf_rows} rows in 6 files", out)
+    assert re.search(rf"salesforce_order_export: {sf_rows} rows in 12 files", out)
 
-    # Every SQL example in the README runs against what the demo built.
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    chunks = [c.strip() for block in re.findall(r"```sql\n(.*?)```", readme, re.S) for c in block.split(";")]
+    # Every SQL example in the README and the docs runs against what the demo built.
+    root = Path(__file__).resolve().parents[1]
+    pages = "".join(p.read_text() for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))])
+    chunks = [c.strip() for block in re.findall(r"```sql\n(.*?)```", pages, re.S) for c in block.split(";")]
     statements = [c for c in chunks if any(line.strip() and not line.strip().startswith("--")
                                            for line in c.splitlines())]
     assert len(statements) >= 4

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.seller import SyntheticSeller
 from amazon_orders_pipeline.testing.conformance import get, response_schema, token, validate, window
 from amazon_orders_pipeline.testing.control import EmulatorControl
@@ -234,3 +235,38 @@ def test_command_line_prints_its_url_and_stops_on_sigterm(inherited):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_refresh_token_is_one_region_and_other_regions_marketplaces_are_refused_as_amazon_does(emulator):
+    refused = {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                           "details": "The marketplaces you provided are not valid for region."}]}
+    # A first request that mixes regions is refused.
+    mixed = get(emulator.url, SEARCH, token(emulator.url, "Atzr|mixed"), **window(),
+                marketplaceIds="ATVPDKIKX0DER,A1PA6795UKMFR9")
+    assert (mixed.status_code, mixed.json()) == (403, refused)
+    # A seller first seen in the EU stays there: UK and DE answer, the US does not, in v2026 and in v0.
+    access = token(emulator.url, "Atzr|eu-seller")
+    eu = get(emulator.url, SEARCH, access, **window(), marketplaceIds="A1F83G8C2ARO7P,A1PA6795UKMFR9")
+    assert eu.status_code == 200 and eu.json()["orders"]
+    assert {o["salesChannel"]["marketplaceId"] for o in eu.json()["orders"]} <= {"A1F83G8C2ARO7P", "A1PA6795UKMFR9"}
+    us = get(emulator.url, SEARCH, access, **window(), marketplaceIds="ATVPDKIKX0DER")
+    assert (us.status_code, us.json()) == (403, refused)
+    v0_window = {"LastUpdatedAfter": window()["lastUpdatedAfter"], "LastUpdatedBefore": window()["lastUpdatedBefore"]}
+    v0 = get(emulator.url, "/orders/v0/orders", access, **v0_window, MarketplaceIds="ATVPDKIKX0DER")
+    assert (v0.status_code, v0.json()) == (403, refused)
+    # Naming no marketplace gets the whole region, never another region's orders.
+    everything = get(emulator.url, SEARCH, access, **window())
+    assert everything.status_code == 200
+    assert {o["salesChannel"]["marketplaceId"] for o in everything.json()["orders"]} == {
+        "A1F83G8C2ARO7P", "A1PA6795UKMFR9"}
+    # An order of another region is not found by id.
+    na_access = token(emulator.url, "Atzr|na-seller")
+    us_orders = get(emulator.url, SEARCH, na_access, **window(), marketplaceIds="ATVPDKIKX0DER").json()["orders"]
+    order_id = us_orders[0]["orderId"]
+    assert get(emulator.url, f"{SEARCH}/{order_id}", na_access).status_code == 200
+    # The EU seller's own US orders exist in the synthetic data, yet its token does not find them by id.
+    bounds = [datetime.fromisoformat(v.replace("Z", "+00:00")) for v in window().values()]
+    state = emulator.state
+    own_us = [o for o in state.window_orders(seller_key("Atzr|eu-seller"), "lastUpdated", *bounds, state.clock.now())
+              if o.marketplace_id == "ATVPDKIKX0DER"]
+    assert own_us and get(emulator.url, f"{SEARCH}/{own_us[0].order_id}", access).status_code == 404

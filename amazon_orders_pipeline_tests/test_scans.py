@@ -33,7 +33,7 @@ def client_secret(account_id: str) -> str:
 def pipeline_env(tmp_path: Path, emulator, name: str, account_ids: list[str]) -> dict[str, str]:
     accounts = tmp_path / f"{name}.yaml"
     accounts.write_text("accounts:\n" + "".join(
-        f"  - id: {a}\n    region: NA\n    marketplace_ids: [ATVPDKIKX0DER, A1PA6795UKMFR9]\n"
+        f"  - id: {a}\n    region: EU\n    marketplace_ids: [A1F83G8C2ARO7P, A1PA6795UKMFR9]\n"
         f"    api_version: \"{ACCOUNTS[a][0]}\"\n    pii: {str(ACCOUNTS[a][1]).lower()}\n" for a in account_ids))
     return emulator_env(emulator.url, tmp_path / name, accounts)
 
@@ -108,7 +108,7 @@ def test_no_secret_and_with_pii_off_no_pii_is_stored_anywhere(tmp_path, emulator
     off_pii = set()
     for account_id in envs["off"]:
         orders = control.ground_truth(refresh_token(account_id), start, start + timedelta(days=2),
-                                      ["ATVPDKIKX0DER", "A1PA6795UKMFR9"])
+                                      ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"])
         off_pii |= pii_values(orders)
     assert len(off_pii) > 500
     # Whole words only: a postal code such as 10115 may well be part of an order id.
@@ -117,7 +117,7 @@ def test_no_secret_and_with_pii_off_no_pii_is_stored_anywhere(tmp_path, emulator
         assert not found, f"PII {found[:3]} in {where}"
     # The same scan finds PII where PII is on, so it is not blind.
     on_orders = control.ground_truth(refresh_token("rdt-v0"), start, start + timedelta(days=2),
-                                     ["ATVPDKIKX0DER", "A1PA6795UKMFR9"])
+                                     ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"])
     assert any(contains_word(haystacks["on"]["duckdb rows"], v) for v in pii_values(on_orders) if "@" in v)
 
 

@@ -24,7 +24,7 @@ def make_client(emulator: Emulator, refresh: str = REFRESH, retry: RetryPolicy =
                                        LwaCredentials("client", "secret", refresh), retry=retry, seed=1)
 
 
-def day_params(days_ago: int = 4, page_size: int = 100, marketplaces=("ATVPDKIKX0DER", "A1F83G8C2ARO7P")):
+def day_params(days_ago: int = 4, page_size: int = 100, marketplaces=("A1F83G8C2ARO7P", "A1PA6795UKMFR9")):
     day = datetime.now(UTC).date() - timedelta(days=days_ago)
     window = change_window(day, datetime.now(UTC))
     return window, {**search_params(window, list(marketplaces), pii=True), "maxResultsPerPage": page_size}
@@ -112,10 +112,10 @@ class TestPagination:
 class TestPacing:
     def test_bucket_keeps_throttling_near_zero_through_burst_and_refill(self):
         # searchOrders at 0.0056/s x 1500 = 8.4/s, burst 20: 50 pages need about (50 - 20) / 8.4 = 3.6 s.
-        with Emulator(speed=1500, seed=3, orders_per_day=1000) as emu:
+        # One region's marketplaces (UK and DE: about 40% of the seller's orders).
+        with Emulator(speed=1500, seed=3, orders_per_day=2500) as emu:
             client = make_client(emu)
-            _, params = day_params(page_size=20, marketplaces=list(
-                ("ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9", "A1VC38T7YXB528")))
+            _, params = day_params(page_size=20)
             started = time.monotonic()
             pages = list(client.search_orders(params))
             elapsed = time.monotonic() - started
@@ -127,12 +127,12 @@ class TestPacing:
             assert EmulatorControl(emu).stats().get("searchOrders.429", 0) == client.stats.throttled_calls
 
     def test_a_stranger_using_the_quota_costs_only_a_few_429s(self):
-        with Emulator(speed=3000, seed=3, orders_per_day=600) as emu:
+        with Emulator(speed=3000, seed=3, orders_per_day=900) as emu:
             _, params = day_params(page_size=10)
             client = make_client(emu)
             # One call teaches the client the advertised rate (a 429 carries no rate header)...
-            list(client.search_orders({"createdAfter": "2026-01-01T00:00:00Z",
-                                       "createdBefore": "2026-01-01T00:00:01Z"}))
+            list(client.search_orders({"createdAfter": "2026-01-01T00:00:00Z", "createdBefore": "2026-01-01T00:00:01Z",
+                                       "marketplaceIds": params["marketplaceIds"]}))
             # ...then another process spends the rest of the account's burst.
             with pytest.raises(ApiError):
                 while True:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -116,3 +117,22 @@ def test_a_new_warehouse_is_written_in_the_pinned_duckdb_file_format(tmp_path):
     with warehouse.connect(older) as conn:
         conn.execute("create table t as select 1 as x")
     assert storage_version(older).startswith("v1.0")
+
+
+def test_make_sql_opens_the_warehouse_read_only_in_the_same_duckdb_release(tmp_path):
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as conn:
+        conn.execute("create table main.orders as select 'a' as order_id union all select 'b'")
+    repo = Path(__file__).resolve().parents[1]
+
+    def make_sql(sql: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["make", "-s", "sql", f"DUCKDB_PATH={db}"], cwd=repo, input=sql, capture_output=True,
+                              text=True, timeout=300)
+
+    read = make_sql(".mode csv\nselect count(*) as n, version() as v from main.orders;\n")
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.splitlines()[-1] == f"2,v{duckdb.__version__}"
+    write = make_sql("delete from main.orders;\n")
+    assert "read-only" in (write.stdout + write.stderr)
+    with duckdb.connect(str(db), read_only=True) as conn:
+        assert conn.execute("select count(*) from main.orders").fetchone()[0] == 2

@@ -26,6 +26,7 @@ from amazon_orders_pipeline.emulator.seller import (
     filter_included,
     iso,
 )
+from amazon_orders_pipeline.sp_api.marketplaces import region_of
 from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS, TokenBucket
 
 SEARCH_PATH = "/orders/2026-01-01/orders"
@@ -67,6 +68,8 @@ RDT_TTL = 3600
 RDT_GRANT = "restrictedDataToken"
 PAGINATION_TOKEN_TTL = timedelta(hours=24)
 MIN_LAG = timedelta(minutes=2)
+# The region of a seller whose first Orders request names no marketplace (the models' own host is NA's).
+DEFAULT_REGION = "NA"
 
 
 class ApiError(Exception):
@@ -128,6 +131,7 @@ class EmulatorState:
         self._injected: deque[bytes] = deque()
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._results: OrderedDict[tuple, list[OrderHistory]] = OrderedDict()
+        self._regions: dict[str, str] = {}
         self._lock = threading.Lock()
 
     # --- auth ---------------------------------------------------------------------------------
@@ -178,6 +182,29 @@ class EmulatorState:
             self._rdts.pop(token, None)
             raise denied
         return entry[0], grant
+
+    # --- regions ------------------------------------------------------------------------------
+    def regional_marketplaces(self, seller: str, marketplaces: list[str]) -> set[str]:
+        """The marketplaces a request may see. A refresh token belongs to one region, and a region's endpoint serves
+        only its own marketplaces: the emulator binds a seller to the region of its first Orders request (NA when
+        that names none) and refuses a request that names a marketplace of another region as Amazon does (403
+        Unauthorized, "The marketplaces you provided are not valid for region.", amzn/selling-partner-api-models
+        #5126). With none named: all of the region's."""
+        regions = {region_of(m) for m in marketplaces}
+        with self._lock:
+            home = self._regions.get(seller)
+            if home is None and len(regions) <= 1:
+                home = self._regions[seller] = next(iter(regions), DEFAULT_REGION)
+        if home is None or regions - {home}:
+            raise ApiError(403, "Unauthorized", "Access to requested resource is denied.",
+                           "The marketplaces you provided are not valid for region.")
+        return set(marketplaces) or {m for m in MARKETPLACES if region_of(m) == home}
+
+    def in_region(self, seller: str, history: OrderHistory) -> bool:
+        """An order by id is found only in its seller's region (once the seller has one)."""
+        with self._lock:
+            home = self._regions.get(seller)
+        return home is None or region_of(history.marketplace_id) == home
 
     # --- quotas -------------------------------------------------------------------------------
     def rate(self, operation: str) -> float:
@@ -467,7 +494,7 @@ class Handler(BaseHTTPRequestHandler):
         if unknown:
             raise invalid(f"unknown parameters: {sorted(unknown)}")
         field, start, end, before_name = self._date_window(params, "createdAfter", "lastUpdatedAfter")
-        marketplaces = _marketplaces(params, "marketplaceIds")
+        marketplaces = st.regional_marketplaces(seller, _marketplaces(params, "marketplaceIds"))
         statuses = _enum_list(params, "fulfillmentStatuses", FULFILLMENT_STATUSES)
         fulfilled_by = _enum_list(params, "fulfilledBy", FULFILLED_BY)
         included = _enum_list(params, "includedData", INCLUDED_DATA)
@@ -475,7 +502,7 @@ class Handler(BaseHTTPRequestHandler):
         page, snapshot, end, next_token = self._cut_page(
             seller, params, "paginationToken", PAGINATION_FREE_PARAMS, field, start, end, page_size,
             lambda s, e, as_of: st.window_orders(seller, field, s, e, as_of, set(statuses), set(fulfilled_by),
-                                                 set(marketplaces)))
+                                                 marketplaces))
         included_set = set(included)
         body: dict = {"orders": [filter_included(o.to_api(snapshot), included_set) for o in page]}
         if next_token:
@@ -518,7 +545,7 @@ class Handler(BaseHTTPRequestHandler):
         if not ORDER_ID_RE.match(order_id):
             raise invalid(f"orderId {order_id!r} is not in 3-7-7 format")
         history = self.state.find_order(seller, order_id)
-        order = history.to_api(self.state.clock.now()) if history else None
+        order = history.to_api(self.state.clock.now()) if history and self.state.in_region(seller, history) else None
         if order is None:
             raise ApiError(404, "NotFound", f"Order {order_id} was not found.")
         return 200, {"order": filter_included(order, set(included))}
@@ -533,6 +560,7 @@ class Handler(BaseHTTPRequestHandler):
         marketplaces = _marketplaces(params, "MarketplaceIds")
         if not marketplaces:
             raise invalid("MarketplaceIds is required")
+        marketplaces = st.regional_marketplaces(seller, marketplaces)
         field, start, end, before_name = self._date_window(params, "CreatedAfter", "LastUpdatedAfter")
         statuses = _enum_list(params, "OrderStatuses", V0_ORDER_STATUSES)
         channels = _enum_list(params, "FulfillmentChannels", V0_CHANNEL_FILTER)
@@ -541,7 +569,7 @@ class Handler(BaseHTTPRequestHandler):
             seller, params, "NextToken", {"NextToken", "MaxResultsPerPage"}, field, start, end, page_size,
             lambda s, e, as_of: st.window_orders(seller, field, s, e, as_of,
                                                  {V0_STATUS_FILTER[x] for x in statuses},
-                                                 {V0_CHANNEL_FILTER[x] for x in channels}, set(marketplaces)))
+                                                 {V0_CHANNEL_FILTER[x] for x in channels}, marketplaces))
         payload: dict = {"Orders": [v0_order(o, snapshot, grant) for o in page]}
         if next_token:
             payload["NextToken"] = next_token
@@ -552,7 +580,8 @@ class Handler(BaseHTTPRequestHandler):
         if not ORDER_ID_RE.match(order_id):
             raise invalid(f"orderId {order_id!r} is not in 3-7-7 format")
         history = self.state.find_order(seller, order_id)
-        if history is None or history.state_as_of(self.state.clock.now()) is None:
+        if (history is None or not self.state.in_region(seller, history)
+                or history.state_as_of(self.state.clock.now()) is None):
             raise ApiError(404, "NotFound", f"Order {order_id} was not found.")
         return history
 
