@@ -164,6 +164,39 @@ class TestEmulatorSpeaksV0:
         resp = get(emulator.url, ORDERS, token(emulator.url), **params)
         assert resp.status_code == 400 and fragment in resp.json()["errors"][0]["details"]
 
+    def test_v0_refuses_offsets_as_amazon_does_and_reads_plain_times_as_utc(self, emulator):
+        access = token(emulator.url)
+        with_z = get(emulator.url, ORDERS, access, **v0_window(), MaxResultsPerPage=100)
+        naive = {k: v.rstrip("Z") if k.startswith("Last") else v for k, v in v0_window().items()}
+        plain = get(emulator.url, ORDERS, access, **naive, MaxResultsPerPage=100)
+        assert plain.status_code == with_z.status_code == 200
+        assert plain.json()["payload"]["Orders"] == with_z.json()["payload"]["Orders"]
+        offset = {**v0_window(), "LastUpdatedAfter": v0_window()["LastUpdatedAfter"].replace("Z", "+00:00")}
+        refused = get(emulator.url, ORDERS, access, **offset)
+        assert (refused.status_code, refused.json()) == (400, {"errors": [
+            {"code": "InvalidInput", "message": "timestamp must follow ISO8601", "details": ""}]})
+
+    def test_getorders_pages_with_only_the_token_and_marketplaces_and_ignores_unknown_parameters(self, emulator):
+        access = token(emulator.url)
+
+        def ids(first: dict, page_params) -> list[str]:
+            got, params = [], first
+            while True:
+                resp = get(emulator.url, ORDERS, access, **params)
+                assert resp.status_code == 200, resp.text
+                payload = resp.json()["payload"]
+                got += [o["AmazonOrderId"] for o in payload["Orders"]]
+                if "NextToken" not in payload:
+                    return got
+                params = page_params(payload["NextToken"])
+
+        first = {**v0_window(), "MaxResultsPerPage": 20}
+        full = ids(first, lambda t: {**first, "NextToken": t})
+        assert len(full) > 40
+        # As Amazon's samples and common clients page: NextToken and MarketplaceIds, plus what a client adds.
+        assert ids({**first, "SomeClientFlag": "1"}, lambda t: {
+            "NextToken": t, "MarketplaceIds": first["MarketplaceIds"], "MarketplaceId": MARKETPLACES[0]}) == full
+
     def test_pii_only_with_an_rdt_that_covers_the_path(self, emulator):
         url, access = emulator.url, token(emulator.url)
         rdt = create_rdt(url, access, PII_RESOURCES).json()["restrictedDataToken"]

@@ -46,8 +46,10 @@ SEARCH_PARAMS = {
     "createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore", "fulfillmentStatuses",
     "marketplaceIds", "fulfilledBy", "maxResultsPerPage", "paginationToken", "includedData",
 }
-# A pagination token must come back with the same values for everything but these.
+# A pagination token carries the query's values for everything but these; a page request may repeat them (the same
+# values) or leave them out.
 PAGINATION_FREE_PARAMS = {"maxResultsPerPage", "includedData", "paginationToken"}
+V0_PAGINATION_FREE_PARAMS = {"NextToken", "MaxResultsPerPage"}
 # getOrders: exactly one of CreatedAfter / LastUpdatedAfter, the rest as the model lists them.
 V0_ORDERS_PARAMS = {
     "CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore", "OrderStatuses", "MarketplaceIds",
@@ -88,15 +90,25 @@ def invalid(details: str) -> ApiError:
     return ApiError(400, "InvalidInput", "Invalid Input", details)
 
 
-def parse_timestamp(name: str, value: str) -> datetime:
-    # The API takes UTC ISO-8601 with a Z; offsets and epoch numbers are rejected.
-    if not value.endswith("Z"):
-        raise invalid(f"{name} must be an ISO-8601 UTC date-time ending in Z, got {value!r}")
+ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def parse_timestamp(name: str, value: str, offsets: bool = True) -> datetime:
+    """An ISO-8601 date-time as Amazon reads it: `Z` is UTC, and so is a time without an offset (users report both
+    accepted). v2026 takes an offset such as `+02:00` (its model says ISO 8601, and Amazon's Python SDK sends
+    `datetime.isoformat()`, `...+00:00`); v0 is reported to refuse one (`offsets=False`). Epoch numbers and other
+    text are refused."""
+    if not ISO_DATE_TIME.fullmatch(value):
+        raise invalid(f"{name} is not a valid ISO-8601 date-time: {value!r}")
+    has_offset = not value.endswith("Z") and re.search(r"[+-]\d{2}:?\d{2}$", value) is not None
+    if has_offset and not offsets:
+        # What Orders v0 answers (amzn/selling-partner-api-models#1215).
+        raise ApiError(400, "InvalidInput", "timestamp must follow ISO8601", "")
     try:
-        ts = datetime.fromisoformat(value[:-1] + "+00:00")
+        ts = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
     except ValueError:
         raise invalid(f"{name} is not a valid ISO-8601 date-time: {value!r}") from None
-    return ts.astimezone(UTC)
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def seller_key(refresh_token: str) -> str:
@@ -293,6 +305,25 @@ def _decode_token(token: str, name: str = "paginationToken") -> dict:
         raise invalid(f"{name} is malformed") from None
 
 
+def _known(params: dict[str, list[str]], names: set[str]) -> dict[str, list[str]]:
+    """Amazon ignores query parameters it does not know (clients send extra ones), and so does the emulator."""
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _resumed(params: dict[str, list[str]], token_name: str, free: set[str]) -> dict[str, list[str]]:
+    """A page request as Amazon's samples and common clients send it: the token, perhaps with a few of the first
+    request's parameters (v0 clients repeat MarketplaceIds). The token carries the query; parameters the request
+    leaves out come from it, and ones it repeats must be the same (checked when the page is cut)."""
+    token = _single(params, token_name)
+    if token is None:
+        return params
+    query = _decode_token(token, token_name).get("q")
+    if not isinstance(query, dict):
+        raise invalid(f"{token_name} is malformed")
+    carried = {k: [",".join(v)] for k, v in query.items() if k not in params and isinstance(v, list)}
+    return {**carried, **params}
+
+
 def _multi(params: dict[str, list[str]], name: str) -> list[str]:
     """Array query parameters arrive comma-separated (Swagger's csv) or repeated; accept both."""
     out: list[str] = []
@@ -469,7 +500,7 @@ class Handler(BaseHTTPRequestHandler):
         next_token = None
         if offset + page_size < len(hits):
             next_token = _encode_token({"h": bound_hash, "o": offset + page_size, "s": snapshot.isoformat(),
-                                        "e": end.isoformat(), "i": now.isoformat()})
+                                        "e": end.isoformat(), "i": now.isoformat(), "q": bound})
         return page, snapshot, end, next_token
 
     # --- LWA ----------------------------------------------------------------------------------
@@ -490,9 +521,7 @@ class Handler(BaseHTTPRequestHandler):
     # --- Orders v2026-01-01 -------------------------------------------------------------------
     def _search_orders(self, seller: str, params: dict[str, list[str]]) -> tuple[int, dict]:
         st = self.state
-        unknown = set(params) - SEARCH_PARAMS
-        if unknown:
-            raise invalid(f"unknown parameters: {sorted(unknown)}")
+        params = _resumed(_known(params, SEARCH_PARAMS), "paginationToken", PAGINATION_FREE_PARAMS)
         field, start, end, before_name = self._date_window(params, "createdAfter", "lastUpdatedAfter")
         marketplaces = st.regional_marketplaces(seller, _marketplaces(params, "marketplaceIds"))
         statuses = _enum_list(params, "fulfillmentStatuses", FULFILLMENT_STATUSES)
@@ -511,7 +540,7 @@ class Handler(BaseHTTPRequestHandler):
         return 200, body
 
     def _date_window(self, params: dict[str, list[str]], created_after_name: str,
-                     updated_after_name: str) -> tuple[str, datetime, datetime, str]:
+                     updated_after_name: str, offsets: bool = True) -> tuple[str, datetime, datetime, str]:
         """The rules both Orders versions share: exactly one of the two *After parameters, no *Before of the other
         kind, and a *Before (defaulted to now - 2 min) between *After and two minutes before now.
         Returns (field, start, end, the *Before parameter's name)."""
@@ -527,10 +556,11 @@ class Handler(BaseHTTPRequestHandler):
         field = "created" if created_after is not None else "lastUpdated"
         after_name, before_name = ((created_after_name, created_before_name) if field == "created"
                                    else (updated_after_name, updated_before_name))
-        start = parse_timestamp(after_name, created_after or updated_after)
+        start = parse_timestamp(after_name, created_after or updated_after, offsets)
         before_raw = _single(params, before_name)
         latest = self.state.clock.now() - MIN_LAG
-        end = parse_timestamp(before_name, before_raw) if before_raw is not None else latest.replace(microsecond=0)
+        end = (parse_timestamp(before_name, before_raw, offsets) if before_raw is not None
+               else latest.replace(microsecond=0))
         if end < start:
             raise invalid(f"{before_name} must be equal to or after {after_name}")
         if end > latest:
@@ -538,9 +568,6 @@ class Handler(BaseHTTPRequestHandler):
         return field, start, end, before_name
 
     def _get_order(self, seller: str, order_id: str, params: dict[str, list[str]]) -> tuple[int, dict]:
-        unknown = set(params) - {"includedData"}
-        if unknown:
-            raise invalid(f"unknown parameters: {sorted(unknown)}")
         included = _enum_list(params, "includedData", INCLUDED_DATA)
         if not ORDER_ID_RE.match(order_id):
             raise invalid(f"orderId {order_id!r} is not in 3-7-7 format")
@@ -554,19 +581,17 @@ class Handler(BaseHTTPRequestHandler):
     def _get_orders_v0(self, caller: tuple[str, frozenset[str]], params: dict[str, list[str]]) -> tuple[int, dict]:
         seller, grant = caller
         st = self.state
-        unknown = set(params) - V0_ORDERS_PARAMS
-        if unknown:
-            raise invalid(f"unknown parameters: {sorted(unknown)}")
+        params = _resumed(_known(params, V0_ORDERS_PARAMS), "NextToken", V0_PAGINATION_FREE_PARAMS)
         marketplaces = _marketplaces(params, "MarketplaceIds")
         if not marketplaces:
             raise invalid("MarketplaceIds is required")
         marketplaces = st.regional_marketplaces(seller, marketplaces)
-        field, start, end, before_name = self._date_window(params, "CreatedAfter", "LastUpdatedAfter")
+        field, start, end, before_name = self._date_window(params, "CreatedAfter", "LastUpdatedAfter", offsets=False)
         statuses = _enum_list(params, "OrderStatuses", V0_ORDER_STATUSES)
         channels = _enum_list(params, "FulfillmentChannels", V0_CHANNEL_FILTER)
         page_size = _page_size(params, "MaxResultsPerPage")
         page, snapshot, end, next_token = self._cut_page(
-            seller, params, "NextToken", {"NextToken", "MaxResultsPerPage"}, field, start, end, page_size,
+            seller, params, "NextToken", V0_PAGINATION_FREE_PARAMS, field, start, end, page_size,
             lambda s, e, as_of: st.window_orders(seller, field, s, e, as_of,
                                                  {V0_STATUS_FILTER[x] for x in statuses},
                                                  {V0_CHANNEL_FILTER[x] for x in channels}, marketplaces))
@@ -587,9 +612,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def _get_order_items_v0(self, caller: tuple[str, frozenset[str]], order_id: str,
                             params: dict[str, list[str]]) -> tuple[int, dict]:
-        unknown = set(params) - {"NextToken"}
-        if unknown:
-            raise invalid(f"unknown parameters: {sorted(unknown)}")
         history = self._v0_order(caller[0], order_id)
         items = v0_items(history, self.state.clock.now()) or []
         token = _single(params, "NextToken")
