@@ -277,3 +277,37 @@ def test_a_full_refresh_rebuilds_the_marts_and_no_run_changes_the_process_enviro
     assert materialize_transform(pipeline_env, day, full_refresh=True).success
     assert query(db, "select count(*) from main.orders where order_id = 'STRAY-1'")[0][0] == 0
     assert query(db, "select count(*) from main.orders")[0][0] == orders
+
+
+def test_each_marts_key_in_its_model_is_the_grain_its_yml_tests():
+    nodes = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())["nodes"].values()
+    keys = {n["name"]: n["config"]["unique_key"] for n in nodes
+            if n["resource_type"] == "model" and n["fqn"][1] == "marts"}
+    grains = {n["attached_node"].split(".")[-1]: n["test_metadata"]["kwargs"]["columns"] for n in nodes
+              if n["resource_type"] == "test" and n.get("test_metadata", {}).get("name") == "unique_combination"}
+    assert keys["orders"] == grains["orders"] == ["account_id", "order_id"]
+    assert keys["order_addresses"] == grains["order_addresses"] == ["account_id", "order_id"]
+    # Lines are merged per order (a line gone from a later version must go), so their merge key is the order.
+    assert grains["order_items"] == [*keys["order_items"], "order_item_id"]
+
+
+def test_the_money_rules_run_in_production_as_blocking_asset_checks(pipeline_env):
+    env = {**pipeline_env, "PARTITIONS_START_DATE": "2026-09-01"}
+    db = env["DUCKDB_PATH"]
+    day = date(2026, 10, 1)
+    pending_with_money = variant("114-0000007-0000007", fulfillment__fulfillmentStatus="PENDING")
+    line_off = variant("114-0000008-0000008", orderItems__0__proceeds__breakdowns__0__subtotal__amount="20.02")
+    load_pages(db, "acme-us", day, [{"orders": [GOOD, pending_with_money, line_off]}])
+    result = materialize_transform(env, day, raise_on_error=False)
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert "null_while_pending_orders_order_total_amount" in failed
+    assert any(n.startswith("equals_within_minor_unit_order_items_line_total_amount") for n in failed)
+    # Blocking: the exports did not run.
+    assert not [e for e in result.get_asset_materialization_events() if "export" in e.asset_key.to_user_string()]
+    # A cent's rounding (v0's unit price is ItemPrice / quantity) is within the rule. The day's pages are replaced
+    # and the marts rebuilt from them (a full refresh: the bad orders are in no page any more).
+    load_pages(db, "acme-us", day, [{"orders": [GOOD, variant(
+        "114-0000009-0000009", orderItems__0__product__price__unitPrice__amount="10.004")]}])
+    result = materialize_transform(env, day, full_refresh=True)
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations()
+                                  if e.check_name.startswith(("null_while", "equals_within")))

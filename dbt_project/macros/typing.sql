@@ -22,3 +22,8 @@
     list_sum(list_transform({{ item }}.proceeds.breakdowns,
                             lambda b: case when b.type = '{{ type }}' then {{ to_amount('b.subtotal.amount') }} end))
 {%- endmacro %}
+
+{# The smallest unit of a currency: 1 for the zero-decimal currencies (JPY among Amazon's), 0.01 for the rest. #}
+{% macro minor_unit(currency) -%}
+    case when {{ currency }} in ('JPY', 'KRW', 'CLP', 'ISK', 'VND') then 1 else 0.01 end
+{%- endmacro %}
