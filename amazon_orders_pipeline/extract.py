@@ -86,8 +86,9 @@ def redact_pii(data: dict) -> dict:
                 continue
             (item.get("product") or {}).pop("customization", None)
             packing = (item.get("fulfillment") or {}).get("packing")
-            if isinstance(packing, dict):
-                packing.pop("giftOption", None)
+            gift = packing.get("giftOption") if isinstance(packing, dict) else None
+            if isinstance(gift, dict):
+                gift.pop("giftMessage", None)  # the wrap level is no one's data
     return data
 
 

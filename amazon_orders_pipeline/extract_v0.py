@@ -33,9 +33,12 @@ def v0_params(window: Window, marketplace_ids: list[str] | tuple[str, ...]) -> d
             "MaxResultsPerPage": 100}
 
 
+ITEM_BUYER_INFO_KEPT = ("GiftWrapPrice", "GiftWrapTax", "GiftWrapLevel")
+
+
 def redact_v0_pii(data: dict) -> dict:
-    """Drop buyer data and the restricted address fields from a getOrders page, and buyer data from a
-    getOrderItems page."""
+    """Drop buyer data and the restricted address fields from a getOrders page, and the gift message and
+    customization from a getOrderItems page."""
     payload = data.get("payload")
     if not isinstance(payload, dict):
         return data
@@ -49,8 +52,12 @@ def redact_v0_pii(data: dict) -> dict:
             for name in PII_ADDRESS_FIELDS:
                 address.pop(name, None)
     for item in payload.get("OrderItems") or []:
-        if isinstance(item, dict):
-            item.pop("BuyerInfo", None)
+        buyer = item.get("BuyerInfo") if isinstance(item, dict) else None
+        if isinstance(buyer, dict):
+            # Gift wrap is money, not PII: its price, tax and level stay; the message and customization go.
+            item["BuyerInfo"] = {k: v for k, v in buyer.items() if k in ITEM_BUYER_INFO_KEPT}
+            if not item["BuyerInfo"]:
+                del item["BuyerInfo"]
     return data
 
 

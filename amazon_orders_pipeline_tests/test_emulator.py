@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import jsonschema
 import pytest
@@ -177,7 +178,7 @@ class TestSyntheticSeller:
         assert {"USD", "GBP", "EUR", "JPY"} <= currencies
         assert {"AMAZON", "MERCHANT"} == {o.fulfilled_by for o in orders}
         assert any(len(o.lines) > 1 for o in orders)
-        assert any(line.promotion_id for o in orders for line in o.lines)
+        assert any(line.promotion_ids for o in orders for line in o.lines)
         paths = {tuple(s for _, s in o.events) for o in orders}
         assert ("PENDING", "UNSHIPPED", "SHIPPED") in paths
         assert any(p[-1] == "CANCELLED" for p in paths)
@@ -190,6 +191,50 @@ class TestSyntheticSeller:
         assert abs(float(shipped["proceeds"]["grandTotal"]["amount"]) - total) < 0.005
         for item, line in zip(shipped["orderItems"], o.lines, strict=True):
             assert item["product"]["price"]["unitPrice"]["amount"] == str(line.unit_price)
+
+    def test_the_seller_covers_amazons_money_cases_and_both_shapes_add_up(self):
+        from amazon_orders_pipeline.emulator.orders_v0 import v0_items, v0_order
+
+        seller = SyntheticSeller(seed=42, orders_per_day=400)
+        day = datetime(2026, 11, 1).date()
+        orders = [o for d in range(4) for o in seller.orders_created_on("s", day + timedelta(days=d))]
+        lines = [(o, line) for o in orders for line in o.lines]
+        free_shipping = [line for _, line in lines if line.shipping_discount]
+        assert free_shipping and all(line.shipping_discount == line.shipping for line in free_shipping)
+        assert any(line.discount and line.shipping_discount for _, line in lines)  # both promotions on one line
+        assert any(line.gift_wrap for _, line in lines)
+        cod = [(o, line) for o, line in lines if line.cod_fee]
+        assert cod and {o.currency for o, _ in cod} == {"JPY"} and {line.cod_fee for _, line in cod} == {Decimal(330)}
+        assert any(line.cod_fee_discount for _, line in cod)  # a waived fee too
+        assert any(o.access_point for o in orders)
+        # In each shape the money adds up: v2026's breakdowns to proceedsTotal, and v0's fields, read as Amazon's
+        # mapping reads them, to the same proceeds and to OrderTotal.
+        for o in [o for o in orders if o.access_point or any(
+                line.gift_wrap or line.cod_fee or line.shipping_discount for line in o.lines)]:
+            as_of = o.events[-1][0]
+            if not o.had_money(as_of):
+                continue
+            api = o.to_api(as_of)
+            v0 = v0_items(o, as_of)
+            for item, v0_item in zip(api["orderItems"], v0, strict=True):
+                total = Decimal(item["proceeds"]["proceedsTotal"]["amount"])
+                assert sum(Decimal(b["subtotal"]["amount"]) for b in item["proceeds"]["breakdowns"]) == total
+                def amount(*path, item=v0_item) -> Decimal:
+                    for key in path:
+                        item = item.get(key, {})
+                    return Decimal(item.get("Amount", "0"))
+
+                mapped = (amount("ItemPrice") + amount("ShippingPrice") + amount("BuyerInfo", "GiftWrapPrice")
+                          + amount("CODFee") - amount("CODFeeDiscount") + amount("ItemTax") + amount("ShippingTax")
+                          + amount("BuyerInfo", "GiftWrapTax") - amount("PromotionDiscount")
+                          - amount("PromotionDiscountTax"))
+                assert mapped == total, (o.order_id, v0_item)
+                assert amount("ShippingDiscount") <= amount("PromotionDiscount")
+            grand_total = Decimal(api["proceeds"]["grandTotal"]["amount"])
+            assert Decimal(v0_order(o, as_of)["OrderTotal"]["Amount"]) == grand_total
+            if o.access_point:
+                assert api["recipient"]["deliveryAddress"]["addressType"] == "PICKUP_POINT"
+                assert v0_order(o, as_of)["IsAccessPointOrder"] is True
 
     def test_status_changes_move_last_updated_time(self, emulator):
         control = EmulatorControl(emulator)

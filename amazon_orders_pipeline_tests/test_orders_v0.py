@@ -311,13 +311,14 @@ class TestV0Extraction:
         assert '"Name"' not in query(db, "select string_agg(page::varchar, '') from raw.order_pages")[0][0]
 
 
-def v0_env(tmp_path, emulator, pii: bool, api_version: str = "v0", name: str = "v0") -> dict[str, str]:
+def v0_env(tmp_path, emulator, pii: bool, api_version: str = "v0", name: str = "v0", region: str = "EU",
+           marketplaces: list[str] = MARKETPLACES) -> dict[str, str]:
     accounts = tmp_path / f"accounts-{name}.yaml"
     accounts.write_text(f"""
 accounts:
   - id: acme
-    region: EU
-    marketplace_ids: [{", ".join(MARKETPLACES)}]
+    region: {region}
+    marketplace_ids: [{", ".join(marketplaces)}]
     api_version: "{api_version}"
     pii: {str(pii).lower()}
 """)
@@ -331,10 +332,22 @@ def mart_rows(db: str, table: str, exclude: set[str]) -> tuple[list[str], list[t
     return columns, query(db, f"select {', '.join(columns)} from main.{table} order by all")
 
 
-def test_the_same_seller_through_v0_and_v2026_gives_the_same_marts(tmp_path, emulator, control):
-    first = datetime.now(UTC).date() - timedelta(days=9)
-    days = [first + timedelta(days=i) for i in range(7)]
-    envs = {v: v0_env(tmp_path, emulator, pii=True, api_version=v, name=v) for v in ("v0", "2026-01-01")}
+# Money cases per region: EU sellers have shipping promotions, gift wrap and access points; JP has cash on delivery.
+MONEY_CASES = {
+    "EU": ["sum(shipping_amount) filter (where promotion_discount_amount >= shipping_amount and shipping_amount > 0)",
+           "sum(gift_wrap_amount)"],
+    "FE": ["sum(cod_fee_amount)", "count(*) filter (where cod_fee_amount = 0)"],
+}
+
+
+@pytest.mark.parametrize("region, marketplaces, n_days, least", [
+    ("EU", MARKETPLACES, 7, 1000), ("FE", ["A1VC38T7YXB528"], 3, 100)], ids=["EU", "FE"])
+def test_the_same_seller_through_v0_and_v2026_gives_the_same_marts(tmp_path, emulator, control, region, marketplaces,
+                                                                    n_days, least):
+    first = datetime.now(UTC).date() - timedelta(days=n_days + 2)
+    days = [first + timedelta(days=i) for i in range(n_days)]
+    envs = {v: v0_env(tmp_path, emulator, pii=True, api_version=v, name=v, region=region, marketplaces=marketplaces)
+            for v in ("v0", "2026-01-01")}
     for env in envs.values():
         for day in days:
             materialize_raw(env, day, "acme")
@@ -345,9 +358,13 @@ def test_the_same_seller_through_v0_and_v2026_gives_the_same_marts(tmp_path, emu
         assert not failed
     v0_db, v2026_db = envs["v0"]["DUCKDB_PATH"], envs["2026-01-01"]["DUCKDB_PATH"]
     assert query(v0_db, "select count(*) from staging.quarantine") == [(0,)]
+    # Every column of the items, money included, and of the orders but for what v0 does not say.
     for table, exclude in (("orders", V0_ONLY_DIFFERENT_ORDER_COLUMNS), ("order_items", set())):
         columns, v0_rows = mart_rows(v0_db, table, exclude)
-        assert mart_rows(v2026_db, table, exclude) == (columns, v0_rows) and len(v0_rows) > 1000
+        assert mart_rows(v2026_db, table, exclude) == (columns, v0_rows) and len(v0_rows) > least
+    # The region's money cases are there (and the totals check above reconciled each v0 OrderTotal with them).
+    cases = query(v0_db, f"select {', '.join(MONEY_CASES[region])} from main.order_items")[0]
+    assert all(c and c > 0 for c in cases), cases
     # The columns v0 does give for seller-fulfilled orders agree too.
     window_cols = "order_id, ship_by_earliest_at, ship_by_latest_at, deliver_by_earliest_at"
     mfn = f"select {window_cols} from main.orders where fulfilled_by = 'MERCHANT' order by 1"
@@ -356,12 +373,13 @@ def test_the_same_seller_through_v0_and_v2026_gives_the_same_marts(tmp_path, emu
                         "and ship_by_earliest_at is not null") == [(0,)]
     # And the v0 marts equal the emulator's ground truth, as the v2026 ones do.
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    got, expected = orders_against_truth(v0_db, control, "acme", start, start + timedelta(days=7), MARKETPLACES)
+    got, expected = orders_against_truth(v0_db, control, "acme", start, start + timedelta(days=n_days), marketplaces)
     assert got == expected
     # Addresses: v0 has one only once an order is past Pending, and no phone for Amazon-fulfilled orders.
     address = "select order_id, city, country_code, address_type, recipient_name, postal_code from main.order_addresses"
     v0_addresses = set(query(v0_db, address))
     assert v0_addresses and v0_addresses <= set(query(v2026_db, address))
+    assert any(a[3] == "PICKUP_POINT" for a in v0_addresses)  # IsAccessPointOrder
 
 
 def load_v0_pages(db: str, account_id: str, day: date, orders_pages: list[dict], item_pages: list[dict]) -> None:
@@ -377,6 +395,54 @@ def load_v0_pages(db: str, account_id: str, day: date, orders_pages: list[dict],
     Path(db).parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(db) as conn:
         replace_partition(conn, account_id, day, rows, order_items=items)
+
+
+def v0_money(amount: str, currency: str = "USD") -> dict:
+    return {"CurrencyCode": currency, "Amount": amount}
+
+
+def test_v0_money_follows_amazons_mapping_case_by_case(pipeline_env):
+    """Amazon's mapping on hand-made orders: a free-shipping promotion is one discount (ShippingDiscount is a part of
+    PromotionDiscount, not a second one), gift wrap and COD fees count, an access point is a pickup point."""
+    env = {**pipeline_env, "PARTITIONS_START_DATE": "2026-09-01"}
+    db = env["DUCKDB_PATH"]
+    day = date(2026, 10, 1)
+
+    def order(order_id: str, total: str, currency: str, marketplace: str, **extra) -> dict:
+        return {"AmazonOrderId": order_id, "PurchaseDate": "2026-10-01T10:00:00Z",
+                "LastUpdateDate": "2026-10-01T12:00:00Z", "OrderStatus": "Unshipped", "FulfillmentChannel": "MFN",
+                "MarketplaceId": marketplace, "SalesChannel": "Amazon", "OrderTotal": v0_money(total, currency),
+                "ShippingAddress": {"City": "C", "CountryCode": "US"}, **extra}
+
+    free_shipping = {"OrderItemId": "1", "ASIN": "A", "SellerSKU": "S", "QuantityOrdered": 1,
+                     "ItemPrice": v0_money("20.00"), "ShippingPrice": v0_money("5.00"),
+                     "ItemTax": v0_money("1.60"), "ShippingTax": v0_money("0.40"),
+                     "ShippingDiscount": v0_money("5.00"), "ShippingDiscountTax": v0_money("0.40"),
+                     "PromotionDiscount": v0_money("5.00"), "PromotionDiscountTax": v0_money("0.40"),
+                     "PromotionIds": ["FREESHIP"]}
+    jp = {"OrderItemId": "2", "ASIN": "B", "SellerSKU": "T", "QuantityOrdered": 2, "IsGift": "true",
+          "ItemPrice": v0_money("2000", "JPY"), "ItemTax": v0_money("200", "JPY"),
+          "CODFee": v0_money("330", "JPY"), "CODFeeDiscount": v0_money("0", "JPY"),
+          "BuyerInfo": {"GiftWrapPrice": v0_money("300", "JPY"), "GiftWrapTax": v0_money("30", "JPY")}}
+    orders = [order("114-0000001-0000001", "21.60", "USD", "ATVPDKIKX0DER"),
+              order("250-0000002-0000002", "2860", "JPY", "A1VC38T7YXB528", IsAccessPointOrder=True)]
+    load_v0_pages(db, "acme-us", day, [{"payload": {"Orders": orders}}], [
+        {"payload": {"AmazonOrderId": orders[0]["AmazonOrderId"], "OrderItems": [free_shipping]}},
+        {"payload": {"AmazonOrderId": orders[1]["AmazonOrderId"], "OrderItems": [jp]}}])
+    result = materialize_transform(env, day)
+    assert result.success
+    totals = next(e for e in result.get_asset_check_evaluations() if e.check_name == "order_totals_match_their_items")
+    assert totals.passed and totals.metadata["orders_checked"].value == 2
+    items = query(db, "select order_item_id, line_total_amount, shipping_amount, tax_amount, gift_wrap_amount, "
+                      "cod_fee_amount, promotion_discount_amount, item_proceeds_amount from main.order_items "
+                      "order by 1")
+    d = Decimal
+    # 20 + 5 shipping + 2.00 tax - 5 shipping promotion - 0.40 tax on it = 21.60 (not 16.20).
+    assert items[0] == ("1", d("20"), d("5"), d("1.60"), None, None, d("5"), d("21.60"))
+    # 2000 + 300 gift wrap + 330 COD + 230 tax = 2860.
+    assert items[1] == ("2", d("2000"), None, d("230"), d("300"), d("330"), None, d("2860"))
+    assert query(db, "select address_type from main.order_addresses order by order_id") == [
+        (None,), ("PICKUP_POINT",)]
 
 
 def test_amazons_v0_sandbox_examples_parse_field_by_field(pipeline_env, sandbox_cases):

@@ -22,6 +22,7 @@ from amazon_orders_pipeline.extract import (
     extract_window,
     redact_pii,
 )
+from amazon_orders_pipeline.extract_v0 import redact_v0_pii
 from amazon_orders_pipeline.resources import build_resources, emulator_refresh_token
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.stores import LocalStore, S3Store
@@ -215,11 +216,27 @@ def test_redaction_keeps_what_the_address_table_needs():
     page = {"orders": [{"buyer": {"buyerName": "X"}, "recipient": {"deliveryAddress": {
         "name": "X", "addressLine1": "1 St", "postalCode": "1", "phone": "1", "city": "C", "stateOrRegion": "S",
         "countryCode": "US", "addressType": "RESIDENTIAL"}}, "orderItems": [
-        {"fulfillment": {"packing": {"giftOption": {"giftMessage": "hi"}}}, "product": {"customization": {}}}]}]}
+        {"fulfillment": {"packing": {"giftOption": {"giftMessage": "hi", "giftWrapLevel": "Classic"}}},
+         "product": {"customization": {}}}]}]}
     out = redact_pii(page)["orders"][0]
     assert out["recipient"]["deliveryAddress"] == {"city": "C", "stateOrRegion": "S", "countryCode": "US",
                                                    "addressType": "RESIDENTIAL"}
-    assert "buyer" not in out and out["orderItems"][0] == {"fulfillment": {"packing": {}}, "product": {}}
+    assert "buyer" not in out and out["orderItems"][0] == {
+        "fulfillment": {"packing": {"giftOption": {"giftWrapLevel": "Classic"}}}, "product": {}}
+
+
+def test_v0_redaction_keeps_gift_wrap_money_and_drops_the_message():
+    page = {"payload": {"AmazonOrderId": "1", "OrderItems": [
+        {"OrderItemId": "a", "BuyerInfo": {"GiftWrapPrice": {"CurrencyCode": "EUR", "Amount": "3.67"},
+                                           "GiftWrapTax": {"CurrencyCode": "EUR", "Amount": "0.70"},
+                                           "GiftWrapLevel": "Classic", "GiftMessageText": "Happy birthday!",
+                                           "BuyerCustomizedInfo": {"CustomizedURL": "https://x"}}},
+        {"OrderItemId": "b", "BuyerInfo": {"GiftMessageText": "hi"}}]}}
+    items = redact_v0_pii(page)["payload"]["OrderItems"]
+    assert items[0]["BuyerInfo"] == {"GiftWrapPrice": {"CurrencyCode": "EUR", "Amount": "3.67"},
+                                     "GiftWrapTax": {"CurrencyCode": "EUR", "Amount": "0.70"},
+                                     "GiftWrapLevel": "Classic"}
+    assert items[1] == {"OrderItemId": "b"}
 
 
 def test_late_days_are_refused_with_a_clear_error(pipeline_env):

@@ -613,7 +613,7 @@ class Handler(BaseHTTPRequestHandler):
     def _get_order_items_v0(self, caller: tuple[str, frozenset[str]], order_id: str,
                             params: dict[str, list[str]]) -> tuple[int, dict]:
         history = self._v0_order(caller[0], order_id)
-        items = v0_items(history, self.state.clock.now()) or []
+        items = v0_items(history, self.state.clock.now(), caller[1]) or []
         token = _single(params, "NextToken")
         offset = 0
         if token is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from amazon_orders_pipeline.emulator.seller import MARKETPLACES, OrderHistory, iso
+from amazon_orders_pipeline.emulator.seller import GIFT_MESSAGE, GIFT_WRAP_LEVEL, MARKETPLACES, OrderHistory, iso
 
 # v2026 fulfillmentStatus -> v0 OrderStatus, and fulfilledBy -> FulfillmentChannel (Amazon's migration guide).
 V0_STATUS = {
@@ -34,8 +34,10 @@ def shipping_address(history: OrderHistory, restricted: bool) -> dict:
     out = {"City": a["city"], "StateOrRegion": a["stateOrRegion"], "PostalCode": a["postalCode"],
            "CountryCode": a["countryCode"]}
     if restricted:
+        # v0 knows Residential and Commercial only; an access point (a locker, a counter) is a commercial address,
+        # and IsAccessPointOrder says it is one.
         out.update({"Name": a["name"], "AddressLine1": a["addressLine1"],
-                    "AddressType": a["addressType"].title()})
+                    "AddressType": "Commercial" if history.access_point else a["addressType"].title()})
         if history.fulfilled_by == "MERCHANT":
             out["Phone"] = a["phone"]
     return out
@@ -50,6 +52,7 @@ def v0_order(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
     name, currency, _, _, _, _, _ = MARKETPLACES[history.marketplace_id]
     quantity = sum(line.quantity for line in history.lines)
     shipped = quantity if status == "SHIPPED" else 0
+    cod = any(line.cod_fee for line in history.lines)
     order: dict = {
         "AmazonOrderId": history.order_id,
         "PurchaseDate": iso(history.created_at),
@@ -60,8 +63,8 @@ def v0_order(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
         "ShipServiceLevel": "Std Dom",
         "NumberOfItemsShipped": shipped,
         "NumberOfItemsUnshipped": quantity - shipped,
-        "PaymentMethod": "Other",
-        "PaymentMethodDetails": ["Standard"],
+        "PaymentMethod": "COD" if cod else "Other",
+        "PaymentMethodDetails": ["CashOnDelivery"] if cod else ["Standard"],
         "MarketplaceId": history.marketplace_id,
         "ShipmentServiceLevelCategory": "Standard",
         "OrderType": "StandardOrder",
@@ -72,7 +75,7 @@ def v0_order(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
         "IsReplacementOrder": False,
         "IsSoldByAB": False,
         "IsISPU": False,
-        "IsAccessPointOrder": False,
+        "IsAccessPointOrder": history.access_point,
     }
     if history.had_money(as_of):
         total = sum((line.proceeds_total for line in history.lines), Decimal(0))
@@ -93,8 +96,12 @@ def v0_order(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
     return order
 
 
-def v0_items(history: OrderHistory, as_of: datetime) -> list[dict] | None:
-    """getOrderItems' `OrderItems`: ItemPrice is the line total; Pending orders carry no money at all."""
+def v0_items(history: OrderHistory, as_of: datetime, data_elements: frozenset[str] = frozenset()) -> list[dict] | None:
+    """getOrderItems' `OrderItems`: ItemPrice is the line total; Pending orders carry no money at all. The money
+    follows Amazon's v0 -> v2026 mapping read backwards: PromotionDiscount is every promotional discount of the line
+    (v2026's DISCOUNT), with ShippingDiscount one of its parts, and PromotionDiscountTax the tax on all of them, with
+    ShippingDiscountTax one of its parts; gift wrap and its tax sit in the item's BuyerInfo, whose gift message only an
+    RDT for buyerInfo brings."""
     state = history.state_as_of(as_of)
     if state is None:
         return None
@@ -118,19 +125,34 @@ def v0_items(history: OrderHistory, as_of: datetime) -> list[dict] | None:
             "SerialNumberRequired": False,
         }
         if has_money:
-            # The line's tax split as v0 reports it: net tax = ItemTax + ShippingTax - PromotionDiscountTax.
+            # The line's tax split as v0 reports it:
+            # net tax = ItemTax + ShippingTax + GiftWrapTax - PromotionDiscountTax.
             shipping_tax = _tax_on(line.shipping, rate, digits)
-            discount_tax = _tax_on(line.discount, rate, digits)
+            gift_wrap_tax = _tax_on(line.gift_wrap, rate, digits)
+            discount_tax = _tax_on(line.discounts, rate, digits)
             item["ItemPrice"] = _money(line.item_amount, currency)
-            item["ItemTax"] = _money(line.tax - shipping_tax + discount_tax, currency)
+            item["ItemTax"] = _money(line.tax - shipping_tax - gift_wrap_tax + discount_tax, currency)
             if line.shipping:
                 item["ShippingPrice"] = _money(line.shipping, currency)
                 item["ShippingTax"] = _money(shipping_tax, currency)
-            if line.discount:
-                item["PromotionDiscount"] = _money(line.discount, currency)
+            if line.shipping_discount:
+                item["ShippingDiscount"] = _money(line.shipping_discount, currency)
+                item["ShippingDiscountTax"] = _money(_tax_on(line.shipping_discount, rate, digits), currency)
+            if line.discounts:
+                item["PromotionDiscount"] = _money(line.discounts, currency)
                 item["PromotionDiscountTax"] = _money(discount_tax, currency)
-        if line.promotion_id:
-            item["PromotionIds"] = [line.promotion_id]
+            if line.cod_fee:
+                item["CODFee"] = _money(line.cod_fee, currency)
+                item["CODFeeDiscount"] = _money(line.cod_fee_discount, currency)
+            if line.gift_wrap:
+                item["BuyerInfo"] = {"GiftWrapPrice": _money(line.gift_wrap, currency),
+                                     "GiftWrapTax": _money(gift_wrap_tax, currency), "GiftWrapLevel": GIFT_WRAP_LEVEL}
+                if "buyerInfo" in data_elements:
+                    item["BuyerInfo"]["GiftMessageText"] = GIFT_MESSAGE
+        if line.gift_wrap:
+            item["IsGift"] = "true"
+        if line.promotion_ids:
+            item["PromotionIds"] = list(line.promotion_ids)
         if status == "CANCELLED":
             item["BuyerRequestedCancel"] = {"IsBuyerRequestedCancel": "true", "BuyerCancelReason": "Ordered by mistake"}
         items.append(item)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -70,17 +70,27 @@ class Line:
     quantity: int
     unit_price: Decimal
     shipping: Decimal
-    tax: Decimal
-    discount: Decimal  # positive number; served as a negative DISCOUNT subtotal
-    promotion_id: str | None
+    tax: Decimal  # all of the line's tax, net of the tax on its discounts
+    discount: Decimal  # the item promotion, a positive number; served within a negative DISCOUNT subtotal
+    promotion_ids: tuple[str, ...] = ()
+    shipping_discount: Decimal = Decimal(0)  # a shipping promotion (free shipping), also within DISCOUNT
+    gift_wrap: Decimal = Decimal(0)
+    cod_fee: Decimal = Decimal(0)  # cash on delivery (JP only)
+    cod_fee_discount: Decimal = Decimal(0)  # a COD fee waived
 
     @property
     def item_amount(self) -> Decimal:
         return self.unit_price * self.quantity
 
     @property
+    def discounts(self) -> Decimal:
+        """Every promotional discount of the line (Amazon's DISCOUNT subtotal, v0's PromotionDiscount)."""
+        return self.discount + self.shipping_discount
+
+    @property
     def proceeds_total(self) -> Decimal:
-        return self.item_amount + self.shipping + self.tax - self.discount
+        return (self.item_amount + self.shipping + self.gift_wrap + self.cod_fee - self.cod_fee_discount + self.tax
+                - self.discounts)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,7 @@ class OrderHistory:
     buyer_name: str
     buyer_email: str
     address: dict = field(hash=False, compare=False)
+    access_point: bool = False  # delivered to an Amazon Hub locker or counter, or a carrier's pickup point
 
     def state_as_of(self, as_of: datetime) -> tuple[datetime, str] | None:
         """(lastUpdatedTime, status) as of a moment, or None if the order does not exist yet."""
@@ -143,15 +154,13 @@ class OrderHistory:
             }
             if has_money:
                 item["product"]["price"] = {"unitPrice": money(line.unit_price, currency)}
-                breakdowns = [{"type": "ITEM", "subtotal": money(line.item_amount, currency)}]
-                if line.shipping:
-                    breakdowns.append({"type": "SHIPPING", "subtotal": money(line.shipping, currency)})
-                breakdowns.append({"type": "TAX", "subtotal": money(line.tax, currency)})
-                if line.discount:
-                    breakdowns.append({"type": "DISCOUNT", "subtotal": money(-line.discount, currency)})
-                item["proceeds"] = {"proceedsTotal": money(line.proceeds_total, currency), "breakdowns": breakdowns}
-            if line.promotion_id:
-                item["promotion"] = {"breakdowns": [{"promotionId": line.promotion_id}]}
+                item["proceeds"] = {"proceedsTotal": money(line.proceeds_total, currency),
+                                    "breakdowns": proceeds_breakdowns(line, currency)}
+            if line.gift_wrap:
+                item["fulfillment"]["packing"] = {"giftOption": {"giftWrapLevel": GIFT_WRAP_LEVEL,
+                                                                 "giftMessage": GIFT_MESSAGE}}
+            if line.promotion_ids:
+                item["promotion"] = {"breakdowns": [{"promotionId": p} for p in line.promotion_ids]}
             if status == "CANCELLED":
                 item["cancellation"] = {
                     "cancellationExecution": {"cancelledBy": "BUYER", "cancelReason": "Ordered by mistake"}
@@ -164,7 +173,8 @@ class OrderHistory:
             "programs": list(self.programs),
             "salesChannel": {"channelName": "AMAZON", "marketplaceId": self.marketplace_id, "marketplaceName": name},
             "buyer": {"buyerName": self.buyer_name},
-            "recipient": {"deliveryAddress": dict(self.address)},
+            "recipient": {"deliveryAddress": {**self.address, "addressType": "PICKUP_POINT"} if self.access_point
+                          else dict(self.address)},
             "fulfillment": {
                 "fulfillmentStatus": status,
                 "fulfilledBy": self.fulfilled_by,
@@ -187,6 +197,29 @@ class OrderHistory:
             total = sum((line.proceeds_total for line in self.lines), Decimal(0))
             order["proceeds"] = {"grandTotal": money(total, currency)}
         return order
+
+
+GIFT_WRAP_LEVEL = "Classic"
+GIFT_MESSAGE = "Happy birthday!"
+
+
+def proceeds_breakdowns(line: Line, currency: str) -> list[dict]:
+    """An item's proceeds by type, as v2026 gives them; they add up to its proceedsTotal. DISCOUNT is every
+    promotional discount of the line, its item and shipping parts as details."""
+    out = [{"type": "ITEM", "subtotal": money(line.item_amount, currency)}]
+    if line.shipping:
+        out.append({"type": "SHIPPING", "subtotal": money(line.shipping, currency)})
+    if line.gift_wrap:
+        out.append({"type": "GIFT_WRAP", "subtotal": money(line.gift_wrap, currency)})
+    if line.cod_fee:
+        # Net of a waived fee: a waiver is not a promotion (v0 keeps it apart, as CODFeeDiscount).
+        out.append({"type": "COD_FEE", "subtotal": money(line.cod_fee - line.cod_fee_discount, currency)})
+    out.append({"type": "TAX", "subtotal": money(line.tax, currency)})
+    if line.discounts:
+        details = [{"subtype": subtype, "value": money(-amount, currency)}
+                   for subtype, amount in (("ITEM", line.discount), ("SHIPPING", line.shipping_discount)) if amount]
+        out.append({"type": "DISCOUNT", "subtotal": money(-line.discounts, currency), "detailedBreakdowns": details})
+    return out
 
 
 # Sections of an Order that only come back when `includedData` names them.
@@ -221,6 +254,29 @@ def filter_included(order: dict, included: set[str]) -> dict:
 
 def _round(amount: Decimal, digits: int) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def _money_cases(lines: list[Line], rng: random.Random, marketplace_id: str, fulfilled_by: str,
+                 year: int) -> list[Line]:
+    """Free-shipping promotions (seller-fulfilled orders, sometimes beside an item promotion), gift wrap, and cash on
+    delivery in JP (sometimes with the fee waived). The tax is then on the item, shipping and gift wrap less the
+    discounts; the COD fee is untaxed here."""
+    _, _, digits, country, tax_rate, factor, _ = MARKETPLACES[marketplace_id]
+    free_shipping = fulfilled_by == "MERCHANT" and rng.random() < 0.2
+    cod = country == "JP" and fulfilled_by == "MERCHANT" and rng.random() < 0.3
+    cod_waived = cod and rng.random() < 0.3
+    out = []
+    for n, line in enumerate(lines):
+        shipping_discount = line.shipping if free_shipping else Decimal(0)
+        gift_wrap = _round(Decimal("3.99") * factor, digits) if rng.random() < 0.06 else Decimal(0)
+        cod_fee = _round(Decimal("2.20") * factor, digits) if cod and n == 0 else Decimal(0)
+        tax = _round((line.item_amount + line.shipping + gift_wrap - line.discount - shipping_discount) * tax_rate,
+                     digits)
+        out.append(replace(
+            line, tax=tax, shipping_discount=shipping_discount, gift_wrap=gift_wrap, cod_fee=cod_fee,
+            cod_fee_discount=cod_fee if cod_waived else Decimal(0),
+            promotion_ids=line.promotion_ids + ((f"FREESHIP-{year}",) if shipping_discount else ())))
+    return out
 
 
 class SyntheticSeller:
@@ -291,9 +347,14 @@ class SyntheticSeller:
                         shipping=ship,
                         tax=tax,
                         discount=discount,
-                        promotion_id=f"PROMO-{day.year}-{rng.randrange(1, 9):02d}" if promo else None,
+                        promotion_ids=(f"PROMO-{day.year}-{rng.randrange(1, 9):02d}",) if promo else (),
                     )
                 )
+            # Amazon's other money cases, drawn from the order's own random stream, so that adding them left every
+            # other order and value of the seller as it was.
+            extra = random.Random(f"{digest.hex()}:{idx}")
+            lines = _money_cases(lines, extra, mkt, fulfilled_by, day.year)
+            access_point = extra.random() < 0.05
             events = self._events(rng, created, fulfilled_by, len(lines))
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             city, region, postal = rng.choice(CITIES[country])
@@ -328,6 +389,7 @@ class SyntheticSeller:
                     buyer_name=f"{first} {last}",
                     buyer_email=f"{first.lower()}.{rng.randrange(10**6):06d}@marketplace.amazon.example",
                     address=address,
+                    access_point=access_point,
                 )
             )
         return orders

@@ -3,12 +3,35 @@
    - enums: OrderStatus Canceled -> CANCELLED, PartiallyShipped -> PARTIALLY_SHIPPED, InvoiceUnconfirmed (all
      shipped, invoice not yet confirmed) -> SHIPPED; FulfillmentChannel MFN/AFN -> MERCHANT/AMAZON;
    - Is* booleans (JSON booleans or "true"/"false" strings) -> programs;
-   - money: ItemPrice is the line total (ITEM), unit price = ItemPrice / QuantityOrdered; tax is ItemTax + ShippingTax
-     - PromotionDiscountTax - ShippingDiscountTax; discounts become one negative DISCOUNT; proceeds are their sum.
+   - money, as Amazon's v0 -> v2026 migration mapping (orders-api-migration-data.json) reads:
+     - ItemPrice is the line total (ITEM); unit price = ItemPrice / QuantityOrdered;
+     - ShippingPrice is SHIPPING; BuyerInfo.GiftWrapPrice is GIFT_WRAP;
+     - PromotionDiscount is the whole DISCOUNT subtotal ("total of all promotional discounts"): ShippingDiscount is
+       one of its details, so it is not subtracted again;
+     - TAX is ItemTax + ShippingTax + BuyerInfo.GiftWrapTax - PromotionDiscountTax. PromotionDiscountTax is the tax
+       on all promotional discounts; ShippingDiscountTax has no entry in the mapping and is its shipping part, so it
+       is not subtracted again either;
+     - COD_FEE is CODFee - CODFeeDiscount (the mapping names no v2026 field for CODFeeDiscount; a waived fee is no
+       promotion, so we net it into the fee rather than into DISCOUNT; either way the proceeds are the same);
+     - proceeds are the sum of those, so a line's proceeds and the order's OrderTotal reconcile (the totals check).
+   - IsAccessPointOrder: the address type is PICKUP_POINT (v0's AddressType knows Residential and Commercial only).
+   - InvoiceUnconfirmed has no v2026 status: every item has shipped and only the invoice is unconfirmed, so SHIPPED.
    Amounts that cannot be typed are judged by v0_problem under their v0 names, before any of this is read. #}
 
 {% macro v0_amount(expr) -%}
     coalesce({{ to_amount(expr ~ '.Amount') }}, 0)
+{%- endmacro %}
+
+{# A line's net tax: on the item, shipping and gift wrap, less the tax on all its promotional discounts. #}
+{% macro v0_tax(i) -%}
+    ({{ v0_amount(i ~ '.ItemTax') }} + {{ v0_amount(i ~ '.ShippingTax') }} + {{ v0_amount(i ~ '.BuyerInfo.GiftWrapTax') }}
+     - {{ v0_amount(i ~ '.PromotionDiscountTax') }})
+{%- endmacro %}
+
+{# One v2026 proceeds breakdown, or NULL when v0 gave no such amount (`present`). #}
+{% macro v0_breakdown(type, present, amount, currency) -%}
+    case when nullif({{ present }}, '') is not null then
+        {'type': '{{ type }}', 'subtotal': {'amount': {{ amount }}, 'currencyCode': {{ currency }}}} end
 {%- endmacro %}
 
 {% macro v0_as_v2026(v) -%}
@@ -42,7 +65,8 @@
         'postalCode': {{ v }}.order.ShippingAddress.PostalCode,
         'countryCode': {{ v }}.order.ShippingAddress.CountryCode,
         'phone': {{ v }}.order.ShippingAddress.Phone,
-        'addressType': upper({{ v }}.order.ShippingAddress.AddressType)} end},
+        'addressType': case when {{ v }}.order.IsAccessPointOrder = 'true' then 'PICKUP_POINT'
+                            else upper({{ v }}.order.ShippingAddress.AddressType) end} end},
     'proceeds': {'grandTotal': {'amount': {{ v }}.order.OrderTotal.Amount,
                                 'currencyCode': {{ v }}.order.OrderTotal.CurrencyCode}},
     'fulfillment': {
@@ -74,27 +98,25 @@
             'proceedsTotal': {
                 'amount': case when nullif(i.ItemPrice.Amount, '') is not null then cast(
                     {{ v0_amount('i.ItemPrice') }} + {{ v0_amount('i.ShippingPrice') }}
-                    + {{ v0_amount('i.ItemTax') }} + {{ v0_amount('i.ShippingTax') }}
-                    - {{ v0_amount('i.PromotionDiscountTax') }} - {{ v0_amount('i.ShippingDiscountTax') }}
-                    - {{ v0_amount('i.PromotionDiscount') }} - {{ v0_amount('i.ShippingDiscount') }} as varchar) end,
+                    + {{ v0_amount('i.BuyerInfo.GiftWrapPrice') }}
+                    + {{ v0_amount('i.CODFee') }} - {{ v0_amount('i.CODFeeDiscount') }}
+                    + {{ v0_tax('i') }} - {{ v0_amount('i.PromotionDiscount') }} as varchar) end,
                 'currencyCode': i.ItemPrice.CurrencyCode},
             'breakdowns': list_filter([
-                case when nullif(i.ItemPrice.Amount, '') is not null then
-                    {'type': 'ITEM', 'subtotal': {'amount': i.ItemPrice.Amount,
-                                                   'currencyCode': i.ItemPrice.CurrencyCode}} end,
-                case when nullif(i.ShippingPrice.Amount, '') is not null then
-                    {'type': 'SHIPPING', 'subtotal': {'amount': i.ShippingPrice.Amount,
-                                                       'currencyCode': i.ShippingPrice.CurrencyCode}} end,
-                case when coalesce(i.ItemTax.Amount, i.ShippingTax.Amount) is not null then
-                    {'type': 'TAX', 'subtotal': {'amount': cast(
-                        {{ v0_amount('i.ItemTax') }} + {{ v0_amount('i.ShippingTax') }}
-                        - {{ v0_amount('i.PromotionDiscountTax') }} - {{ v0_amount('i.ShippingDiscountTax') }}
-                        as varchar), 'currencyCode': coalesce(i.ItemTax.CurrencyCode, i.ShippingTax.CurrencyCode)}} end,
-                case when coalesce(i.PromotionDiscount.Amount, i.ShippingDiscount.Amount) is not null then
-                    {'type': 'DISCOUNT', 'subtotal': {'amount': cast(
-                        -({{ v0_amount('i.PromotionDiscount') }} + {{ v0_amount('i.ShippingDiscount') }}) as varchar),
-                        'currencyCode': coalesce(i.PromotionDiscount.CurrencyCode,
-                                                 i.ShippingDiscount.CurrencyCode)}} end
+                {{ v0_breakdown('ITEM', 'i.ItemPrice.Amount', "i.ItemPrice.Amount", 'i.ItemPrice.CurrencyCode') }},
+                {{ v0_breakdown('SHIPPING', 'i.ShippingPrice.Amount', "i.ShippingPrice.Amount",
+                                'i.ShippingPrice.CurrencyCode') }},
+                {{ v0_breakdown('GIFT_WRAP', 'i.BuyerInfo.GiftWrapPrice.Amount', "i.BuyerInfo.GiftWrapPrice.Amount",
+                                'i.BuyerInfo.GiftWrapPrice.CurrencyCode') }},
+                {{ v0_breakdown('COD_FEE', 'i.CODFee.Amount',
+                                "cast(" ~ v0_amount('i.CODFee') ~ " - " ~ v0_amount('i.CODFeeDiscount') ~ " as varchar)",
+                                'i.CODFee.CurrencyCode') }},
+                {{ v0_breakdown('TAX', 'coalesce(i.ItemTax.Amount, i.ShippingTax.Amount, i.BuyerInfo.GiftWrapTax.Amount)',
+                                "cast(" ~ v0_tax('i') ~ " as varchar)",
+                                'coalesce(i.ItemTax.CurrencyCode, i.ShippingTax.CurrencyCode)') }},
+                {{ v0_breakdown('DISCOUNT', 'i.PromotionDiscount.Amount',
+                                "cast(-" ~ v0_amount('i.PromotionDiscount') ~ " as varchar)",
+                                'i.PromotionDiscount.CurrencyCode') }}
             ], lambda b: b is not null)},
         'promotion': {'breakdowns': list_transform(i.PromotionIds, lambda p: {'promotionId': p})},
         'fulfillment': {'quantityFulfilled': i.QuantityShipped}
@@ -108,8 +130,9 @@
         {{ amount_problem(v ~ '.order.OrderTotal.Amount', 'OrderTotal') }},
         list_filter(list_transform({{ v }}.orderItems, lambda i: coalesce(
             {%- for name in ['ItemPrice', 'ShippingPrice', 'ItemTax', 'ShippingTax', 'ShippingDiscount',
-                             'ShippingDiscountTax', 'PromotionDiscount', 'PromotionDiscountTax'] %}
-            {{ amount_problem('i.' ~ name ~ '.Amount', name) }}{{ ',' if not loop.last }}
+                             'ShippingDiscountTax', 'PromotionDiscount', 'PromotionDiscountTax', 'CODFee',
+                             'CODFeeDiscount', 'BuyerInfo.GiftWrapPrice', 'BuyerInfo.GiftWrapTax'] %}
+            {{ amount_problem('i.' ~ name ~ '.Amount', name.split('.')[-1]) }}{{ ',' if not loop.last }}
             {%- endfor %}
         )), lambda r: r is not null)[1]
     )

@@ -15,6 +15,8 @@ select
     i.line_total_amount,
     i.tax_amount,
     i.shipping_amount,
+    i.gift_wrap_amount,
+    i.cod_fee_amount,
     i.promotion_discount_amount,
     i.item_proceeds_amount,
     i.currency_code,

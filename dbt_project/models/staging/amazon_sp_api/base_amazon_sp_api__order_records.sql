@@ -145,6 +145,8 @@ select
         'item_amount': {{ breakdown_sum('i', 'ITEM') }},
         'tax_amount': {{ breakdown_sum('i', 'TAX') }},
         'shipping_amount': {{ breakdown_sum('i', 'SHIPPING') }},
+        'gift_wrap_amount': {{ breakdown_sum('i', 'GIFT_WRAP') }},
+        'cod_fee_amount': {{ breakdown_sum('i', 'COD_FEE') }},
         'discount_amount': {{ breakdown_sum('i', 'DISCOUNT') }}
     }) as items
 from judged

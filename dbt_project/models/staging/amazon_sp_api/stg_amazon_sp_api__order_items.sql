@@ -25,7 +25,11 @@ select
     coalesce(i.item_amount, i.unit_price_amount * i.quantity_ordered) as line_total_amount,
     i.tax_amount,
     i.shipping_amount,
-    -- DISCOUNT subtotals are negative; the clean column is the discount as a positive amount.
+    i.gift_wrap_amount,
+    -- Cash on delivery (JP), net of a waived fee.
+    i.cod_fee_amount,
+    -- DISCOUNT subtotals are negative; the clean column is every promotional discount (item and shipping) as a
+    -- positive amount.
     -i.discount_amount as promotion_discount_amount,
     i.item_proceeds_amount,
     i.currency_code,
