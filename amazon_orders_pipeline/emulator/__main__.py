@@ -28,9 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="multiplies every quota's rate")
     parser.add_argument("--seed", type=int, default=42, help="the synthetic seller's seed")
     parser.add_argument("--orders-per-day", type=int, default=400)
+    parser.add_argument("--report-processing-s", type=float, default=60.0,
+                        help="how long a report takes to process, in Amazon's seconds (divided by --speed)")
     args = parser.parse_args(argv)
     emulator = Emulator(host=args.host, port=args.port, seed=args.seed, speed=args.speed,
-                        orders_per_day=args.orders_per_day)
+                        orders_per_day=args.orders_per_day, report_processing_s=args.report_processing_s)
     stop_on_signals()
     print(emulator.url, flush=True)
     try:

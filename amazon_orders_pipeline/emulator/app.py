@@ -17,8 +17,12 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from amazon_orders_pipeline.emulator.errors import ApiError, invalid
 from amazon_orders_pipeline.emulator.faults import FaultInjector, FaultPlan
 from amazon_orders_pipeline.emulator.orders_v0 import DATA_ELEMENTS, rdt_grant, shipping_address, v0_items, v0_order
+from amazon_orders_pipeline.emulator.query import multi as _multi
+from amazon_orders_pipeline.emulator.query import single as _single
+from amazon_orders_pipeline.emulator.reports import DOCUMENTS_PATH, DOWNLOAD_PATH, REPORTS_PATH, Reports
 from amazon_orders_pipeline.emulator.seller import (
     MARKETPLACES,
     OrderHistory,
@@ -74,22 +78,6 @@ MIN_LAG = timedelta(minutes=2)
 DEFAULT_REGION = "NA"
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
-
-    def body(self) -> dict:
-        err = {"code": self.code, "message": self.message}
-        if self.details is not None:
-            err["details"] = self.details
-        return {"errors": [err]}
-
-
-def invalid(details: str) -> ApiError:
-    return ApiError(400, "InvalidInput", "Invalid Input", details)
-
-
 ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
 
 
@@ -130,7 +118,8 @@ class EmulatorClock:
 
 
 class EmulatorState:
-    def __init__(self, *, seed: int = 42, speed: float = 1.0, orders_per_day: int = 400):
+    def __init__(self, *, seed: int = 42, speed: float = 1.0, orders_per_day: int = 400,
+                 report_processing_s: float | None = None):
         self.seller = SyntheticSeller(seed=seed, orders_per_day=orders_per_day)
         self.speed = speed
         self.clock = EmulatorClock()
@@ -145,6 +134,7 @@ class EmulatorState:
         self._results: OrderedDict[tuple, list[OrderHistory]] = OrderedDict()
         self._regions: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.reports = Reports(self) if report_processing_s is None else Reports(self, report_processing_s)
 
     # --- auth ---------------------------------------------------------------------------------
     def issue_token(self, refresh_token: str) -> str:
@@ -324,14 +314,6 @@ def _resumed(params: dict[str, list[str]], token_name: str, free: set[str]) -> d
     return {**carried, **params}
 
 
-def _multi(params: dict[str, list[str]], name: str) -> list[str]:
-    """Array query parameters arrive comma-separated (Swagger's csv) or repeated; accept both."""
-    out: list[str] = []
-    for v in params.get(name, []):
-        out.extend(x for x in v.split(",") if x)
-    return out
-
-
 def _marketplaces(params: dict[str, list[str]], name: str) -> list[str]:
     marketplaces = _multi(params, name)
     if len(marketplaces) > 50:
@@ -355,15 +337,6 @@ def _enum_list(params: dict[str, list[str]], name: str, allowed) -> list[str]:
     return values
 
 
-def _single(params: dict[str, list[str]], name: str) -> str | None:
-    values = params.get(name)
-    if not values:
-        return None
-    if len(values) > 1:
-        raise invalid(f"{name} given more than once")
-    return values[0]
-
-
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "SPAPIEmulator/1.0"
@@ -379,10 +352,9 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: dict | bytes, headers: dict[str, str] | None = None) -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        for k, v in (headers or {}).items():
+        for k, v in {"Content-Type": "application/json", **(headers or {})}.items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(raw)
@@ -401,6 +373,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self._dispatch("GET")
 
+    def do_DELETE(self):  # noqa: N802
+        self._dispatch("DELETE")
+
     def do_POST(self):  # noqa: N802
         self._dispatch("POST")
 
@@ -411,6 +386,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path == "/auth/o2/token" and method == "POST":
                 return self._lwa_token()
+            if method == "GET" and path.startswith(DOWNLOAD_PATH):
+                status, content, headers = self.state.reports.download(path[len(DOWNLOAD_PATH):])
+                return self._send(status, content, {"Content-Type": "application/xml", **headers})
             if path.startswith("/_emulator/"):
                 return self._control(method, path)
             if method == "GET" and path == SEARCH_PATH:
@@ -427,6 +405,8 @@ class Handler(BaseHTTPRequestHandler):
                                      lambda c: self._get_order_items_v0(c, order_id, params), allow_rdt=True)
                 return self._api("getOrderAddress", path,
                                  lambda c: self._get_order_address_v0(c, order_id), allow_rdt=True)
+            if path == REPORTS_PATH or path.startswith((REPORTS_PATH + "/", DOCUMENTS_PATH + "/")):
+                return self._reports(method, path, params)
             if method == "POST" and path == RDT_PATH:
                 body = self._read_body()
                 return self._api("createRestrictedDataToken", path, lambda c: self._create_rdt(c[0], body),
@@ -434,6 +414,25 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, ApiError(404, "NotFound", "Resource not found.").body())
         except ApiError as e:
             self._send(e.status, e.body())
+
+    def _reports(self, method: str, path: str, params: dict[str, list[str]]) -> None:
+        """The Reports API 2021-06-30 (emulator/reports.py), whose model declares the rate header on 2xx, 400, 404."""
+        reports, on = self.state.reports, (200, 202, 400, 404)
+        if path == REPORTS_PATH and method == "POST":
+            body = self._read_body()
+            return self._api("createReport", path, lambda c: reports.create(c[0], body), rate_header_on=on)
+        if path == REPORTS_PATH and method == "GET":
+            return self._api("getReports", path, lambda c: reports.search(c[0], params), rate_header_on=on)
+        if path.startswith(DOCUMENTS_PATH + "/") and method == "GET":
+            document_id, base = path[len(DOCUMENTS_PATH) + 1:], f"http://{self.headers.get('Host')}"
+            return self._api("getReportDocument", path, lambda c: reports.document(c[0], document_id, base, params),
+                             rate_header_on=on)
+        report_id = path[len(REPORTS_PATH) + 1:]
+        if method == "GET":
+            return self._api("getReport", path, lambda c: reports.get(c[0], report_id), rate_header_on=on)
+        if method == "DELETE":
+            return self._api("cancelReport", path, lambda c: reports.cancel(c[0], report_id), rate_header_on=on)
+        self._send(404, ApiError(404, "NotFound", "Resource not found.").body())
 
     def _api(self, operation: str, path: str, handler, allow_rdt: bool = False,
              rate_header_on: tuple[int, ...] = (200, 400, 404)) -> None:
@@ -467,7 +466,7 @@ class Handler(BaseHTTPRequestHandler):
             st.stats[f"{operation}.{e.status}"] += 1
             return self._send(e.status, e.body(), rate_header if e.status in rate_header_on else {})
         st.stats[f"{operation}.{status}"] += 1
-        raw = json.dumps(body).encode()
+        raw = b"" if body is None else json.dumps(body).encode()
         if fault == "truncate":
             raw = raw[: len(raw) // 2]
         self._send(status, raw, rate_header)
@@ -694,8 +693,9 @@ class Emulator:
     """A running emulator: `url` to talk to it, `state` to steer it from the same process."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 42, speed: float = 1.0,
-                 orders_per_day: int = 400):
-        self.state = EmulatorState(seed=seed, speed=speed, orders_per_day=orders_per_day)
+                 orders_per_day: int = 400, report_processing_s: float | None = None):
+        self.state = EmulatorState(seed=seed, speed=speed, orders_per_day=orders_per_day,
+                                   report_processing_s=report_processing_s)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True

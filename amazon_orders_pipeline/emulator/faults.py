@@ -22,6 +22,7 @@ class FaultPlan:
     truncate: float = 0.0  # a 200 whose JSON body is cut in half
     revoke_token_every: int = 0  # every Nth authorised call finds its access token revoked (403)
     deny_rdt: bool = False  # createRestrictedDataToken answers 403: the seller has not granted the restricted role
+    report_fatal: float = 0.0  # a report request ends FATAL (with an error document)
     seed: int = 0
 
     @classmethod
@@ -72,6 +73,11 @@ class FaultInjector:
             if self.plan.slow and self._rng.random() < self.plan.slow:
                 return self.plan.slow_seconds
             return 0.0
+
+    def report_fatal(self) -> bool:
+        """Whether the report requested now will end FATAL."""
+        with self._lock:
+            return bool(self.plan.report_fatal) and self._rng.random() < self.plan.report_fatal
 
     def revoke_now(self) -> bool:
         """Count an authorised call; True when this one should find its token revoked."""

@@ -33,6 +33,21 @@ CATALOGUE: list[tuple[str, str, str, Decimal]] = [
     ("GARDEN-GLOVES-L", "B00BFH3M6G", "Garden gloves, size L, 3 pairs", Decimal("11.50")),
 ]
 
+# Titles as the marketplace shows them, where they differ from the catalogue's: characters each region's report
+# encoding must carry (cp932 for JP; Cp1252's £, €, ß and dashes for the UK and DE).
+LOCAL_TITLES: dict[tuple[str, str], str] = {
+    ("JP", "ECHO-DOT-5-CHARCOAL"): "Echo Dot (第5世代) スマートスピーカー チャコール",
+    ("JP", "FIRE-TV-4K-MAX"): "Fire TV Stick 4K Max ストリーミングメディアプレーヤー",
+    ("JP", "KINDLE-PW-16GB"): "Kindle Paperwhite 16GB 電子書籍リーダー",
+    ("JP", "COFFEE-BEANS-1KG"): "コーヒー豆 中煎り 1kg",
+    ("JP", "YOGA-MAT-6MM"): "ヨガマット 6mm 滑り止め",
+    ("DE", "GARDEN-GLOVES-L"): "Gartenhandschuhe, Größe L, 3 Paar",
+    ("DE", "COFFEE-BEANS-1KG"): "Kaffeebohnen, mittlere Röstung, 1 kg – Vorteilspack",
+    ("DE", "LED-DESK-LAMP"): "LED-Schreibtischlampe mit USB-Ladeanschluss (Stromkosten unter 2 € im Jahr)",
+    ("GB", "NOTEBOOK-A5-DOT"): "A5 dotted notebook, hardcover – £1 from each sale to charity",
+    ("GB", "WATER-BOTTLE-750"): "Insulated water bottle 750 ml — keeps drinks cold for 24 hours",
+}
+
 FIRST_NAMES = ["Alex", "Maria", "Kenji", "Sarah", "Jonas", "Aiko", "Carlos", "Emma", "Luca", "Priya"]
 LAST_NAMES = ["Smith", "Schmidt", "Tanaka", "Thompson", "Garcia", "Rossi", "Novak", "Sato", "Brown", "Ivanova"]
 CITIES = {
@@ -330,6 +345,7 @@ class SyntheticSeller:
             lines = []
             for n in range(rng.choices([1, 2, 3, 4], [55, 25, 12, 8])[0]):
                 sku, asin, title, usd = CATALOGUE[rng.randrange(len(CATALOGUE))]
+                title = LOCAL_TITLES.get((country, sku), title)
                 qty = rng.choices([1, 2, 3, 5], [70, 18, 8, 4])[0]
                 unit = _round(usd * factor, digits)
                 ship = _round(Decimal("4.99") * factor, digits) if fulfilled_by == "MERCHANT" and n == 0 else Decimal(0)

@@ -14,6 +14,12 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getOrderItems": (0.5, 30),
     "getOrderAddress": (0.5, 30),
     "createRestrictedDataToken": (1.0, 10),
+    # Reports API 2021-06-30 (the model's usage plans).
+    "createReport": (0.0167, 15),
+    "getReport": (2.0, 15),
+    "getReports": (0.0222, 10),
+    "cancelReport": (0.0222, 10),
+    "getReportDocument": (0.0167, 15),
 }
 
 

@@ -1,0 +1,389 @@
+"""The Reports API 2021-06-30 for the order tracking reports: requests that take time to process, and their documents
+as Amazon writes them (gzipped TSV at line grain, Amazon's vocabulary, the region's charset, a 5-minute URL)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import hashlib
+import io
+import json
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from amazon_orders_pipeline.emulator.errors import ApiError, invalid
+from amazon_orders_pipeline.emulator.query import multi as _multi
+from amazon_orders_pipeline.emulator.query import single as _single
+from amazon_orders_pipeline.emulator.seller import MARKETPLACES, Line, OrderHistory
+from amazon_orders_pipeline.sp_api.marketplaces import region_of
+
+REPORTS_PATH = "/reports/2021-06-30/reports"
+DOCUMENTS_PATH = "/reports/2021-06-30/documents"
+# Where the "pre-signed" document URLs point: on the emulator, with no SP-API authorisation, as S3's are.
+DOWNLOAD_PATH = "/_emulator/report-documents/"
+
+BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
+REPORT_TYPES = {BY_LAST_UPDATE: "lastUpdated", BY_ORDER_DATE: "created"}
+STATUSES = ("IN_QUEUE", "IN_PROGRESS", "DONE", "CANCELLED", "FATAL")
+
+MAX_WINDOW = timedelta(days=30)
+HISTORY = timedelta(days=730)
+URL_TTL = timedelta(minutes=5)
+METADATA_TTL = timedelta(days=90)
+# How long Amazon takes to process a report, in Amazon's seconds (divided by the emulator's speed).
+DEFAULT_PROCESSING_S = 60.0
+# The download's charset, as users see it per region (UTF-8 in NA, Cp1252 in the EU, cp932 in JP), and the Python
+# codec that writes it.
+CHARSETS = {"NA": ("UTF-8", "utf-8"), "EU": ("Cp1252", "cp1252"), "FE": ("cp932", "cp932")}
+WINDOW_TOO_LONG = "Date range exceeded. Report can be requested only upto 30 days"
+
+# The documented columns of BY_LAST_UPDATE, in file order; BY_ORDER_DATE adds `cpf` after `promotion-ids`.
+COLUMNS = [
+    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
+    "fulfillment-channel", "sales-channel", "order-channel", "ship-service-level", "product-name", "sku", "asin",
+    "item-status", "quantity", "currency", "item-price", "item-tax", "shipping-price", "shipping-tax",
+    "gift-wrap-price", "gift-wrap-tax", "item-promotion-discount", "ship-promotion-discount", "ship-city",
+    "ship-state", "ship-postal-code", "ship-country", "promotion-ids", "is-business-order", "purchase-order-number",
+    "price-designation",
+]
+ORDER_STATUS = {"PENDING": "Pending", "PENDING_AVAILABILITY": "Pending", "UNSHIPPED": "Unshipped",
+                "PARTIALLY_SHIPPED": "Shipping", "CANCELLED": "Cancelled"}
+ITEM_STATUS = {"SHIPPED": "Shipped", "CANCELLED": "Cancelled"}
+
+
+def header(report_type: str, variant: int) -> list[str]:
+    """The header of one document. Headers differ by era and account (an MWS-era `url` column, the recent
+    `order-item-id`), so parsers must read columns by name: the emulator varies them by report."""
+    columns = list(COLUMNS)
+    if report_type == BY_ORDER_DATE:
+        columns.insert(columns.index("promotion-ids") + 1, "cpf")
+    if variant == 1:
+        columns.insert(columns.index("order-channel") + 1, "url")
+    elif variant == 2:
+        columns.insert(columns.index("merchant-order-id") + 1, "order-item-id")
+    return columns
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _amount(value: Decimal, digits: int) -> str:
+    return "" if value is None else str(value.quantize(Decimal(1).scaleb(-digits)))
+
+
+def _round(amount: Decimal, digits: int) -> Decimal:
+    return amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def _share(amount: Decimal, part: int, whole: int, digits: int) -> Decimal:
+    return _round(amount * part / whole, digits)
+
+
+def _row_quantities(line: Line, fulfilled_by: str, status: str) -> list[int]:
+    """A line shipped from two fulfilment centres is two rows (about one in seven of Amazon's multi-unit lines)."""
+    digest = hashlib.sha256(line.order_item_id.encode()).digest()[0]
+    if fulfilled_by == "AMAZON" and status == "SHIPPED" and line.quantity >= 2 and digest % 7 == 0:
+        return [1, line.quantity - 1]
+    return [line.quantity]
+
+
+def order_rows(order: OrderHistory, as_of: datetime, columns: list[str]) -> list[dict[str, str]]:
+    """The document rows of one order as of a moment: one per line, or two for a split line."""
+    state = order.state_as_of(as_of)
+    if state is None:
+        return []
+    updated, status = state
+    name, currency, digits, _, rate, _, _ = MARKETPLACES[order.marketplace_id]
+    # Merchant-fulfilled Pending rows carry no price (documented); Amazon-fulfilled ones do (observed).
+    priced = order.had_money(as_of) or (order.fulfilled_by == "AMAZON" and status.startswith("PENDING"))
+    a = order.address
+    rows = []
+    for line in order.lines:
+        quantities = _row_quantities(line, order.fulfilled_by, status)
+        for q in quantities:
+            def part(amount: Decimal, q=q, quantities=quantities, line=line) -> str:
+                if not priced or not amount:
+                    return ""
+                if len(quantities) == 1:
+                    return _amount(amount, digits)
+                first = _share(amount, quantities[0], line.quantity, digits)
+                return _amount(first if q == quantities[0] else amount - first, digits)
+
+            # The line's tax by what it is on; the item's part is net of the item promotion's tax.
+            shipping_tax = _round((line.shipping - line.shipping_discount) * rate, digits)
+            gift_wrap_tax = _round(line.gift_wrap * rate, digits)
+            row = {
+                "amazon-order-id": order.order_id, "merchant-order-id": order.order_id,
+                "order-item-id": line.order_item_id,
+                "purchase-date": _iso(order.created_at), "last-updated-date": _iso(updated),
+                "order-status": ("Shipped - Delivered to Buyer" if order.fulfilled_by == "AMAZON" else "Shipped")
+                if status == "SHIPPED" else ORDER_STATUS[status],
+                "fulfillment-channel": "Amazon" if order.fulfilled_by == "AMAZON" else "Merchant",
+                "sales-channel": name, "order-channel": "", "url": "", "ship-service-level": "Standard",
+                "product-name": line.title, "sku": line.sku, "asin": line.asin,
+                "item-status": ITEM_STATUS.get(status, "Unshipped"), "quantity": str(q),
+                "currency": currency if priced else "",
+                "item-price": part(line.unit_price * line.quantity),
+                "item-tax": part(line.tax - shipping_tax - gift_wrap_tax),
+                "shipping-price": part(line.shipping),
+                "shipping-tax": part(shipping_tax),
+                "gift-wrap-price": part(line.gift_wrap),
+                "gift-wrap-tax": part(gift_wrap_tax),
+                # Discounts as negative amounts, as Amazon's other money reports write them (the sign in this
+                # report is unverified: parsers should take the absolute value).
+                "item-promotion-discount": part(-line.discount) if line.discount else "",
+                "ship-promotion-discount": part(-line.shipping_discount) if line.shipping_discount else "",
+                "ship-city": a["city"], "ship-state": a["stateOrRegion"], "ship-postal-code": a["postalCode"],
+                "ship-country": a["countryCode"], "promotion-ids": ",".join(line.promotion_ids),
+                "is-business-order": "true" if "AMAZON_BUSINESS" in order.programs else "false",
+                "purchase-order-number": "", "price-designation": "", "cpf": "",
+            }
+            rows.append({c: row[c] for c in columns})
+    return rows
+
+
+def render(columns: list[str], rows: list[dict[str, str]], codec: str) -> bytes:
+    """The document as Amazon serves it: TSV with a header row, in the region's charset, gzipped."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row[c] for c in columns])
+    return gzip.compress(out.getvalue().encode(codec), mtime=0)
+
+
+@dataclass
+class ReportRequest:
+    report_id: str
+    seller: str
+    report_type: str
+    start: datetime
+    end: datetime
+    marketplace_ids: list[str]
+    region: str
+    created: datetime
+    processing: timedelta  # emulated time from IN_QUEUE to the end of processing
+    fatal: bool = False  # an injected FATAL
+    cancelled_at: datetime | None = None
+    outcome: str | None = None  # DONE, CANCELLED or FATAL, fixed when processing ends
+    document_id: str | None = None
+
+    def status(self, now: datetime) -> tuple[str, datetime | None, datetime | None]:
+        """(processingStatus, processingStartTime, processingEndTime) as of `now`."""
+        if self.cancelled_at is not None:
+            return "CANCELLED", None, self.cancelled_at
+        started = self.created + self.processing / 3
+        ended = self.created + self.processing
+        if now < started:
+            return "IN_QUEUE", None, None
+        if now < ended:
+            return "IN_PROGRESS", started, None
+        return self.outcome or "DONE", started, ended
+
+
+@dataclass(frozen=True)
+class Document:
+    seller: str
+    content: bytes  # gzipped
+    charset: str
+
+
+class Reports:
+    """Every seller's report requests and documents. Outcomes are decided when processing ends, from the seller's
+    orders as of that moment: CANCELLED when the window holds none, FATAL for a window over 30 days (with an error
+    document) or when injected, DONE otherwise."""
+
+    def __init__(self, state, processing_s: float = DEFAULT_PROCESSING_S):
+        self.state = state
+        self.processing_s = processing_s
+        self._requests: dict[str, ReportRequest] = {}
+        self._documents: dict[str, Document] = {}
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    # --- operations -----------------------------------------------------------------------------
+    def create(self, seller: str, raw: bytes) -> tuple[int, dict]:
+        try:
+            spec = json.loads(raw or b"{}")
+        except ValueError:
+            raise invalid("the request body is not JSON") from None
+        if not isinstance(spec, dict):
+            raise invalid("the request body must be a CreateReportSpecification")
+        report_type = spec.get("reportType")
+        if report_type not in REPORT_TYPES:
+            raise invalid(f"reportType {report_type!r} is not supported by this emulator: {sorted(REPORT_TYPES)}")
+        marketplaces = spec.get("marketplaceIds")
+        if not isinstance(marketplaces, list) or not 1 <= len(marketplaces) <= 25:
+            raise invalid("marketplaceIds must list 1 to 25 marketplace ids")
+        # Reports are regional like the Orders API: the file holds the whole region, whatever is asked.
+        region_marketplaces = self.state.regional_marketplaces(seller, [str(m) for m in marketplaces])
+        region = region_of(next(iter(region_marketplaces)))
+        now = self.state.clock.now()
+        start = _date_time(spec, "dataStartTime", now)
+        end = _date_time(spec, "dataEndTime", now)
+        if end > now:
+            raise invalid("dataEndTime must be prior to or equal to the current date and time")
+        if start > end:
+            raise invalid("dataStartTime must be prior to dataEndTime")
+        with self._lock:
+            self._counter += 1
+            report_id = str(50_000_000_000 + self._counter)
+            request = ReportRequest(
+                report_id=report_id, seller=seller, report_type=report_type, start=start, end=end,
+                marketplace_ids=[str(m) for m in marketplaces], region=region, created=now,
+                processing=timedelta(seconds=self.processing_s / self.state.speed),
+                fatal=self.state.faults.report_fatal())
+            self._requests[report_id] = request
+        return 202, {"reportId": report_id}
+
+    def get(self, seller: str, report_id: str) -> tuple[int, dict]:
+        return 200, self._report(self._request(seller, report_id))
+
+    def search(self, seller: str, params: dict[str, list[str]]) -> tuple[int, dict]:
+        token = _single(params, "nextToken")
+        if token is not None:
+            if set(params) - {"nextToken"}:
+                raise invalid("nextToken must be the only parameter")
+            try:
+                query = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            except ValueError:
+                raise invalid("nextToken is malformed") from None
+            params, offset = query["params"], query["offset"]
+        else:
+            offset = 0
+        types = _multi(params, "reportTypes")
+        statuses = _multi(params, "processingStatuses")
+        if types and not 1 <= len(types) <= 10:
+            raise invalid("reportTypes takes 1 to 10 values")
+        if bad := [s for s in statuses if s not in STATUSES]:
+            raise invalid(f"invalid processingStatuses: {bad}")
+        page_size = int(_single(params, "pageSize") or 10)
+        if not 1 <= page_size <= 100:
+            raise invalid("pageSize must be between 1 and 100")
+        now = self.state.clock.now()
+        since = _date_time({"t": _single(params, "createdSince")}, "t", now - METADATA_TTL)
+        with self._lock:
+            mine = [r for r in self._requests.values() if r.seller == seller and r.created >= since
+                    and now - r.created <= METADATA_TTL and (not types or r.report_type in types)]
+        reports = [self._report(r) for r in sorted(mine, key=lambda r: r.created, reverse=True)]
+        reports = [r for r in reports if not statuses or r["processingStatus"] in statuses]
+        body: dict = {"reports": reports[offset: offset + page_size]}
+        if offset + page_size < len(reports):
+            body["nextToken"] = base64.urlsafe_b64encode(json.dumps(
+                {"params": params, "offset": offset + page_size}).encode()).decode().rstrip("=")
+        return 200, body
+
+    def cancel(self, seller: str, report_id: str) -> tuple[int, dict | None]:
+        request = self._request(seller, report_id)
+        now = self.state.clock.now()
+        status = request.status(now)[0]
+        if status != "IN_QUEUE":
+            raise invalid(f"Report {report_id} is {status}; only a report IN_QUEUE can be cancelled")
+        request.cancelled_at = now
+        return 200, None
+
+    def document(self, seller: str, document_id: str, base_url: str, params: dict[str, list[str]]) -> tuple[int, dict]:
+        with self._lock:
+            doc = self._documents.get(document_id)
+        if doc is None or doc.seller != seller:
+            raise ApiError(404, "NotFound", f"Report document {document_id} was not found.")
+        expires = self.state.clock.now() + URL_TTL
+        encoding = (_single(params, "enableContentEncodingUrlHeader") or "").lower() == "true"
+        token = base64.urlsafe_b64encode(json.dumps(
+            {"d": document_id, "x": expires.isoformat(), "e": encoding}).encode()).decode().rstrip("=")
+        return 200, {"reportDocumentId": document_id, "url": f"{base_url}{DOWNLOAD_PATH}{token}",
+                     "compressionAlgorithm": "GZIP"}
+
+    def download(self, token: str) -> tuple[int, bytes, dict[str, str]]:
+        """The pre-signed URL: the document's bytes until it expires, then S3's 403."""
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            expires = datetime.fromisoformat(data["x"])
+        except (ValueError, KeyError):
+            return 403, _s3_error("SignatureDoesNotMatch", "The request signature we calculated does not match."), {}
+        if self.state.clock.now() > expires:
+            return 403, _s3_error("AccessDenied", "Request has expired"), {}
+        with self._lock:
+            doc = self._documents.get(data["d"])
+        if doc is None:
+            return 404, _s3_error("NoSuchKey", "The specified key does not exist."), {}
+        headers = {"Content-Type": f"text/plain;charset={doc.charset}",
+                   "Content-Encoding": "gzip" if data.get("e") else "identity"}
+        return 200, doc.content, headers
+
+    # --- internals ------------------------------------------------------------------------------
+    def _request(self, seller: str, report_id: str) -> ReportRequest:
+        with self._lock:
+            request = self._requests.get(report_id)
+        # reportId is unique only with a seller id: another seller's report is not found.
+        if request is None or request.seller != seller:
+            raise ApiError(404, "NotFound", f"Report {report_id} was not found.")
+        return request
+
+    def _report(self, request: ReportRequest) -> dict:
+        now = self.state.clock.now()
+        status, started, ended = request.status(now)
+        if ended is not None and request.outcome is None and request.cancelled_at is None:
+            self._finish(request, ended)
+            status = request.outcome
+        body = {"reportId": request.report_id, "reportType": request.report_type,
+                "dataStartTime": _iso(request.start), "dataEndTime": _iso(request.end),
+                "marketplaceIds": request.marketplace_ids, "createdTime": _iso(request.created),
+                "processingStatus": status}
+        if started:
+            body["processingStartTime"] = _iso(started)
+        if ended:
+            body["processingEndTime"] = _iso(ended)
+        if request.document_id and status in ("DONE", "FATAL"):
+            body["reportDocumentId"] = request.document_id
+        return body
+
+    def _finish(self, request: ReportRequest, ended: datetime) -> None:
+        """Processing has ended: decide the outcome and write the document, from the orders as of `ended`."""
+        charset, codec = CHARSETS[request.region]
+        document_id = f"amzn1.spdoc.1.4.na.{hashlib.sha256(request.report_id.encode()).hexdigest()[:32]}"
+        if request.end - request.start > MAX_WINDOW or request.fatal:
+            message = WINDOW_TOO_LONG if not request.fatal else "The report could not be generated. Try again later."
+            content, outcome = gzip.compress(json.dumps({"errorDetails": message}).encode(), mtime=0), "FATAL"
+        else:
+            marketplaces = {m for m in MARKETPLACES if region_of(m) == request.region}
+            # Two years of history: older orders are not in any report.
+            start = max(request.start, ended - HISTORY)
+            orders = self.state.window_orders(request.seller, REPORT_TYPES[request.report_type], start,
+                                              request.end, ended, marketplaces=marketplaces) \
+                if start < request.end else []
+            if not orders:
+                content, outcome = None, "CANCELLED"
+            else:
+                variant = int(request.report_id) % 3
+                columns = header(request.report_type, variant)
+                rows = [row for o in orders for row in order_rows(o, ended, columns)]
+                content, outcome = render(columns, rows, codec), "DONE"
+        with self._lock:
+            if request.outcome is not None:
+                return
+            if content is not None:
+                self._documents[document_id] = Document(request.seller, content, charset)
+                request.document_id = document_id
+            request.outcome = outcome
+
+
+def _s3_error(code: str, message: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            "</Error>").encode()
+
+
+def _date_time(spec: dict, name: str, default: datetime) -> datetime:
+    value = spec.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(f"{name} is not a valid ISO-8601 date-time: {value!r}") from None
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
