@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -144,6 +145,7 @@ LAYERS = [
     ("amazon_orders_pipeline.resources", ("amazon_orders_pipeline.assets", "amazon_orders_pipeline.definitions")),
     ("amazon_orders_pipeline.settings", ("amazon_orders_pipeline.assets", "amazon_orders_pipeline.resources")),
     ("amazon_orders_pipeline.sp_api", ("dagster", "amazon_orders_pipeline.assets")),
+    ("amazon_orders_pipeline.extract", ("dagster", "amazon_orders_pipeline.assets")),
     ("amazon_orders_pipeline.exporters.erp", ("dagster", "amazon_orders_pipeline.assets")),
     ("amazon_orders_pipeline.assets", ("amazon_orders_pipeline.definitions", "amazon_orders_pipeline.testing")),
 ]
@@ -176,3 +178,13 @@ def test_settings_are_read_once_with_clear_errors():
     for name, bad in (("EMULATOR_SPEED", "fast"), ("DUCKDB_LOCK_TIMEOUT_S", "-1"), ("LOOKBACK_DAYS", "31")):
         with pytest.raises(ConfigError, match=name):
             Settings.from_env({name: bad})
+
+
+def test_each_way_in_imports_only_the_shared_landing_machinery():
+    """One module per SP-API path, beside the machinery they share: no way in imports another (no import circle)."""
+    package = ROOT / "amazon_orders_pipeline" / "extract"
+    for module in ("search_orders", "get_orders_v0"):
+        tree = ast.parse((package / f"{module}.py").read_text())
+        own = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+               and (n.module or "").startswith("amazon_orders_pipeline.extract")}
+        assert own == {"amazon_orders_pipeline.extract.landing"}, (module, own)

@@ -1,12 +1,11 @@
-"""Extracting one change window: every page landed before anything touches DuckDB, resumable. The pages come from an
-order source: v2026 searchOrders here, v0 getOrders + getOrderItems in `extract_v0`."""
+"""The machinery every way in shares: change windows, the landing area (attempts of pages, a CURRENT pointer with
+progress, resume), the source interface, and reading an attempt back for the load."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -18,12 +17,6 @@ from amazon_orders_pipeline.stores import ObjectStore, get_json, put_json
 MIN_LAG = timedelta(minutes=2, seconds=30)
 # Resume with a stored pagination token only while it is safely inside its 24-hour life.
 TOKEN_REUSE_LIMIT = timedelta(hours=23)
-
-# includedData for the orders we keep. BUYER (name, email) is asked for only when the account has PII on.
-BASE_INCLUDED_DATA = ["RECIPIENT", "PROCEEDS", "FULFILLMENT", "PROMOTION", "CANCELLATION"]
-# Amazon's list of PII inside the sections above; removed before landing when PII is off.
-PII_ADDRESS_FIELDS = ("name", "companyName", "addressLine1", "addressLine2", "addressLine3", "postalCode",
-                      "phone", "extendedFields")
 
 log = logging.getLogger(__name__)
 
@@ -62,34 +55,6 @@ def change_window(day: date, now: datetime) -> Window:
     if end <= start:
         raise ExtractError(f"the change window for {day} has not opened yet (now is {now.isoformat()})")
     return Window(start, end)
-
-
-def search_params(window: Window, marketplace_ids: list[str] | tuple[str, ...], pii: bool) -> dict:
-    after, before = window.iso()
-    included = BASE_INCLUDED_DATA + (["BUYER"] if pii else [])
-    return {"lastUpdatedAfter": after, "lastUpdatedBefore": before, "marketplaceIds": list(marketplace_ids),
-            "includedData": included, "maxResultsPerPage": 100}
-
-
-def redact_pii(data: dict) -> dict:
-    """Drop the fields Amazon lists as PII from a searchOrders page, keeping city, region and country."""
-    for order in data.get("orders") or []:
-        if not isinstance(order, dict):
-            continue
-        order.pop("buyer", None)
-        address = (order.get("recipient") or {}).get("deliveryAddress")
-        if isinstance(address, dict):
-            for name in PII_ADDRESS_FIELDS:
-                address.pop(name, None)
-        for item in order.get("orderItems") or []:
-            if not isinstance(item, dict):
-                continue
-            (item.get("product") or {}).pop("customization", None)
-            packing = (item.get("fulfillment") or {}).get("packing")
-            gift = packing.get("giftOption") if isinstance(packing, dict) else None
-            if isinstance(gift, dict):
-                gift.pop("giftMessage", None)  # the wrap level is no one's data
-    return data
 
 
 @dataclass
@@ -246,11 +211,11 @@ class PageStore:
 
 
 class OrderSource:
-    """How one API version's pages of a window are fetched and landed; this base is v2026 searchOrders, where each
-    order comes with its items. `extract_v0.GetOrdersSource` adds the v0 getOrderItems calls and the RDT."""
+    """How one SP-API path's pages of a window are fetched and landed: one subclass per way in (search_orders.py,
+    get_orders_v0.py)."""
 
-    api_version = API_VERSION
-    operation = "searchOrders"
+    api_version: str
+    operation: str
     updated_field = "lastUpdatedTime"
 
     def __init__(self, client: SpApiClient, pii: bool):
@@ -263,13 +228,14 @@ class OrderSource:
         return not self.pii
 
     def params(self, window: Window, marketplace_ids: list[str] | tuple[str, ...]) -> dict:
-        return search_params(window, marketplace_ids, self.pii)
+        raise NotImplementedError
 
     def pages(self, params: dict, next_token: str | None, first_page: int) -> Iterator[Page]:
-        return self.client.search_orders(params, next_token=next_token, first_page=first_page)
+        raise NotImplementedError
 
     def redact(self, data: dict) -> dict:
-        return redact_pii(data)
+        """The page without Amazon's PII fields."""
+        raise NotImplementedError
 
     def begin(self, store: PageStore, attempt_id: str, landed: list[LandedPage]) -> None:
         """An attempt starts, or resumes after `landed` pages."""
@@ -283,128 +249,6 @@ class OrderSource:
     def close(self) -> None:
         """Stop background work (after a failure too)."""
 
-
-def order_source(api_version: str, client: SpApiClient, pii: bool) -> OrderSource:
-    if api_version == API_VERSION:
-        return OrderSource(client, pii)
-    from amazon_orders_pipeline.extract_v0 import GetOrdersSource
-
-    if api_version == GetOrdersSource.api_version:
-        return GetOrdersSource(client, pii)
-    raise ExtractError(f"unknown api_version {api_version!r}")
-
-
-def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str, day: date,
-                   marketplace_ids: list[str] | tuple[str, ...], pii: bool, now: datetime | None = None,
-                   on_page: Callable[[Progress], None] | None = None,
-                   api_version: str = API_VERSION) -> ExtractResult:
-    """Land every page of one day's change window, resuming an unfinished attempt when there is one."""
-    now = now or datetime.now(UTC)
-    store = PageStore(landing, account_id, day)
-    window = change_window(day, now)
-    state = store.current()
-    resumable = (
-        state is not None
-        and state["status"] in ("fetching", "fetched")
-        and state["window_start"] == window.iso()[0]
-        and state.get("api_version", API_VERSION) == api_version
-        and (state["status"] == "fetched" or not state.get("next_token")
-             or now - datetime.fromisoformat(state["token_at"]) < TOKEN_REUSE_LIMIT)
-    )
-    restarted = False
-    if resumable:
-        assert state is not None
-        window = Window(datetime.fromisoformat(state["window_start"].replace("Z", "+00:00")),
-                        datetime.fromisoformat(state["window_end"].replace("Z", "+00:00")))
-        pages = store.landed(state["attempt_id"], state["pages"])
-    else:
-        state = {"attempt_id": uuid.uuid4().hex[:12], "status": "fetching", "params": None,
-                 "window_start": window.iso()[0], "window_end": window.iso()[1], "pages": 0,
-                 "next_token": None, "token_at": None, "api_version": api_version}
-        pages = []
-    resumed = len(pages)
-    source = order_source(api_version, client, pii) if state["status"] == "fetching" else None
-    try:
-        if source is not None:
-            params = state["params"] or source.params(window, marketplace_ids)
-            state["params"] = params
-            store.save(state)
-            try:
-                pages += _fetch(source, store, state, params, on_page, window, pages)
-            except PageFetchError as e:
-                if not e.token_refused:
-                    raise
-                # The pagination token was refused (stored by a run that died more than a day ago, or expired
-                # while this one waited): start the window over as a new attempt, so no page of the old one mixes
-                # with the new ones.
-                log.warning("pagination token for %s %s was refused; restarting the window", account_id, day)
-                state.update(attempt_id=uuid.uuid4().hex[:12], pages=0, next_token=None, token_at=None)
-                store.save(state)
-                pages, resumed, restarted = _fetch(source, store, state, params, on_page, window, []), 0, True
-            state["status"] = "fetched"
-            store.save(state)
-    finally:
-        if source is not None:
-            source.close()
-    return ExtractResult(account_id, day, state["attempt_id"], window, pages, resumed_pages=resumed,
-                         restarted=restarted, stats=client.stats.as_dict(),
-                         warnings=source.warnings if source else [], api_version=api_version,
-                         pii_refused=bool(source and source.pii and source.redacted))
-
-
-def _fetch(source: OrderSource, store: PageStore, state: dict, params: dict,
-           on_page: Callable[[Progress], None] | None, window: Window, landed: list[LandedPage]) -> list[LandedPage]:
-    """The window's remaining pages, after `landed` (already there from an earlier try of this attempt)."""
-    pages: list[LandedPage] = []
-    orders = sum(p.order_count for p in landed)
-    newest: datetime | None = None
-    redact = source.redacted
-    source.begin(store, state["attempt_id"], landed)
-    # An attempt whose last orders page has landed (it died completing the window, e.g. fetching v0 items) has
-    # no pages left: without a next token, paging would start over at the first page.
-    remaining = iter(()) if state["pages"] and not state["next_token"] else \
-        source.pages(params, state["next_token"], state["pages"] + 1)
-    for page in _with_page_context(remaining, store, state):
-        page_list = page_orders(page.operation, page.data)
-        if page_list is None:
-            raise ExtractError(f"{page.operation} page {page.number} has no orders list "
-                               f"(request id {page.request_id})")
-        body = json.dumps(source.redact(page.data)).encode() if redact else page.body
-        landed_page = store.land(state["attempt_id"], page, body, redacted=redact, api_version=source.api_version)
-        pages.append(landed_page)
-        orders += landed_page.order_count
-        source.page_landed(page_list)
-        state.update(pages=page.number, next_token=page.next_token, token_at=page.fetched_at.isoformat())
-        store.save(state)
-        if on_page:
-            page_newest = newest_update(page_list, source.updated_field)
-            newest = max(filter(None, (newest, page_newest)), default=None)
-            covered, remaining, eta = estimate_progress(
-                window, newest, orders, int(params.get("maxResultsPerPage") or params.get("MaxResultsPerPage")),
-                lambda n: source.client.quota_seconds(source.operation, n))
-            if not state["next_token"]:  # the last page: nothing is left whatever the estimate says
-                covered, remaining, eta = 1.0, 0, 0.0
-            on_page(Progress(landed_page, page.number, orders, covered, remaining, eta))
-    try:
-        source.finish()
-    except SpApiError as e:
-        raise ExtractError(f"{store.prefix}: window [{state['window_start']}, {state['window_end']}): {e}") from None
-    return pages
-
-
-def _with_page_context(pages: Iterator[Page], store: PageStore, state: dict) -> Iterator[Page]:
-    """Name the account, window and page in a failure, so the run says exactly what could not be fetched."""
-    while True:
-        number = state["pages"] + 1
-        try:
-            page = next(pages)
-        except StopIteration:
-            return
-        except SpApiError as e:
-            raise PageFetchError(
-                f"{store.prefix}: window [{state['window_start']}, {state['window_end']}) page {number} "
-                f"could not be fetched: {e}", e, number) from None
-        yield page
 
 
 @dataclass

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from amazon_orders_pipeline.extract import LandedPage, OrderSource, PageStore, Window
+from amazon_orders_pipeline.extract.landing import LandedPage, OrderSource, PageStore, Window
 from amazon_orders_pipeline.sp_api.client import V0_API_VERSION, V0_ORDERS_PATH, Page, SpApiClient, SpApiError
 from amazon_orders_pipeline.sp_api.tokens import RestrictedDataToken
 

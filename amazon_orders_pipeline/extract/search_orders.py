@@ -1,0 +1,58 @@
+"""v2026 searchOrders as an order source: each order comes with its items, PII only when asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from amazon_orders_pipeline.extract.landing import OrderSource, Window
+from amazon_orders_pipeline.sp_api.client import API_VERSION, Page
+
+# includedData for the orders we keep. BUYER (name, email) is asked for only when the account has PII on.
+BASE_INCLUDED_DATA = ["RECIPIENT", "PROCEEDS", "FULFILLMENT", "PROMOTION", "CANCELLATION"]
+# Amazon's list of PII inside the sections above; removed before landing when PII is off.
+PII_ADDRESS_FIELDS = ("name", "companyName", "addressLine1", "addressLine2", "addressLine3", "postalCode",
+                      "phone", "extendedFields")
+
+
+def search_params(window: Window, marketplace_ids: list[str] | tuple[str, ...], pii: bool) -> dict:
+    after, before = window.iso()
+    included = BASE_INCLUDED_DATA + (["BUYER"] if pii else [])
+    return {"lastUpdatedAfter": after, "lastUpdatedBefore": before, "marketplaceIds": list(marketplace_ids),
+            "includedData": included, "maxResultsPerPage": 100}
+
+
+def redact_pii(data: dict) -> dict:
+    """Drop the fields Amazon lists as PII from a searchOrders page, keeping city, region and country."""
+    for order in data.get("orders") or []:
+        if not isinstance(order, dict):
+            continue
+        order.pop("buyer", None)
+        address = (order.get("recipient") or {}).get("deliveryAddress")
+        if isinstance(address, dict):
+            for name in PII_ADDRESS_FIELDS:
+                address.pop(name, None)
+        for item in order.get("orderItems") or []:
+            if not isinstance(item, dict):
+                continue
+            (item.get("product") or {}).pop("customization", None)
+            packing = (item.get("fulfillment") or {}).get("packing")
+            gift = packing.get("giftOption") if isinstance(packing, dict) else None
+            if isinstance(gift, dict):
+                gift.pop("giftMessage", None)  # the wrap level is no one's data
+    return data
+
+
+class SearchOrdersSource(OrderSource):
+    """searchOrders pages of a window."""
+
+    api_version = API_VERSION
+    operation = "searchOrders"
+
+    def params(self, window: Window, marketplace_ids: list[str] | tuple[str, ...]) -> dict:
+        return search_params(window, marketplace_ids, self.pii)
+
+    def pages(self, params: dict, next_token: str | None, first_page: int) -> Iterator[Page]:
+        return self.client.search_orders(params, next_token=next_token, first_page=first_page)
+
+    def redact(self, data: dict) -> dict:
+        return redact_pii(data)
