@@ -189,15 +189,16 @@ class SpApiClient:
                         bucket.set_rate(float(limit) * RATE_SAFETY)
                     except ValueError:
                         pass
-                if resp.status_code == 200:
+                if 200 <= resp.status_code < 300:  # 202 for createReport; an empty 200 for cancelReport
                     try:
-                        data = json.loads(resp.content)
+                        # Only a DELETE (cancelReport) answers with no body at all.
+                        data = json.loads(resp.content) if resp.content or method != "DELETE" else {}
                         if not isinstance(data, dict):
                             raise ValueError("not a JSON object")
                     except ValueError:
                         failure = "unreadable body"
                     else:
-                        return Response(200, resp.content, data, resp.headers.get("x-amzn-RequestId"),
+                        return Response(resp.status_code, resp.content, data, resp.headers.get("x-amzn-RequestId"),
                                         datetime.now(UTC))
                 elif resp.status_code == 429:
                     throttles += 1

@@ -1,0 +1,180 @@
+"""The Reports API 2021-06-30 for the order tracking reports: request a report, wait for it with backoff, download its
+document (a fresh URL when one expired), gunzip, decode by the download's charset. No Dagster."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import requests
+
+from amazon_orders_pipeline.sp_api.client import SpApiClient, SpApiError
+
+REPORTS_PATH = "/reports/2021-06-30/reports"
+DOCUMENTS_PATH = "/reports/2021-06-30/documents"
+BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
+FINISHED = ("DONE", "CANCELLED", "FATAL")
+# Charset names Amazon sends that Python knows by another name; absent, ISO-8859-1 (as HTTP says).
+CHARSET_ALIASES = {"windows-31j": "cp932", "x-sjis": "cp932"}
+DEFAULT_CHARSET = "iso8859-1"
+# Where Amazon (and the reports' users) put the reason in a FATAL report's error document.
+REASON_KEYS = ("errorDetails", "errorMessage", "message", "reason")
+
+
+class ReportError(RuntimeError):
+    """A report that could not be had: FATAL (with Amazon's reason when it gave one), or not finished in time."""
+
+    def __init__(self, message: str, report_id: str | None = None, status: str | None = None):
+        super().__init__(message)
+        self.report_id, self.status = report_id, status
+
+
+@dataclass(frozen=True)
+class Document:
+    """A downloaded report document: its bytes as served (gunzipped) and the charset they are in."""
+
+    document_id: str
+    content: bytes
+    charset: str  # a Python codec name
+
+    def text(self) -> str:
+        return self.content.decode(self.charset)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a report ended: DONE with its document, or CANCELLED (Amazon found no data for the window)."""
+
+    report_id: str
+    status: str
+    report: dict
+    document: Document | None = None
+
+
+@dataclass
+class Polling:
+    first_s: float = 2.0  # the first wait; it doubles up to max_s
+    max_s: float = 30.0
+    timeout_s: float = 3600.0  # Airbyte's default; Amazon has taken hours on bad days
+
+
+class ReportsClient:
+    """Order tracking reports for one account, through its SP-API client (pacing, retries, tokens)."""
+
+    def __init__(self, client: SpApiClient, *, polling: Polling | None = None,
+                 sleep: Callable[[float], None] = time.sleep, download: requests.Session | None = None):
+        self.client = client
+        self.polling = polling or Polling()
+        self._sleep = sleep
+        # The pre-signed URL is fetched without SP-API headers, like any S3 URL.
+        self._download = download or requests.Session()
+
+    # --- operations -----------------------------------------------------------------------------
+    def create(self, report_type: str, marketplace_ids: list[str] | tuple[str, ...], start: datetime,
+               end: datetime) -> str:
+        body = {"reportType": report_type, "marketplaceIds": list(marketplace_ids),
+                "dataStartTime": _iso(start), "dataEndTime": _iso(end)}
+        resp = self.client.call("createReport", "POST", REPORTS_PATH, json_body=body)
+        report_id = resp.data.get("reportId")
+        if not isinstance(report_id, str):
+            raise SpApiError("createReport", resp.status, "Unreadable", "no reportId in the response")
+        return report_id
+
+    def get(self, report_id: str) -> dict:
+        return self.client.call("getReport", "GET", f"{REPORTS_PATH}/{report_id}").data
+
+    def cancel(self, report_id: str) -> None:
+        self.client.call("cancelReport", "DELETE", f"{REPORTS_PATH}/{report_id}")
+
+    def wait(self, report_id: str) -> dict:
+        """Poll until the report has finished processing (DONE, CANCELLED or FATAL), waiting longer each time."""
+        waited, pause = 0.0, self.polling.first_s
+        while True:
+            report = self.get(report_id)
+            if report.get("processingStatus") in FINISHED:
+                return report
+            if waited >= self.polling.timeout_s:
+                raise ReportError(f"report {report_id} still {report.get('processingStatus')} after {waited:.0f} s",
+                                  report_id, report.get("processingStatus"))
+            self._sleep(pause)
+            waited += pause
+            pause = min(pause * 2, self.polling.max_s)
+
+    def document(self, document_id: str, *, attempts: int = 3) -> Document:
+        """Download a document: getReportDocument for a URL, then the URL itself. A URL lives 5 minutes; one that
+        has expired (403) is asked for again, a bounded number of times."""
+        last = ""
+        for _ in range(attempts):
+            meta = self.client.call("getReportDocument", "GET", f"{DOCUMENTS_PATH}/{document_id}").data
+            try:
+                resp = self._download.get(meta["url"], timeout=self.client.retry.timeout_s)
+            except (requests.RequestException, KeyError) as e:
+                last = type(e).__name__
+                continue
+            if resp.status_code == 403:  # expired (or otherwise refused): a fresh URL
+                last = f"HTTP 403 {resp.text[:120]}"
+                continue
+            if resp.status_code != 200:
+                raise ReportError(f"report document {document_id}: download answered HTTP {resp.status_code}")
+            content = resp.content
+            # Decompress when the document says GZIP and the bytes are gzip (an HTTP client may have inflated
+            # them already, when Content-Encoding said gzip).
+            if meta.get("compressionAlgorithm") == "GZIP" and content[:2] == b"\x1f\x8b":
+                content = gzip.decompress(content)
+            return Document(document_id, content, charset_of(resp.headers.get("Content-Type", "")))
+        raise ReportError(f"report document {document_id} could not be downloaded: {last}")
+
+    def fetch(self, report_type: str, marketplace_ids: list[str] | tuple[str, ...], start: datetime,
+              end: datetime, *, report_id: str | None = None) -> Outcome:
+        """A report from request to document. `report_id`: one requested before (a resumed run polls it again
+        instead of asking anew). FATAL raises ReportError with Amazon's reason."""
+        report_id = report_id or self.create(report_type, marketplace_ids, start, end)
+        report = self.wait(report_id)
+        status = report["processingStatus"]
+        if status == "FATAL":
+            raise ReportError(f"report {report_id} ended FATAL: {self.fatal_reason(report)}", report_id, status)
+        if status == "CANCELLED":
+            return Outcome(report_id, status, report)
+        return Outcome(report_id, status, report, self.document(report["reportDocumentId"]))
+
+    def fatal_reason(self, report: dict) -> str:
+        """Amazon's reason for a FATAL report, from its error document when it has one."""
+        document_id = report.get("reportDocumentId")
+        if not document_id:
+            return "no error document"
+        text = self.document(document_id).text().strip()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text[:500] or "an empty error document"
+        if isinstance(data, dict):
+            for key in REASON_KEYS:
+                if isinstance(data.get(key), str):
+                    return data[key]
+            messages = [e.get("message") for e in data.get("errors") or [] if isinstance(e, dict)]
+            if messages:
+                return "; ".join(str(m) for m in messages)
+        return text[:500]
+
+
+def charset_of(content_type: str) -> str:
+    """The Python codec for a download's `Content-Type` charset (`text/plain;charset=Cp1252` -> cp1252)."""
+    for part in content_type.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            value = CHARSET_ALIASES.get(value.strip().strip('"').lower(), value.strip().strip('"'))
+            try:
+                return codecs.lookup(value).name
+            except LookupError:
+                break
+    return DEFAULT_CHARSET
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
