@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -78,10 +79,17 @@ insert into raw.order_records
 select account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json
 from loaded_records
 """
+# A partition's API pages and its report records are loaded apart and replaced apart: neither replaces the other.
 DELETE_PARTITION = (
-    "delete from raw.order_pages where account_id = ? and partition_date = ?",
-    "delete from raw.order_records where account_id = ? and partition_date = ?",
+    "delete from raw.order_pages where account_id = ? and partition_date = ? and api_version <> 'report'",
+    "delete from raw.order_records where account_id = ? and partition_date = ? and api_version <> 'report'",
 )
+DELETE_REPORT_DAY = (
+    "delete from raw.order_pages where account_id = ? and partition_date = ? and api_version = 'report'",
+    "delete from raw.order_records where account_id = ? and partition_date = ? and api_version = 'report'",
+)
+# Report pages are numbered apart from the API's pages of the same day.
+REPORT_PAGE_BASE = 1_000_000
 
 MART_ROW_COUNTS = {
     "orders": "select count(*) from main.orders",
@@ -129,7 +137,7 @@ def split_orders(page: PageRow, order_items: Mapping[str, list] | None = None) -
     where = f"page {page.page_number} of {page.account_id} {page.partition_date}"
     if page.operation == "getOrderItems":
         return []
-    field = "orders" if page.operation == "searchOrders" else "payload.Orders"
+    field = "orders" if page.operation in ("searchOrders", "orderReport") else "payload.Orders"
     try:
         data = json.loads(page.page, parse_constant=str)
         orders = data.get("orders") if field == "orders" else data.get("payload", {}).get("Orders")
@@ -177,8 +185,7 @@ def replace_partition(conn: duckdb.DuckDBPyConnection, account_id: str, partitio
     be split rolls the whole partition back. `order_items`: a v0 partition's items by order id."""
     ensure_raw_schema(conn)
     loaded = 0
-    conn.execute("begin transaction")
-    try:
+    with _transaction(conn):
         for statement in DELETE_PARTITION:
             conn.execute(statement, [account_id, partition_date])
         pages = iter(pages)
@@ -187,15 +194,51 @@ def replace_partition(conn: duckdb.DuckDBPyConnection, account_id: str, partitio
                 if (page.account_id, page.partition_date) != (account_id, partition_date):
                     raise ValueError(f"page {page.page_number} belongs to {page.account_id} {page.partition_date}, "
                                      f"not to the partition {account_id} {partition_date}")
-            records = record_frame(batch, order_items)
-            _insert_frame(conn, "loaded_pages", page_frame(batch), INSERT_PAGES)
-            _insert_frame(conn, "loaded_records", records, INSERT_RECORDS)
+            _insert_pages(conn, batch, order_items)
             loaded += len(batch)
-        conn.execute("commit")
+    return loaded
+
+
+def replace_report_days(conn: duckdb.DuckDBPyConnection, account_id: str, days: Iterable[date],
+                        records_by_day: Mapping[date, list[dict]], *, attempt_id: str, fetched_at: datetime,
+                        is_redacted: bool, request_params: dict) -> int:
+    """Swap an account's report records of `days` (and of any other day a record falls on) in one transaction: one
+    raw page of `api_version` report per day, holding the day's order records. The API's pages of those days stay.
+    Returns the records written."""
+    ensure_raw_schema(conn)
+    written = 0
+    with _transaction(conn):
+        for day in sorted(set(days) | set(records_by_day)):
+            for statement in DELETE_REPORT_DAY:
+                conn.execute(statement, [account_id, day])
+            records = records_by_day.get(day) or []
+            if records:
+                _insert_pages(conn, [PageRow(
+                    account_id, day, REPORT_PAGE_BASE + 1, "report", attempt_id,
+                    json.dumps(request_params, sort_keys=True), None, fetched_at, len(records), is_redacted,
+                    json.dumps({"orders": records}, ensure_ascii=False), "orderReport")])
+                written += len(records)
+    return written
+
+
+@contextmanager
+def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed when the block ends, rolled back when it raises (readers never see a mix)."""
+    conn.execute("begin transaction")
+    try:
+        yield
     except BaseException:
         conn.execute("rollback")
         raise
-    return loaded
+    conn.execute("commit")
+
+
+def _insert_pages(conn: duckdb.DuckDBPyConnection, pages: list[PageRow],
+                  order_items: Mapping[str, list] | None = None) -> None:
+    """Pages and their order records, inside the caller's transaction."""
+    records = record_frame(pages, order_items)
+    _insert_frame(conn, "loaded_pages", page_frame(pages), INSERT_PAGES)
+    _insert_frame(conn, "loaded_records", records, INSERT_RECORDS)
 
 
 def _insert_frame(conn: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFrame, statement: str) -> None:

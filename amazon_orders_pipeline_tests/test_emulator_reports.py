@@ -229,3 +229,25 @@ def test_create_report_keeps_amazons_quota():
         seller = Client(emu, "Atzr|reports-quota")
         statuses = [seller.create(start=days_ago(4), end=days_ago(3)).status_code for _ in range(16)]
         assert statuses[:15] == [202] * 15 and statuses[15] == 429
+
+
+def test_a_split_lines_rows_add_up_to_the_line():
+    from amazon_orders_pipeline.emulator.reports import COLUMNS, order_rows
+    from amazon_orders_pipeline.emulator.seller import SyntheticSeller
+
+    seller = SyntheticSeller(seed=11, orders_per_day=400)
+    day = datetime(2026, 11, 1).date()
+    orders = [o for d in range(6) for o in seller.orders_created_on("s", day + timedelta(days=d))]
+    split = 0
+    for o in orders:
+        as_of = o.events[-1][0]
+        rows = order_rows(o, as_of, COLUMNS)
+        for line in o.lines:
+            mine = [r for r in rows if r["sku"] == line.sku and r["product-name"] == line.title]
+            if len(mine) == 2 and len([x for x in o.lines if x.sku == line.sku]) == 1:
+                split += 1
+                assert sum(int(r["quantity"]) for r in mine) == line.quantity
+                assert sum(Decimal(r["item-price"]) for r in mine) == line.unit_price * line.quantity
+                taxes = ("item-tax", "shipping-tax", "gift-wrap-tax")
+                assert sum(Decimal(r[c] or "0") for r in mine for c in taxes) == line.tax
+    assert split > 0

@@ -105,14 +105,15 @@ def order_rows(order: OrderHistory, as_of: datetime, columns: list[str]) -> list
     rows = []
     for line in order.lines:
         quantities = _row_quantities(line, order.fulfilled_by, status)
-        for q in quantities:
-            def part(amount: Decimal, q=q, quantities=quantities, line=line) -> str:
+        for index, q in enumerate(quantities):
+            def part(amount: Decimal, index=index, quantities=quantities, line=line) -> str:
+                """The row's share of a line amount: the first row's rounded, the second the rest, so they add up."""
                 if not priced or not amount:
                     return ""
                 if len(quantities) == 1:
                     return _amount(amount, digits)
                 first = _share(amount, quantities[0], line.quantity, digits)
-                return _amount(first if q == quantities[0] else amount - first, digits)
+                return _amount(first if index == 0 else amount - first, digits)
 
             # The line's tax by what it is on; the item's part is net of the item promotion's tax.
             shipping_tax = _round((line.shipping - line.shipping_discount) * rate, digits)

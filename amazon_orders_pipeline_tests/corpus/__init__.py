@@ -137,7 +137,12 @@ def cases() -> list[Case]:
                                                    "orderItems.0.product.title": ""})])], 1),
         loaded("an order with no items", [page([order(1, orderItems=[])])], 1),
         loaded("non-ASCII UTF-8 text", [page([order(1, **{"orderItems.0.product.title": "Café ✓ 日本語"})])], 1),
-        loaded("a huge quantity", [page([order(1, **{"orderItems.0.quantityOrdered": 1000000})])], 1),
+        # Consistent money (line total = unit price x quantity is a production rule).
+        loaded("a huge quantity", [page([order(1, **{
+            "orderItems.0.quantityOrdered": 1000000,
+            "orderItems.0.proceeds.breakdowns.0.subtotal.amount": "10000000.00",
+            "orderItems.0.proceeds.proceedsTotal.amount": "10000001.60",
+            "proceeds.grandTotal.amount": "10000001.60"})])], 1),
         loaded("sixty items", [page([many_items])], 1),
         loaded("a 50 MB page", [big_page(50)], -1),  # -1: every order on the page
         loaded("unknown programs", [page([order(1, programs=["SOMETHING_NEW"])])], 1),

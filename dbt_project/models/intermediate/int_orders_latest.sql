@@ -1,5 +1,6 @@
 -- The key of the latest version of each order that changed in the run's window (every order, when the window is
--- all time): highest last_updated_at, ties broken by the later fetch, then the later partition, page and record.
+-- all time): highest last_updated_at; on a tie the API's version over a report's (it has more fields), then the
+-- later fetch, then the later partition, page and record.
 -- Marts merge exactly these versions, so re-running any partition in any order converges on the same tables, and
 -- a run reads only the versions of its own orders, however long the history.
 with changed as (
@@ -13,7 +14,8 @@ latest as (
     -- max, not arg_max(key, key): that was a quarter faster at 1M orders, but at 5M it ran out of dbt's 1 GB
     -- memory limit here, where max stays within it.
     select account_id, order_id,
-           max((last_updated_at, fetched_at, partition_date, page_number, record_index)) as version
+           max((last_updated_at, api_version <> 'report', fetched_at, partition_date, page_number, record_index))
+               as version
     from {{ ref('stg_amazon_sp_api__orders') }}
     semi join changed using (account_id, order_id)
     group by account_id, order_id
@@ -23,8 +25,8 @@ select
     account_id,
     order_id,
     version[1] as last_updated_at,
-    version[2] as fetched_at,
-    version[3] as partition_date,
-    version[4] as page_number,
-    version[5] as record_index
+    version[3] as fetched_at,
+    version[4] as partition_date,
+    version[5] as page_number,
+    version[6] as record_index
 from latest

@@ -12,7 +12,7 @@ with v2026 as (
            json_transform(order_json, '{{ tojson(var("order_structure")) }}') as o,
            cast(null as varchar) as source_reason
     from {{ source('amazon_sp_api', 'order_records') }}
-    where {{ in_window('partition_date') }} and api_version <> 'v0'
+    where {{ in_window('partition_date') }} and api_version not in ('v0', 'report')
 ),
 
 -- v0 records (an order with its items) are parsed with their own structure, mapped onto the v2026 shape
@@ -25,8 +25,22 @@ v0 as (
     where {{ in_window('partition_date') }} and api_version = 'v0'
 ),
 
+-- Order tracking report records (the history path), mapped likewise (macros/orders_report.sql).
+report as (
+    select account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json,
+           json_transform(order_json, '{{ tojson(var("order_structure_report")) }}') as r
+    from {{ source('amazon_sp_api', 'order_records') }}
+    where {{ in_window('partition_date') }} and api_version = 'report'
+),
+
 records as (
     select * from v2026
+    union all
+    select account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json,
+           json_transform(cast(to_json({{ report_as_v2026('r') }}) as varchar),
+                          '{{ tojson(var("order_structure")) }}') as o,
+           {{ report_problem('r') }} as source_reason
+    from report
     union all
     select account_id, partition_date, page_number, record_index, api_version, fetched_at, order_json,
            json_transform(cast(to_json({{ v0_as_v2026('v0') }}) as varchar),
