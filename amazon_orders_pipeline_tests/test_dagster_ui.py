@@ -1,6 +1,6 @@
 """`dagster dev` as data engineers run it, on a free loopback port with a temporary DAGSTER_HOME holding the
 repository's dagster.yaml: the asset graph in headless Chromium, one partition launched as the UI launches it, and a
-14-day x 2-account backfill run by the daemon with the multiprocess executor."""
+7-day x 2-account backfill run by the daemon with the multiprocess executor."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/
 # What the probe found necessary on these machines: no sandbox as root, no GPU, and no calls to Google's hosts.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-BACKFILL_DAYS = 14
+BACKFILL_DAYS = 7
 GROUPS = {
     "extract": ["landed_order_pages", "order_pages", "order_records"],
     "staging": ["base_amazon_sp_api__order_records", "stg_amazon_sp_api__orders", "stg_amazon_sp_api__order_items",
@@ -115,10 +115,10 @@ def day_of(text: str):
     return datetime.fromisoformat(text).date()
 
 
-def test_a_backfill_of_14_days_and_2_accounts_runs_in_parallel_without_a_lock_error(dagster_dev):
+def test_a_backfill_of_7_days_and_2_accounts_runs_in_parallel_without_a_lock_error(dagster_dev):
     keys = [["amazon_sp_api", name] for name in GROUPS["extract"]]
     keys += [[name] for group in ("staging", "marts", "exports") for name in GROUPS[group]]
-    outcome = dagster_dev.server.backfill(keys, "14 days x 2 accounts", timeout_s=1500)
+    outcome = dagster_dev.server.backfill(keys, "7 days x 2 accounts", timeout_s=1500)
     assert outcome.status == "COMPLETED_SUCCESS", (outcome.status, outcome.failed)
     assert not outcome.failed
     assert not outcome.lock_errors
