@@ -15,6 +15,7 @@ import requests
 
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.reports import BY_LAST_UPDATE, BY_ORDER_DATE, WINDOW_TOO_LONG
+from amazon_orders_pipeline.sp_api.reports import charset_of
 from amazon_orders_pipeline.testing.conformance import token, validate
 from amazon_orders_pipeline.testing.control import EmulatorControl
 
@@ -71,8 +72,7 @@ class Client:
         url = self.document(document_id).json()["url"]
         resp = requests.get(url, timeout=30)  # no SP-API headers: a pre-signed URL
         charset = resp.headers["Content-Type"].split("charset=")[1]
-        codec = {"Cp1252": "cp1252", "cp932": "cp932", "UTF-8": "utf-8"}[charset]
-        text = gzip.decompress(resp.content).decode(codec)
+        text = gzip.decompress(resp.content).decode(charset_of(resp.headers["Content-Type"]))
         return charset, list(csv.DictReader(io.StringIO(text), delimiter="\t")), resp
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.stores import LocalStore
-from benchmarks.faults import compare, distinct_sellers, run_campaign, run_seed
-from benchmarks.transform import run_dbt
+from amazon_orders_pipeline.testing.dbt_runs import run_dbt
+from amazon_orders_pipeline.testing.faults import compare, distinct_sellers, run_campaign, run_seed
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import yaml
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.seller import seller_tag
 from amazon_orders_pipeline.resources import emulator_refresh_token
-from benchmarks.load import dagster_yaml, load_accounts, ok, run_load
+from amazon_orders_pipeline.testing.load import dagster_yaml, load_accounts, ok, run_load
 
 pytestmark = pytest.mark.slow
 

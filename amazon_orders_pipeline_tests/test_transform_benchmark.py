@@ -3,17 +3,27 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import duckdb
 import pytest
 
-from benchmarks.transform import drop_built, main
+from amazon_orders_pipeline.testing.dbt_runs import drop_built
 
 pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_a_small_transform_benchmark_runs_every_measure_and_builds_every_order():
-    out = main(["--orders", "3000", "--days", "2", "--repeat", "2", "--pandas-sample", "0.5",
-                "--history-days", "2", "--history-orders-per-day", "50"])
+    # As its users run it: a command that prints one JSON object.
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.transform", "--orders", "3000", "--days", "2",
+                           "--repeat", "2", "--pandas-sample", "0.5", "--history-days", "2",
+                           "--history-orders-per-day", "50"], cwd=REPO, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["orders"] == 3000 and out["items"] > 2 * out["orders"]  # about 2.5 items an order
     assert len(out["wall_samples_s"]) == len(out["floor_samples_s"]) == 2
     assert min(out["wall_samples_s"]) <= out["wall_s"] <= max(out["wall_samples_s"])

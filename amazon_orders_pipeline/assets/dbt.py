@@ -111,9 +111,11 @@ def window_metrics(duckdb: WarehouseResource, start: date, end: date) -> dict[st
 
 
 def model_counts(conn, model: Model, columns: set[str], start: date, end: date) -> dict[str, int]:
+    # The select list is made of WINDOW_COUNTS' fixed expressions; the relation and the window are parameters.
     counts = ["count(*) as rows", *(sql for column, sql in WINDOW_COUNTS.items() if column in columns)]
-    # The relation's name comes from dbt's manifest and the catalog, never from input; the window is parameters.
-    cursor = conn.execute(f'select {", ".join(counts)} from "{model.schema}"."{model.alias}"',  # noqa: S608
-                          {"start": start, "end": end} if len(counts) > 1 else {})
+    params = {"relation": f'"{model.schema}"."{model.alias}"'}
+    if len(counts) > 1:
+        params.update(start=start, end=end)
+    cursor = conn.execute("select " + ", ".join(counts) + " from query_table($relation)", params)
     row = cursor.fetchone()
     return {d[0]: int(v) for d, v in zip(cursor.description, row, strict=True)}

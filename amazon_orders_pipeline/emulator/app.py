@@ -21,6 +21,7 @@ from amazon_orders_pipeline.emulator.errors import ApiError, invalid
 from amazon_orders_pipeline.emulator.faults import FaultInjector, FaultPlan
 from amazon_orders_pipeline.emulator.orders_v0 import DATA_ELEMENTS, rdt_grant, shipping_address, v0_items, v0_order
 from amazon_orders_pipeline.emulator.query import multi as _multi
+from amazon_orders_pipeline.emulator.query import parse_timestamp
 from amazon_orders_pipeline.emulator.query import single as _single
 from amazon_orders_pipeline.emulator.reports import DOCUMENTS_PATH, DOWNLOAD_PATH, REPORTS_PATH, Reports
 from amazon_orders_pipeline.emulator.seller import (
@@ -76,27 +77,6 @@ PAGINATION_TOKEN_TTL = timedelta(hours=24)
 MIN_LAG = timedelta(minutes=2)
 # The region of a seller whose first Orders request names no marketplace (the models' own host is NA's).
 DEFAULT_REGION = "NA"
-
-
-ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
-
-
-def parse_timestamp(name: str, value: str, offsets: bool = True) -> datetime:
-    """An ISO-8601 date-time as Amazon reads it: `Z` is UTC, and so is a time without an offset (users report both
-    accepted). v2026 takes an offset such as `+02:00` (its model says ISO 8601, and Amazon's Python SDK sends
-    `datetime.isoformat()`, `...+00:00`); v0 is reported to refuse one (`offsets=False`). Epoch numbers and other
-    text are refused."""
-    if not ISO_DATE_TIME.fullmatch(value):
-        raise invalid(f"{name} is not a valid ISO-8601 date-time: {value!r}")
-    has_offset = not value.endswith("Z") and re.search(r"[+-]\d{2}:?\d{2}$", value) is not None
-    if has_offset and not offsets:
-        # What Orders v0 answers (amzn/selling-partner-api-models#1215).
-        raise ApiError(400, "InvalidInput", "timestamp must follow ISO8601", "")
-    try:
-        ts = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-    except ValueError:
-        raise invalid(f"{name} is not a valid ISO-8601 date-time: {value!r}") from None
-    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def seller_key(refresh_token: str) -> str:

@@ -1,8 +1,11 @@
-"""Query parameters as the SP-API reads them."""
+"""Query parameters and timestamps as the SP-API reads them."""
 
 from __future__ import annotations
 
-from amazon_orders_pipeline.emulator.errors import invalid
+import re
+from datetime import UTC, datetime
+
+from amazon_orders_pipeline.emulator.errors import ApiError, invalid
 
 
 def multi(params: dict[str, list[str]], name: str) -> list[str]:
@@ -20,3 +23,24 @@ def single(params: dict[str, list[str]], name: str) -> str | None:
     if len(values) > 1:
         raise invalid(f"{name} given more than once")
     return values[0]
+
+
+ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def parse_timestamp(name: str, value: str, offsets: bool = True) -> datetime:
+    """An ISO-8601 date-time as Amazon reads it: `Z` is UTC, and so is a time without an offset (users report both
+    accepted). v2026 takes an offset such as `+02:00` (its model says ISO 8601, and Amazon's Python SDK sends
+    `datetime.isoformat()`, `...+00:00`); v0 is reported to refuse one (`offsets=False`). Epoch numbers and other
+    text are refused."""
+    if not ISO_DATE_TIME.fullmatch(value):
+        raise invalid(f"{name} is not a valid ISO-8601 date-time: {value!r}")
+    has_offset = not value.endswith("Z") and re.search(r"[+-]\d{2}:?\d{2}$", value) is not None
+    if has_offset and not offsets:
+        # What Orders v0 answers (amzn/selling-partner-api-models#1215).
+        raise ApiError(400, "InvalidInput", "timestamp must follow ISO8601", "")
+    try:
+        ts = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        raise invalid(f"{name} is not a valid ISO-8601 date-time: {value!r}") from None
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid
 from amazon_orders_pipeline.emulator.query import multi as _multi
+from amazon_orders_pipeline.emulator.query import parse_timestamp
 from amazon_orders_pipeline.emulator.query import single as _single
 from amazon_orders_pipeline.emulator.seller import MARKETPLACES, Line, OrderHistory
 from amazon_orders_pipeline.sp_api.marketplaces import region_of
@@ -381,10 +382,4 @@ def _s3_error(code: str, message: str) -> bytes:
 
 def _date_time(spec: dict, name: str, default: datetime) -> datetime:
     value = spec.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid(f"{name} is not a valid ISO-8601 date-time: {value!r}") from None
-    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
+    return default if value in (None, "") else parse_timestamp(name, str(value))

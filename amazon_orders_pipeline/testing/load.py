@@ -1,0 +1,140 @@
+"""The load run behind `python -m benchmarks.load` and its test.
+
+Load: many accounts x days backfilled through `dagster dev` against one emulator, as a data engineer backfills.
+
+    python -m benchmarks.load [--accounts 20] [--days 7] [--orders-per-day 300] [--speed 50]
+                              [--max-concurrent-runs 4]
+
+One emulator serves every account (every fifth on Orders v0, the rest on v2026-01-01; PII on for every other one;
+US and EU marketplaces alternately). `dagster dev` runs with the repository's dagster.yaml (the DuckDB pool and
+`max_concurrent_runs`), and a backfill of every asset and partition is launched over GraphQL as the UI launches it:
+one run per (day, account) raw partition, then the transform and exports as single runs, each with the multiprocess
+executor. When it ends, every account's `orders` and `order_items` are compared with the emulator's ground truth.
+
+Prints one JSON object: the backfill's status, runs (raw, succeeded, failed, with a DuckDB lock error), the most
+runs in flight at once, orders, accounts whose marts differ from the truth, wall time from launch to the end, and
+peak memory sampled every second: the whole `dagster dev` session (webserver, daemon, code servers, runs, steps),
+its largest single process, and this process (the emulator and the sampler). Exits 1 if anything failed.
+`--speed` scales the emulator's quotas (1 = Amazon's own; a v0 day of 300 orders then takes 9 minutes of
+getOrderItems calls).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from amazon_orders_pipeline.assets import build_assets
+from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.emulator.seller import seller_tag
+from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.settings import Settings
+from amazon_orders_pipeline.testing.dagster_dev import REPO, dagster_dev, rss_mb
+from amazon_orders_pipeline.testing.env import emulator_env
+from amazon_orders_pipeline.testing.truth import marts_and_truth, window_truth
+
+MARKETPLACES = {"NA": ["ATVPDKIKX0DER"], "EU": ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]}
+
+
+def load_accounts(n: int) -> list[dict]:
+    """`n` accounts whose sellers' order ids differ (the marts' order ids are unique across accounts)."""
+    accounts, tags, k = [], set(), 0
+    while len(accounts) < n:
+        k += 1
+        account_id = f"load-{k:03d}"
+        tag = seller_tag(seller_key(emulator_refresh_token(account_id)))
+        if tag in tags:
+            continue
+        tags.add(tag)
+        i = len(accounts)
+        region = "NA" if i % 2 == 0 else "EU"
+        accounts.append({"id": account_id, "region": region, "marketplace_ids": MARKETPLACES[region],
+                         "api_version": "v0" if i % 5 == 4 else "2026-01-01", "pii": i % 4 < 2})
+    return accounts
+
+
+def dagster_yaml(max_concurrent_runs: int | None) -> str:
+    """The repository's dagster.yaml, with `max_concurrent_runs` changed if asked."""
+    config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    if max_concurrent_runs:
+        config["concurrency"]["runs"]["max_concurrent_runs"] = max_concurrent_runs
+    return yaml.safe_dump(config)
+
+
+def compare_all(db: str, emulator: Emulator, accounts: list[dict], first_day, days: int) -> dict:
+    """Every account's marts against the ground truth of its window [first_day, first_day + days)."""
+    start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+    end = start + timedelta(days=days)
+    mismatched, orders = {}, 0
+    with duckdb.connect(db, read_only=True) as conn:
+        for account in accounts:
+            truth, moved = window_truth(emulator.state, emulator_refresh_token(account["id"]), start, end,
+                                        set(account["marketplace_ids"]))
+            got, expected = marts_and_truth(conn, account["id"], truth, moved)
+            orders += sum(1 for row in expected if row[0] == "order")
+            if got != expected or not expected:
+                missing, extra = set(expected) - set(got), set(got) - set(expected)
+                mismatched[account["id"]] = {"missing": len(missing), "extra": len(extra),
+                                             "examples": [str(r) for r in sorted(missing, key=str)[:3]]}
+    return {"orders": orders, "mismatched_accounts": mismatched}
+
+
+def run_load(workdir: Path, n_accounts: int, days: int, orders_per_day: int, speed: float,
+             max_concurrent_runs: int | None = None, timeout_s: float = 5400) -> dict:
+    accounts = load_accounts(n_accounts)
+    (workdir / "accounts.yaml").write_text(yaml.safe_dump({"accounts": accounts}, sort_keys=False))
+    first_day = datetime.now(UTC).date() - timedelta(days=days)
+    peaks = {"session": 0.0, "process": 0.0, "self": 0.0}
+    with Emulator(speed=speed, seed=17, orders_per_day=orders_per_day) as emulator:
+        env = emulator_env(emulator.url, workdir, workdir / "accounts.yaml", first_day.isoformat())
+        keys = [list(k.path) for a in build_assets(Settings.from_env({**os.environ, **env})).all for k in a.keys]
+        with dagster_dev(env, workdir / "dagster_home", workdir / "dagster-dev.log",
+                         dagster_yaml=dagster_yaml(max_concurrent_runs)) as server:
+
+            def sample() -> None:
+                sizes = [rss_mb(pid) for pid in server.processes()]
+                peaks["session"] = max(peaks["session"], sum(sizes))
+                peaks["process"] = max(peaks["process"], max(sizes, default=0.0))
+                peaks["self"] = max(peaks["self"], rss_mb(os.getpid()))
+
+            outcome = server.backfill(keys, f"load: {n_accounts} accounts x {days} days", timeout_s=timeout_s,
+                                      on_tick=sample, every_s=1.0)
+        checked = compare_all(env["DUCKDB_PATH"], emulator, accounts, first_day, days) \
+            if outcome.status == "COMPLETED_SUCCESS" else {"orders": None, "mismatched_accounts": None}
+    failed = outcome.failed
+    return {
+        "accounts": n_accounts,
+        "v0_accounts": sum(a["api_version"] == "v0" for a in accounts),
+        "days": days,
+        "partitions": n_accounts * days,
+        "orders_per_day": orders_per_day,
+        "emulator_speed": speed,
+        "max_concurrent_runs": yaml.safe_load(dagster_yaml(max_concurrent_runs))["concurrency"]["runs"][
+            "max_concurrent_runs"],
+        "backfill_status": outcome.status,
+        "runs": len(outcome.runs),
+        "raw_runs": len(outcome.raw_runs),
+        "succeeded_runs": len(outcome.runs) - len(failed),
+        "failed_runs": len(failed),
+        "lock_error_runs": len(outcome.lock_errors),
+        "all_multiprocess": outcome.all_multiprocess,
+        "most_in_flight": outcome.most_in_flight,
+        "orders": checked["orders"],
+        "marts_match_truth": checked["mismatched_accounts"] == {},
+        "mismatched_accounts": checked["mismatched_accounts"],
+        "wall_s": round(outcome.wall_s, 1),
+        "partitions_per_min": round(n_accounts * days / outcome.wall_s * 60, 2),
+        "peak_rss_mb": {k: round(v, 1) for k, v in peaks.items()},
+        "failures": {k: v[-600:] for k, v in list(failed.items())[:3]},
+    }
+
+
+def ok(result: dict) -> bool:
+    return (result["backfill_status"] == "COMPLETED_SUCCESS" and result["failed_runs"] == 0
+            and result["raw_runs"] == result["partitions"] and result["marts_match_truth"]
+            and result["all_multiprocess"])
