@@ -1,18 +1,5 @@
-"""The fault campaign behind `python -m benchmarks.faults` and its test.
-
-Randomized faults: many seller-days extracted under random mixes of emulator faults, then compared with the truth.
-
-    python -m benchmarks.faults [--seeds 500] [--first-seed 0]
-
-Each seed is its own seller and emulator, alternately on Orders v2026-01-01 and v0 (with an RDT on every other v0
-seed), under a random fault plan: 429 storms, 500s and 503s, slow responses, dropped connections, truncated bodies,
-access tokens revoked mid-run, and for some seeds the emulator's clock jumping 25 hours after a page, which expires
-the pagination token and every access token and RDT at once. A run that fails is run again, as a Dagster retry
-would, resuming from what it landed. Every day is then loaded, one dbt build runs over all of them, and each
-seller's `orders` and `order_items` are compared with the emulator's ground truth (orders the emulator changed
-again after the window are left out on both sides). Prints one JSON object:
-`{runs, failures, lost, duplicated, extra, mismatched, retried_runs, restarted_windows, faults_served, wall_s}`.
-"""
+"""The fault campaign behind `python -m benchmarks.faults` (its docstring says what a seed does and what it
+prints) and its test: random fault mixes per seller-day, then the marts against the ground truth."""
 
 from __future__ import annotations
 

@@ -1,23 +1,5 @@
-"""The load run behind `python -m benchmarks.load` and its test.
-
-Load: many accounts x days backfilled through `dagster dev` against one emulator, as a data engineer backfills.
-
-    python -m benchmarks.load [--accounts 20] [--days 7] [--orders-per-day 300] [--speed 50]
-                              [--max-concurrent-runs 4]
-
-One emulator serves every account (every fifth on Orders v0, the rest on v2026-01-01; PII on for every other one;
-US and EU marketplaces alternately). `dagster dev` runs with the repository's dagster.yaml (the DuckDB pool and
-`max_concurrent_runs`), and a backfill of every asset and partition is launched over GraphQL as the UI launches it:
-one run per (day, account) raw partition, then the transform and exports as single runs, each with the multiprocess
-executor. When it ends, every account's `orders` and `order_items` are compared with the emulator's ground truth.
-
-Prints one JSON object: the backfill's status, runs (raw, succeeded, failed, with a DuckDB lock error), the most
-runs in flight at once, orders, accounts whose marts differ from the truth, wall time from launch to the end, and
-peak memory sampled every second: the whole `dagster dev` session (webserver, daemon, code servers, runs, steps),
-its largest single process, and this process (the emulator and the sampler). Exits 1 if anything failed.
-`--speed` scales the emulator's quotas (1 = Amazon's own; a v0 day of 300 orders then takes 9 minutes of
-getOrderItems calls).
-"""
+"""The load run behind `python -m benchmarks.load` (its docstring says what it runs and prints) and its test:
+many accounts x days backfilled through `dagster dev` against one emulator, then compared with the truth."""
 
 from __future__ import annotations
 
