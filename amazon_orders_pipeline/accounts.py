@@ -18,6 +18,9 @@ DEFAULT_ACCOUNTS_FILE = Path(__file__).with_name("accounts.default.yaml")
 ACCOUNT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # v2026-01-01 is the default; v0 (getOrders + getOrderItems) serves sellers whose app is not yet migrated.
 API_VERSIONS = ("2026-01-01", "v0")
+# Where a backfill of more than a few days gets its orders: order reports (a year in ~13 requests) or the account's
+# Orders API, page by page. Daily runs use the Orders API either way.
+HISTORY_SOURCES = ("reports", "api")
 
 
 class ConfigError(ValueError):
@@ -34,6 +37,7 @@ class Account:
     refresh_token_env: str
     pii: bool = False
     api_version: str = "2026-01-01"
+    history_source: str = "reports"
 
     def credentials(self, environ: Mapping[str, str] = os.environ) -> LwaCredentials | None:
         """The account's LWA credentials from the environment, or None when none are set (emulator mode)."""
@@ -80,6 +84,11 @@ def load_accounts(path: str | Path) -> list[Account]:
         api_version = str(e.get("api_version", "2026-01-01"))
         if api_version not in API_VERSIONS:
             raise ConfigError(f"{where}: api_version must be one of {API_VERSIONS}, got {api_version!r}")
+        # Reports are the default history source for v2026 accounts; a v0 account keeps its API unless it asks,
+        # since an app not yet migrated may not have been granted the Reports API's role either.
+        history_source = str(e.get("history_source", "reports" if api_version == "2026-01-01" else "api"))
+        if history_source not in HISTORY_SOURCES:
+            raise ConfigError(f"{where}: history_source must be one of {HISTORY_SOURCES}, got {history_source!r}")
         accounts.append(Account(
             id=account_id,
             region=region,
@@ -89,6 +98,7 @@ def load_accounts(path: str | Path) -> list[Account]:
             refresh_token_env=creds.get("refresh_token_env", f"SP_API_{upper}_REFRESH_TOKEN"),
             pii=bool(e.get("pii", False)),
             api_version=api_version,
+            history_source=history_source,
         ))
     ids = [a.id for a in accounts]
     if len(set(ids)) != len(ids):

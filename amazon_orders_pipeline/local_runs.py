@@ -31,6 +31,25 @@ def materialize_raw(day: date, account_id: str, *, environ: Mapping[str, str] = 
                           run_config=QUIET)
 
 
+def materialize_raw_range(first: date, last: date, account_ids: list[str], *,
+                          environ: Mapping[str, str] = os.environ, resources: dict | None = None,
+                          instance: dg.DagsterInstance | None = None,
+                          raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """The extract stage for [first, last] of `account_ids` as one run, as a backfill of them runs it: the accounts
+    must be neighbours in the accounts file's order (all of them, or one), since a run's range spans both."""
+    settings = Settings.from_env(environ)
+    order = [a.id for a in settings.accounts()]
+    span = order[order.index(account_ids[0]):order.index(account_ids[-1]) + 1]
+    if span != list(account_ids):
+        raise ValueError(f"accounts {account_ids} are not neighbours in the accounts file ({order})")
+    tags = {"dagster/asset_partition_range_start": f"{account_ids[0]}|{first.isoformat()}",
+            "dagster/asset_partition_range_end": f"{account_ids[-1]}|{last.isoformat()}"}
+    return dg.materialize(build_assets(settings).all, selection=list(RAW_KEYS), tags=tags,
+                          resources=resources or build_resources(settings),
+                          instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
+                          run_config=QUIET)
+
+
 def materialize_transform(first: date, last: date, *, environ: Mapping[str, str] = os.environ,
                           resources: dict | None = None, instance: dg.DagsterInstance | None = None,
                           raise_on_error: bool = True, full_refresh: bool = False) -> dg.ExecuteInProcessResult:

@@ -20,6 +20,7 @@ from amazon_orders_pipeline.settings import (
 )
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
 from amazon_orders_pipeline.sp_api.client import LWA_TOKEN_URL, REGION_ENDPOINTS, RetryPolicy, SpApiClient
+from amazon_orders_pipeline.sp_api.reports import Polling, ReportsClient
 from amazon_orders_pipeline.stores import ObjectStore, store_from_settings
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 
@@ -52,6 +53,10 @@ class SpApiResource(dg.ConfigurableResource):
     emulator_speed: float = DEFAULT_EMULATOR_SPEED  # EMULATOR_SPEED, for the embedded emulator only
     retry_base_delay_s: float = 1.0
     max_attempts: int = 8
+    report_poll_s: float = 2.0  # the first wait for a report; each next one doubles, up to 30 s
+
+    def reports_client(self, account: Account) -> ReportsClient:
+        return ReportsClient(self.client_for(account), polling=Polling(first_s=self.report_poll_s))
 
     def accounts(self) -> dict[str, Account]:
         return {a.id: a for a in load_accounts(self.accounts_file)}

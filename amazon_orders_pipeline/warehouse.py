@@ -154,9 +154,13 @@ def split_orders(page: PageRow, order_items: Mapping[str, list] | None = None) -
 
 def record_frame(pages: list[PageRow], order_items: Mapping[str, list] | None = None) -> pd.DataFrame:
     """raw.order_records rows for `pages`, as one frame for a bulk insert."""
+    return texts_frame([(page, split_orders(page, order_items)) for page in pages])
+
+
+def texts_frame(pages: list[tuple[PageRow, list[str]]]) -> pd.DataFrame:
+    """raw.order_records rows for pages already split into their records' JSON texts."""
     columns: dict[str, list] = {name: [] for name in RECORD_COLUMNS}
-    for page in pages:
-        texts = split_orders(page, order_items)
+    for page, texts in pages:
         n = len(texts)
         for name, value in (("account_id", page.account_id), ("partition_date", page.partition_date),
                             ("page_number", page.page_number), ("api_version", page.api_version),
@@ -207,16 +211,19 @@ def replace_report_days(conn: duckdb.DuckDBPyConnection, account_id: str, days: 
     Returns the records written."""
     ensure_raw_schema(conn)
     written = 0
+    params = json.dumps(request_params, sort_keys=True)
     with _transaction(conn):
         for day in sorted(set(days) | set(records_by_day)):
             for statement in DELETE_REPORT_DAY:
                 conn.execute(statement, [account_id, day])
             records = records_by_day.get(day) or []
             if records:
-                _insert_pages(conn, [PageRow(
-                    account_id, day, REPORT_PAGE_BASE + 1, "report", attempt_id,
-                    json.dumps(request_params, sort_keys=True), None, fetched_at, len(records), is_redacted,
-                    json.dumps({"orders": records}, ensure_ascii=False), "orderReport")])
+                # Each record is serialized once: the page is made of the records' own texts.
+                texts = [json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in records]
+                page = PageRow(account_id, day, REPORT_PAGE_BASE + 1, "report", attempt_id, params, None, fetched_at,
+                               len(records), is_redacted, '{"orders":[' + ",".join(texts) + "]}", "orderReport")
+                _insert_frame(conn, "loaded_pages", page_frame([page]), INSERT_PAGES)
+                _insert_frame(conn, "loaded_records", texts_frame([(page, texts)]), INSERT_RECORDS)
                 written += len(records)
     return written
 

@@ -1,6 +1,7 @@
 """`dagster dev` as data engineers run it, on a free loopback port with a temporary DAGSTER_HOME holding the
 repository's dagster.yaml: the asset graph in headless Chromium, one partition launched as the UI launches it, and a
-7-day x 2-account backfill run by the daemon with the multiprocess executor."""
+7-day x 2-account backfill run by the daemon with the multiprocess executor (one extract run per account, through
+order reports)."""
 
 from __future__ import annotations
 
@@ -122,7 +123,13 @@ def test_a_backfill_of_7_days_and_2_accounts_runs_in_parallel_without_a_lock_err
     assert outcome.status == "COMPLETED_SUCCESS", (outcome.status, outcome.failed)
     assert not outcome.failed
     assert not outcome.lock_errors
-    assert len(outcome.raw_runs) == BACKFILL_DAYS * 2
+    # The extract stage's single-run backfill policy: one run per account over the 7 days, through order reports.
+    assert len(outcome.raw_runs) == 2
+    for run in outcome.raw_runs:
+        [landed] = {str(e.asset_materialization.metadata["days_through_reports"].value)
+                    for e in outcome.events[run.run_id] if e.asset_materialization is not None
+                    and e.asset_materialization.asset_key.path[-1] == "landed_order_pages"}
+        assert landed == str(BACKFILL_DAYS)
     assert outcome.all_multiprocess
     # Runs overlapped in time (extraction runs in parallel), yet no step ever met DuckDB's lock: the pool and the
     # pipeline's turns kept the steps that use the file apart.

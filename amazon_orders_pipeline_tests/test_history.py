@@ -3,6 +3,12 @@ against the same days through searchOrders; resume without asking twice; quarant
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -49,54 +55,69 @@ def history(tmp_path_factory, emulator):
     tmp = tmp_path_factory.mktemp("history")
     env = env_for(tmp, emulator, "reports")
     first, last = today() - timedelta(days=62), today() - timedelta(days=3)
-    run = backfill_history(first, last, environ=env, resources=fast_resources(env), polling=FAST)
-    return env, first, last, run
+    before = EmulatorControl(emulator).stats().get("createReport.calls", 0)
+    run = backfill_history(first, last, environ=env, resources=fast_resources(env))
+    return env, first, last, run, EmulatorControl(emulator).stats()["createReport.calls"] - before
+
+
+def extract_metadata(run, asset: str) -> dict:
+    [metadata] = [m for m in run.metadata() if m["asset"] == asset]
+    return metadata
 
 
 def test_sixty_days_of_two_accounts_through_reports_equal_the_ground_truth(history, emulator):
-    env, first, last, run = history
+    env, first, last, run, created = history
     assert run.success
-    assert [(a.account_id, a.reports) for a in run.accounts] == [("acme-us", 2), ("acme-eu", 2)]
-    db = env["DUCKDB_PATH"]
-    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    # The reports hold the orders last updated in their windows; one updated again since is in none of them (the
-    # daily runs bring it), so it is left out on both sides.
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
-    control = EmulatorControl(emulator)
+    # Sixty days of two accounts: one extract run, two 30-day reports per account, no page.
+    assert len(run.extract) == 1 and created == 4
+    landed = extract_metadata(run, "amazon_sp_api/landed_order_pages")
+    assert (landed["accounts"], landed["days"], landed["days_through_reports"], landed["reports"],
+            landed["pages"]) == (2, 120, 120, 4, 0)
     for account_id, marketplaces in ACCOUNTS.items():
-        token = emulator_refresh_token(account_id)
-        truth = control.ground_truth(token, start, end, marketplaces)
-        moved = {o["orderId"] for o in control.ground_truth(token, end, datetime.now(UTC) + timedelta(days=1),
-                                                            marketplaces)}
-        want_orders = sorted((o["orderId"], o["fulfillment"]["fulfillmentStatus"]) for o in truth
-                             if o["orderId"] not in moved)
-        got_orders = query(db, "select order_id, order_status from main.orders where account_id = ? "
-                               "and api_version = 'report' order by all", [account_id])
-        assert got_orders == want_orders and len(got_orders) > 1000
-        # Lines by order and SKU (older report headers have no item id): quantities and line totals.
-        want_lines = Counter()
-        totals = {}
-        for o in truth:
-            if o["orderId"] in moved:
-                continue
-            for i in o["orderItems"]:
-                want_lines[(o["orderId"], i["product"]["sellerSku"])] += i["quantityOrdered"]
-                if "price" in i["product"]:
-                    key = (o["orderId"], i["product"]["sellerSku"])
-                    totals[key] = totals.get(key, 0) + Decimal(i["product"]["price"]["unitPrice"]["amount"]) \
-                        * i["quantityOrdered"]
-        got = query(db, "select order_id, sku, sum(quantity_ordered), sum(line_total_amount) from main.order_items "
-                        "where account_id = ? group by all", [account_id])
-        assert Counter({(o, s): q for o, s, q, _ in got}) == want_lines
-        assert {(o, s): t for o, s, _, t in got if t is not None} == totals
+        assert_marts_equal_the_truth(env["DUCKDB_PATH"], emulator, account_id, marketplaces, first, last)
     # Every check passed, the money rules and the totals included.
     failed = [e.check_name for e in run.transform.get_asset_check_evaluations() if not e.passed]
     assert not failed
 
 
+def assert_marts_equal_the_truth(db: str, emulator, account_id: str, marketplaces: list[str], first: date,
+                                 last: date) -> None:
+    """The account's orders (ids, statuses) and lines (quantities, line totals by SKU) equal the emulator's."""
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    # The reports hold the orders last updated in their windows; one updated again since is in none of them (the
+    # daily runs bring it), so it is left out on both sides.
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
+    control = EmulatorControl(emulator)
+    token = emulator_refresh_token(account_id)
+    truth = control.ground_truth(token, start, end, marketplaces)
+    moved = {o["orderId"] for o in control.ground_truth(token, end, datetime.now(UTC) + timedelta(days=1),
+                                                        marketplaces)}
+    want_orders = sorted((o["orderId"], o["fulfillment"]["fulfillmentStatus"]) for o in truth
+                         if o["orderId"] not in moved)
+    got_orders = query(db, "select order_id, order_status from main.orders where account_id = ? "
+                           "and api_version = 'report' order by all", [account_id])
+    assert got_orders == want_orders and len(got_orders) > 500
+    # Lines by order and SKU (older report headers have no item id): quantities and line totals.
+    want_lines = Counter()
+    totals = {}
+    for o in truth:
+        if o["orderId"] in moved:
+            continue
+        for i in o["orderItems"]:
+            want_lines[(o["orderId"], i["product"]["sellerSku"])] += i["quantityOrdered"]
+            if "price" in i["product"]:
+                key = (o["orderId"], i["product"]["sellerSku"])
+                totals[key] = totals.get(key, 0) + Decimal(i["product"]["price"]["unitPrice"]["amount"]) \
+                    * i["quantityOrdered"]
+    got = query(db, "select order_id, sku, sum(quantity_ordered), sum(line_total_amount) from main.order_items "
+                    "where account_id = ? group by all", [account_id])
+    assert Counter({(o, s): q for o, s, q, _ in got}) == want_lines
+    assert {(o, s): t for o, s, _, t in got if t is not None} == totals
+
+
 def test_the_same_days_through_searchorders_give_the_same_values_on_every_column_both_fill(history, emulator,
                                                                                           tmp_path):
-    env, _, last, _ = history
+    env, _, last, _, _ = history
     days = [last - timedelta(days=2), last - timedelta(days=1), last]
     api_env = env_for(tmp_path, emulator, "api")
     for day in days:
@@ -137,14 +158,16 @@ def test_pii_columns_only_for_the_account_that_has_pii_on(history):
 
 
 def test_a_rerun_asks_for_no_report_again_and_downloads_nothing_again(history, emulator):
-    env, first, last, _ = history
+    env, first, last, _, _ = history
     control = EmulatorControl(emulator)
     before = control.stats()
-    run = backfill_history(first, last, environ=env, resources=fast_resources(env), polling=FAST, transform=False)
+    run = backfill_history(first, last, environ=env, resources=fast_resources(env), transform=False)
     after = control.stats()
+    assert run.success
     assert after["createReport.calls"] == before["createReport.calls"]
     assert after.get("getReportDocument.calls", 0) == before.get("getReportDocument.calls", 0)
-    assert all(a.downloaded == 0 and a.records > 0 for a in run.accounts)
+    assert extract_metadata(run, "amazon_sp_api/landed_order_pages")["reports_downloaded"] == 0
+    assert extract_metadata(run, "amazon_sp_api/order_pages")["report_records"] > 1000
 
 
 def test_a_report_asked_for_by_a_run_that_died_is_polled_again_not_asked_again(emulator, tmp_path):
@@ -206,3 +229,38 @@ def test_unknown_values_are_quarantined_split_rows_joined_and_columns_read_by_na
     assert query(db, "select order_status, fulfilled_by, marketplace_id, order_total_amount, api_version "
                      "from main.orders") == [("SHIPPED", "AMAZON", "ATVPDKIKX0DER", Decimal("32.40"), "report")]
     assert result.success
+
+
+@pytest.mark.slow
+def test_a_backfill_killed_while_its_reports_process_resumes_without_asking_for_any_again(tmp_path):
+    # Amazon's 20 minutes of processing take 6 s here: long enough to kill the run while it waits.
+    with Emulator(speed=200, seed=23, orders_per_day=60, report_processing_s=1200) as emu:
+        accounts = tmp_path / "accounts.yaml"
+        accounts.write_text(TWO_ACCOUNTS.split("  - id: acme-eu")[0])
+        env = emulator_env(emu.url, tmp_path / "killed", accounts)
+        first, last = today() - timedelta(days=45), today() - timedelta(days=3)
+        windows = report_windows(first, last, datetime.now(UTC))
+        assert len(windows) == 2
+        states = [tmp_path / "killed" / "landing" / f"{ReportStore(None, 'acme-us')._window(w)}/STATE.json"
+                  for w in windows]
+        proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline.history", "--start", str(first),
+                                 "--end", str(last)], env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 180
+            while not all(p.exists() for p in states):
+                assert proc.poll() is None and time.monotonic() < deadline, "the backfill did not ask for reports"
+                time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait(timeout=30)
+        asked = [json.loads(p.read_text()) for p in states]
+        assert [s["status"] for s in asked] == ["REQUESTED", "REQUESTED"]
+        created = EmulatorControl(emu).stats()["createReport.calls"]
+        assert created == 2
+        run = backfill_history(first, last, environ=env, resources=fast_resources(env))
+        assert run.success
+        # Both reports were polled again by their ids; none was asked for again.
+        assert EmulatorControl(emu).stats()["createReport.calls"] == created
+        assert [json.loads(p.read_text())["report_id"] for p in states] == [s["report_id"] for s in asked]
+        assert_marts_equal_the_truth(env["DUCKDB_PATH"], emu, "acme-us", ACCOUNTS["acme-us"], first, last)

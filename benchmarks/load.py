@@ -6,8 +6,10 @@
 One emulator serves every account (every fifth on Orders v0, the rest on v2026-01-01; PII on for every other one;
 US and EU marketplaces alternately). `dagster dev` runs with the repository's dagster.yaml (the DuckDB pool and
 `max_concurrent_runs`), and a backfill of every asset and partition is launched over GraphQL as the UI launches it:
-one run per (day, account) raw partition, then the transform and exports as single runs, each with the multiprocess
-executor. When it ends, every account's `orders` and `order_items` are compared with the emulator's ground truth.
+the extract stage as one run per day over every account (or one per account over every day, whichever is fewer:
+Dagster's single-run backfill policy over date x account partitions), then the transform and exports as single runs,
+each with the multiprocess executor. When it ends, every account's `orders` and `order_items` are compared with the
+emulator's ground truth.
 
 Prints one JSON object: the backfill's status, runs (raw, succeeded, failed, with a DuckDB lock error), the most
 runs in flight at once, orders, accounts whose marts differ from the truth, wall time from launch to the end, and

@@ -1,28 +1,43 @@
 """The extract stage, in two steps per (day, account) partition:
 
 1. `landed_order_pages`: every searchOrders page of the change window, fetched under the account's quota and landed
-   in the landing area. It never opens DuckDB, so extractions of different accounts overlap freely.
-2. `order_pages` + `order_records`: the landed pages loaded into DuckDB in one short transaction, taking the
-   warehouse's turn (see `WarehouseResource.turn`) for just that transaction.
+   in the landing area. It never opens DuckDB, so extractions of different accounts overlap freely. A backfill runs
+   as one run per account over its range of days (single-run backfill policy); a range of at least
+   REPORTS_FROM_DAYS days of an account whose history_source is reports lands order reports of 30-day windows.
+2. `order_pages` + `order_records`: the landed pages (or the reports' records) loaded into DuckDB in short
+   transactions, each taking the warehouse's turn (see `WarehouseResource.turn`) for just that transaction.
 """
 
-from datetime import timedelta
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
+from amazon_orders_pipeline.accounts import Account
 from amazon_orders_pipeline.extract import (
     ExtractError,
+    ExtractResult,
     PageStore,
     Progress,
     extract_window,
     mark_loaded,
 )
+from amazon_orders_pipeline.extract.order_reports import (
+    REPORT_API_VERSION,
+    REPORTS_FROM_DAYS,
+    ReportStore,
+    extract_history,
+    plan_history,
+    window_records,
+)
 from amazon_orders_pipeline.partitions import split_key
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource
 from amazon_orders_pipeline.sp_api.auth import AuthError
 from amazon_orders_pipeline.sp_api.client import SpApiError
-from amazon_orders_pipeline.warehouse import load_landed
+from amazon_orders_pipeline.sp_api.reports import ReportError
+from amazon_orders_pipeline.warehouse import load_landed, replace_report_days
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 
 LANDED_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "landed_order_pages"])
@@ -32,6 +47,40 @@ RAW_KEYS = (LANDED_PAGES_KEY, ORDER_PAGES_KEY, ORDER_RECORDS_KEY)
 
 # Landing-area states that hold a complete set of pages for the load step.
 LOADABLE = ("fetched", "loaded")
+# Accounts extracted side by side in one run (a backfill's run may hold many): each has its own quota.
+PARALLEL_ACCOUNTS = 8
+
+
+def days_by_account(keys) -> dict[str, list[date]]:
+    """A run's partition keys (one, or a backfill's range) as each account's days, oldest first."""
+    grouped: dict[str, list[date]] = {}
+    for key in keys:
+        day, account_id = split_key(key)
+        grouped.setdefault(account_id, []).append(day)
+    return {a: sorted(days) for a, days in sorted(grouped.items())}
+
+
+def _accounts(sp_api: SpApiResource, account_ids) -> dict[str, Account]:
+    accounts = sp_api.accounts()
+    unknown = sorted(set(account_ids) - set(accounts))
+    if unknown:
+        raise dg.Failure(f"accounts {unknown} are not in the accounts file {sp_api.accounts_file}")
+    return accounts
+
+
+def _in_parallel(work: Callable[[str, list[date]], dict], by_account: dict[str, list[date]]) -> list[dict]:
+    """Each account's work in a thread of its own (each has its own quota), every account finishing before a
+    failure is raised, so what the others landed is kept for the rerun."""
+    with ThreadPoolExecutor(max_workers=min(len(by_account), PARALLEL_ACCOUNTS)) as pool:
+        futures = {a: pool.submit(work, a, days) for a, days in by_account.items()}
+    failures = []
+    for account_id, future in futures.items():
+        error = future.exception()
+        if error is not None:
+            failures.append(error.description if isinstance(error, dg.Failure) else f"{account_id}: {error}")
+    if failures:
+        raise dg.Failure("\n".join(failures))
+    return [f.result() for f in futures.values()]
 
 
 def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
@@ -40,64 +89,121 @@ def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg
         partitions_def=partitions_def,
         group_name="extract",
         kinds={"python", "s3"},
+        # A backfill is one run per account (or per day, when there are fewer days than accounts): a year of an
+        # account is then 13 order reports in one run, not 365 runs.
+        backfill_policy=dg.BackfillPolicy.single_run(),
         description=(
             "Every response page whose orders were last updated in the partition's UTC day, landed verbatim in the "
             "landing area (PII fields removed unless the account has PII on): searchOrders pages for v2026 "
-            "accounts; getOrders pages plus each order's getOrderItems pages for v0 accounts. An interrupted "
-            "extraction resumes from the pages already landed."),
+            "accounts; getOrders pages plus each order's getOrderItems pages for v0 accounts. A backfill of "
+            f"{REPORTS_FROM_DAYS} or more days of an account whose history_source is reports lands order reports "
+            "of 30-day windows instead. An interrupted extraction resumes from what has landed."),
     )
     def landed_order_pages(context: dg.AssetExecutionContext, sp_api: SpApiResource,
                            landing: LandingResource) -> dg.MaterializeResult:
-        day, account_id = split_key(context.partition_key)
-        account = sp_api.accounts().get(account_id)
-        if account is None:
-            raise dg.Failure(f"account {account_id!r} is not in the accounts file {sp_api.accounts_file}")
+        by_account = days_by_account(context.partition_keys)
+        accounts = _accounts(sp_api, by_account)
         store = landing.store()
+        now = datetime.now(UTC)
 
-        def progress(p: Progress) -> None:
-            context.log.info(f"{account_id} {day}: landed page {p.page.number}; {p.describe()}")
+        def extract_account(account_id: str, days: list[date]) -> dict:
+            account = accounts[account_id]
+            plan = plan_history(days, source=account.history_source, now=now)
+            outcome = {"reports": [], "results": []}
+            if plan.span:
+                first, last = plan.span
+                context.log.info(f"{account_id}: {len(plan.report_days)} days from {first} to {last} through "
+                                 "order reports")
+                try:
+                    history = extract_history(sp_api.reports_client(account), store, account_id=account_id,
+                                              first=first, last=last, marketplace_ids=account.marketplace_ids,
+                                              now=now)
+                except (ExtractError, ReportError, SpApiError, AuthError) as e:
+                    raise dg.Failure(f"extracting account {account_id} through reports failed: {e}") from None
+                ReportStore(store, account_id).save_range(days[0], days[-1], history, plan.report_days)
+                outcome["reports"] = history.reports
+            else:
+                ReportStore(store, account_id).forget_range(days[0], days[-1])
+            for day in plan.api_days:
+                outcome["results"].append(extract_day(context, sp_api.client_for(account), store, account, day))
+            return outcome
 
-        try:
-            result = extract_window(sp_api.client_for(account), store, account_id=account_id, day=day,
-                                    marketplace_ids=account.marketplace_ids, pii=account.pii, on_page=progress,
-                                    api_version=account.api_version)
-        except (ExtractError, SpApiError, AuthError) as e:
-            raise dg.Failure(f"extracting account {account_id}, day {day} failed: {e}") from None
-        if result.restarted:
-            context.log.warning(f"{account_id} {day}: the stored pagination token was refused; fetched afresh")
-        if result.resumed_pages:
-            context.log.info(f"{account_id} {day}: resumed after {result.resumed_pages} landed pages")
-        for warning in result.warnings:
-            context.log.warning(f"{account_id} {day}: {warning}")
-        stats = result.stats
+        outcomes = _in_parallel(extract_account, by_account)
+        results = [r for o in outcomes for r in o["results"]]
+        reports = [r for o in outcomes for r in o["reports"]]
+        if len(results) == 1 and not reports:
+            return dg.MaterializeResult(metadata=day_metadata(results[0], store))
         return dg.MaterializeResult(metadata={
-            "api_version": result.api_version,
-            "warnings": "\n".join(result.warnings) or "none",
-            "pii_refused": result.pii_refused,
-            "pages": len(result.pages),
-            "orders": result.orders,
-            "calls": stats["calls"],
-            "throttled_calls": stats["throttled_calls"],
-            "retries": stats["retries"],
-            "token_refreshes": stats["token_refreshes"],
-            "quota_wait_s": stats["quota_wait_s"],
-            "resumed_pages": result.resumed_pages,
-            "restarted_window": int(result.restarted),
-            "window_hours": round((result.window.end - result.window.start).total_seconds() / 3600, 3),
-            "window_complete": result.window.end - result.window.start == timedelta(days=1),
-            "window_start": result.window.start.isoformat(),
-            "window_end": result.window.end.isoformat(),
-            "attempt_id": result.attempt_id,
-            "landing": dg.MetadataValue.path(f"{store.describe()}/{PageStore(store, account_id, day).prefix}"),
+            "accounts": len(by_account),
+            "days": sum(len(d) for d in by_account.values()),
+            "days_through_reports": sum(len(d) for d in by_account.values()) - len(results),
+            "reports": len(reports),
+            "reports_cancelled": sum(r.status == "CANCELLED" for r in reports),
+            "reports_downloaded": sum(r.downloaded for r in reports),
+            "pages": sum(len(r.pages) for r in results),
+            "orders_through_pages": sum(r.orders for r in results),
+            "calls": sum(r.stats["calls"] for r in results),
+            "throttled_calls": sum(r.stats["throttled_calls"] for r in results),
+            "quota_wait_s": round(sum(r.stats["quota_wait_s"] for r in results), 3),
+            "warnings": "\n".join(w for r in results for w in r.warnings) or "none",
+            "landing": dg.MetadataValue.path(store.describe()),
         })
 
     return landed_order_pages
+
+
+def extract_day(context: dg.AssetExecutionContext, client, store, account: Account, day: date) -> ExtractResult:
+    """One (day, account) change window, page by page."""
+    account_id = account.id
+
+    def progress(p: Progress) -> None:
+        context.log.info(f"{account_id} {day}: landed page {p.page.number}; {p.describe()}")
+
+    try:
+        result = extract_window(client, store, account_id=account_id, day=day,
+                                marketplace_ids=account.marketplace_ids, pii=account.pii, on_page=progress,
+                                api_version=account.api_version)
+    except (ExtractError, SpApiError, AuthError) as e:
+        raise dg.Failure(f"extracting account {account_id}, day {day} failed: {e}") from None
+    if result.restarted:
+        context.log.warning(f"{account_id} {day}: the stored pagination token was refused; fetched afresh")
+    if result.resumed_pages:
+        context.log.info(f"{account_id} {day}: resumed after {result.resumed_pages} landed pages")
+    for warning in result.warnings:
+        context.log.warning(f"{account_id} {day}: {warning}")
+    return result
+
+
+def day_metadata(result: ExtractResult, store) -> dict:
+    stats = result.stats
+    return {
+        "api_version": result.api_version,
+        "warnings": "\n".join(result.warnings) or "none",
+        "pii_refused": result.pii_refused,
+        "pages": len(result.pages),
+        "orders": result.orders,
+        "calls": stats["calls"],
+        "throttled_calls": stats["throttled_calls"],
+        "retries": stats["retries"],
+        "token_refreshes": stats["token_refreshes"],
+        "quota_wait_s": stats["quota_wait_s"],
+        "resumed_pages": result.resumed_pages,
+        "restarted_window": int(result.restarted),
+        "window_hours": round((result.window.end - result.window.start).total_seconds() / 3600, 3),
+        "window_complete": result.window.end - result.window.start == timedelta(days=1),
+        "window_start": result.window.start.isoformat(),
+        "window_end": result.window.end.isoformat(),
+        "attempt_id": result.attempt_id,
+        "landing": dg.MetadataValue.path(
+            f"{store.describe()}/{PageStore(store, result.account_id, result.partition_date).prefix}"),
+    }
 
 
 def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="amazon_sp_api__order_pages",
         partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),  # as the extraction's, so a backfill loads in the same run
         # Not in the `duckdb` pool: a pool slot is claimed before the step's process starts and freed after it
         # ends, so the pool would also serialize seconds of process start-up around a write of a fraction of a
         # second, and a freed slot waits for the next claimant's backoff poll (up to 15 s). The step takes the
@@ -113,25 +219,52 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
                 "transaction as the pages. dbt reads these, so no query has to hold whole pages in memory.")),
         ],
     )
-    def order_pages(context: dg.AssetExecutionContext, landing: LandingResource, duckdb: WarehouseResource):
-        day, account_id = split_key(context.partition_key)
+    def order_pages(context: dg.AssetExecutionContext, sp_api: SpApiResource, landing: LandingResource,
+                    duckdb: WarehouseResource):
+        by_account = days_by_account(context.partition_keys)
+        accounts = _accounts(sp_api, by_account)
         store = landing.store()
-        pages = PageStore(store, account_id, day)
-        state = pages.current()
-        if state is None or state["status"] not in LOADABLE:
-            status = "nothing landed" if state is None else f"an unfinished extraction ({state['status']})"
-            raise dg.Failure(f"{account_id} {day}: the landing area has {status}; materialize "
-                             f"{LANDED_PAGES_KEY.to_user_string()} for this partition first")
         Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
-        with duckdb.get_connection(log=context.log) as conn:
-            window = load_landed(conn, pages, account_id, day, state["attempt_id"], state["pages"])
-        mark_loaded(store, account_id, day, state["attempt_id"])
-        orders = sum(p.order_count for p, _ in window.pages)
+        pages = orders = report_records = 0
+        api_versions = set()
+        for account_id, days in by_account.items():
+            account = accounts[account_id]
+            reports = ReportStore(store, account_id)
+            landed = reports.landed_range(days[0], days[-1]) if len(days) > 1 else None
+            report_days = set(landed[1]) & set(days) if landed else set()
+            if landed:
+                for covered, records in window_records(reports, landed[0], sorted(report_days), pii=account.pii):
+                    with duckdb.get_connection(log=context.log) as conn:
+                        report_records += replace_report_days(
+                            conn, account_id, covered, records, attempt_id=context.run.run_id[:12],
+                            fetched_at=datetime.now(UTC), is_redacted=not account.pii,
+                            request_params={"source": "reports", "reports": [r.report_id for r in landed[0]]})
+                api_versions.add(REPORT_API_VERSION)
+            for day in days:
+                if day in report_days:
+                    continue
+                window = load_day(context, store, duckdb, account_id, day)
+                pages += len(window.pages)
+                orders += sum(p.order_count for p, _ in window.pages)
+                if window.pages:
+                    api_versions.add(window.pages[0][0].api_version)
         yield dg.MaterializeResult(asset_key=ORDER_PAGES_KEY, metadata={
-            "pages": len(window.pages), "orders": orders, "bytes": sum(len(b) for _, b in window.pages),
-            "orders_without_items": len(window.orders_without_items),
-            "api_version": window.pages[0][0].api_version if window.pages else "none",
-            "attempt_id": state["attempt_id"]})
-        yield dg.MaterializeResult(asset_key=ORDER_RECORDS_KEY, metadata={"records": orders})
+            "pages": pages, "orders": orders, "report_records": report_records,
+            "api_version": ", ".join(sorted(api_versions)) or "none"})
+        yield dg.MaterializeResult(asset_key=ORDER_RECORDS_KEY, metadata={"records": orders + report_records})
 
     return order_pages
+
+
+def load_day(context: dg.AssetExecutionContext, store, duckdb: WarehouseResource, account_id: str, day: date):
+    """One (day, account)'s landed pages into the raw tables, in one short transaction under the warehouse's turn."""
+    pages = PageStore(store, account_id, day)
+    state = pages.current()
+    if state is None or state["status"] not in LOADABLE:
+        status = "nothing landed" if state is None else f"an unfinished extraction ({state['status']})"
+        raise dg.Failure(f"{account_id} {day}: the landing area has {status}; materialize "
+                         f"{LANDED_PAGES_KEY.to_user_string()} for this partition first")
+    with duckdb.get_connection(log=context.log) as conn:
+        window = load_landed(conn, pages, account_id, day, state["attempt_id"], state["pages"])
+    mark_loaded(store, account_id, day, state["attempt_id"])
+    return window

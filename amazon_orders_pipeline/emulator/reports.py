@@ -9,6 +9,8 @@ import gzip
 import hashlib
 import io
 import json
+import logging
+import queue
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ from amazon_orders_pipeline.emulator.query import single as _single
 from amazon_orders_pipeline.emulator.seller import MARKETPLACES, Line, OrderHistory
 from amazon_orders_pipeline.sp_api.marketplaces import region_of
 
+log = logging.getLogger(__name__)
 REPORTS_PATH = "/reports/2021-06-30/reports"
 DOCUMENTS_PATH = "/reports/2021-06-30/documents"
 # Where the "pre-signed" document URLs point: on the emulator, with no SP-API authorisation, as S3's are.
@@ -174,6 +177,7 @@ class ReportRequest:
     cancelled_at: datetime | None = None
     outcome: str | None = None  # DONE, CANCELLED or FATAL, fixed when processing ends
     document_id: str | None = None
+    prepared: tuple[bytes | None, str] | None = None  # (content, outcome), made in the background
 
     def status(self, now: datetime) -> tuple[str, datetime | None, datetime | None]:
         """(processingStatus, processingStartTime, processingEndTime) as of `now`."""
@@ -196,9 +200,11 @@ class Document:
 
 
 class Reports:
-    """Every seller's report requests and documents. Outcomes are decided when processing ends, from the seller's
-    orders as of that moment: CANCELLED when the window holds none, FATAL for a window over 30 days (with an error
-    document) or when injected, DONE otherwise."""
+    """Every seller's report requests and documents. Outcomes are those of the seller's orders as of the moment
+    processing ends: CANCELLED when the window holds none, FATAL for a window over 30 days (with an error document)
+    or when injected, DONE otherwise. A worker thread makes each document while its report processes, one report
+    at a time in the order asked (consecutive windows then share the seller's cached days); a report whose document
+    is not made by the end of its processing time stays IN_PROGRESS until it is, as Amazon's do on a busy day."""
 
     def __init__(self, state, processing_s: float = DEFAULT_PROCESSING_S):
         self.state = state
@@ -207,6 +213,8 @@ class Reports:
         self._documents: dict[str, Document] = {}
         self._lock = threading.Lock()
         self._counter = 0
+        self._queue: queue.Queue[ReportRequest] = queue.Queue()
+        self._worker: threading.Thread | None = None
 
     # --- operations -----------------------------------------------------------------------------
     def create(self, seller: str, raw: bytes) -> tuple[int, dict]:
@@ -241,6 +249,10 @@ class Reports:
                 processing=timedelta(seconds=self.processing_s / self.state.speed),
                 fatal=self.state.faults.report_fatal())
             self._requests[report_id] = request
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._prepare_forever, name="emulator-reports", daemon=True)
+                self._worker.start()
+        self._queue.put(request)
         return 202, {"reportId": report_id}
 
     def get(self, seller: str, report_id: str) -> tuple[int, dict]:
@@ -331,8 +343,11 @@ class Reports:
         now = self.state.clock.now()
         status, started, ended = request.status(now)
         if ended is not None and request.outcome is None and request.cancelled_at is None:
-            self._finish(request, ended)
-            status = request.outcome
+            if request.prepared is None:
+                status, ended = "IN_PROGRESS", None  # processing time is up, the document is not made yet
+            else:
+                self._finish(request)
+                status = request.outcome
         body = {"reportId": request.report_id, "reportType": request.report_type,
                 "dataStartTime": _iso(request.start), "dataEndTime": _iso(request.end),
                 "marketplaceIds": request.marketplace_ids, "createdTime": _iso(request.created),
@@ -345,32 +360,44 @@ class Reports:
             body["reportDocumentId"] = request.document_id
         return body
 
-    def _finish(self, request: ReportRequest, ended: datetime) -> None:
-        """Processing has ended: decide the outcome and write the document, from the orders as of `ended`."""
-        charset, codec = CHARSETS[request.region]
-        document_id = f"amzn1.spdoc.1.4.na.{hashlib.sha256(request.report_id.encode()).hexdigest()[:32]}"
+    def _prepare_forever(self) -> None:
+        while True:
+            request = self._queue.get()
+            if request.cancelled_at is not None:
+                continue
+            try:
+                request.prepared = self._prepare(request, request.created + request.processing)
+            except Exception as e:  # an emulator bug must not leave every later report IN_PROGRESS for ever
+                log.exception("report %s could not be made", request.report_id)
+                request.prepared = (gzip.compress(json.dumps({"errorDetails": f"emulator: {e}"}).encode(), mtime=0),
+                                    "FATAL")
+
+    def _prepare(self, request: ReportRequest, ended: datetime) -> tuple[bytes | None, str]:
+        """The document and outcome of a report, from the orders as of the end of its processing."""
         if request.end - request.start > MAX_WINDOW or request.fatal:
             message = WINDOW_TOO_LONG if not request.fatal else "The report could not be generated. Try again later."
-            content, outcome = gzip.compress(json.dumps({"errorDetails": message}).encode(), mtime=0), "FATAL"
-        else:
-            marketplaces = {m for m in MARKETPLACES if region_of(m) == request.region}
-            # Two years of history: older orders are not in any report.
-            start = max(request.start, ended - HISTORY)
-            orders = self.state.window_orders(request.seller, REPORT_TYPES[request.report_type], start,
-                                              request.end, ended, marketplaces=marketplaces) \
-                if start < request.end else []
-            if not orders:
-                content, outcome = None, "CANCELLED"
-            else:
-                variant = int(request.report_id) % 3
-                columns = header(request.report_type, variant)
-                rows = [row for o in orders for row in order_rows(o, ended, columns)]
-                content, outcome = render(columns, rows, codec), "DONE"
+            return gzip.compress(json.dumps({"errorDetails": message}).encode(), mtime=0), "FATAL"
+        marketplaces = {m for m in MARKETPLACES if region_of(m) == request.region}
+        # Two years of history: older orders are not in any report.
+        start = max(request.start, ended - HISTORY)
+        orders = self.state.window_orders(request.seller, REPORT_TYPES[request.report_type], start,
+                                          request.end, ended, marketplaces=marketplaces) \
+            if start < request.end else []
+        if not orders:
+            return None, "CANCELLED"
+        columns = header(request.report_type, int(request.report_id) % 3)
+        rows = [row for o in orders for row in order_rows(o, ended, columns)]
+        return render(columns, rows, CHARSETS[request.region][1]), "DONE"
+
+    def _finish(self, request: ReportRequest) -> None:
+        """Processing has ended: the prepared document is served from now on."""
+        content, outcome = request.prepared
+        document_id = f"amzn1.spdoc.1.4.na.{hashlib.sha256(request.report_id.encode()).hexdigest()[:32]}"
         with self._lock:
             if request.outcome is not None:
                 return
             if content is not None:
-                self._documents[document_id] = Document(request.seller, content, charset)
+                self._documents[document_id] = Document(request.seller, content, CHARSETS[request.region][0])
                 request.document_id = document_id
             request.outcome = outcome
 

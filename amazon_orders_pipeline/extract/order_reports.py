@@ -8,7 +8,7 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -33,6 +33,10 @@ LINE_COLUMNS = ("order-item-id", "sku", "asin", "product-name", "item-status", "
                 "item-promotion-discount", "ship-promotion-discount", "promotion-ids")
 SUMMED = ("quantity", "item-price", "item-tax", "shipping-price", "shipping-tax", "gift-wrap-price", "gift-wrap-tax",
           "item-promotion-discount", "ship-promotion-discount")
+# A backfill of at least this many days of an account goes through reports (when the account's history_source says
+# so); fewer go page by page. A report costs minutes of Amazon's processing, which a few days of a small seller's
+# pages do not; the daily schedule's runs (one day each) always go page by page.
+REPORTS_FROM_DAYS = 4
 FATAL_RETRIES = 2
 FATAL_RETRY_S = 1800.0  # Airbyte's wait before asking again after a FATAL; Amazon's cooldowns are ~30 min
 
@@ -92,6 +96,30 @@ class ReportStore:
         self.landing.put(key, content)
         return key
 
+    def _range(self, first: date, last: date) -> str:
+        return f"{self.prefix}/range={first:%Y%m%d}_{last:%Y%m%d}.json"
+
+    def save_range(self, first: date, last: date, result: HistoryResult, report_days: list[date]) -> None:
+        """What a run landed for the days [first, last], for its load step (which may be re-executed later)."""
+        put_json(self.landing, self._range(first, last), {
+            "report_days": [d.isoformat() for d in report_days],
+            "reports": [{"window": [w.isoformat() for w in r.window], "status": r.status, "report_id": r.report_id,
+                         "document": r.document_key, "charset": r.charset} for r in result.reports]})
+
+    def forget_range(self, first: date, last: date) -> None:
+        """A run of these days that goes page by page: an earlier run's reports are no longer what loads them."""
+        if first != last and get_json(self.landing, self._range(first, last)) is not None:
+            put_json(self.landing, self._range(first, last), {"report_days": [], "reports": []})
+
+    def landed_range(self, first: date, last: date) -> tuple[list[LandedReport], list[date]] | None:
+        doc = get_json(self.landing, self._range(first, last))
+        if doc is None:
+            return None
+        reports = [LandedReport((datetime.fromisoformat(r["window"][0]), datetime.fromisoformat(r["window"][1])),
+                                r["status"], r["report_id"], r["document"], r["charset"], downloaded=False)
+                   for r in doc["reports"]]
+        return reports, [date.fromisoformat(d) for d in doc["report_days"]]
+
     def read(self, report: LandedReport) -> str:
         body = self.landing.get(report.document_key or "")
         if body is None:
@@ -99,28 +127,56 @@ class ReportStore:
         return body.decode(report.charset or "utf-8")
 
 
+@dataclass(frozen=True)
+class HistoryPlan:
+    """How a run gets an account's days: `report_days` from order reports over [first, last] of them, the rest
+    (`api_days`) page by page. A day a report window does not cover whole (the hour before now) goes page by page."""
+
+    report_days: list[date]
+    api_days: list[date]
+
+    @property
+    def span(self) -> tuple[date, date] | None:
+        return (self.report_days[0], self.report_days[-1]) if self.report_days else None
+
+
+def plan_history(days: list[date], *, source: str, now: datetime) -> HistoryPlan:
+    days = sorted(set(days))
+    if source != "reports" or len(days) < REPORTS_FROM_DAYS:
+        return HistoryPlan([], days)
+    windows = report_windows(days[0], days[-1], now)
+    covered = windows[-1][1] if windows else datetime.min.replace(tzinfo=UTC)
+    whole = [d for d in days if datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1) <= covered]
+    if len(whole) < REPORTS_FROM_DAYS:
+        return HistoryPlan([], days)
+    return HistoryPlan(whole, [d for d in days if d not in whole])
+
+
 def extract_history(reports: ReportsClient, landing: ObjectStore, *, account_id: str, first: date, last: date,
                     marketplace_ids: list[str] | tuple[str, ...], now: datetime | None = None,
                     sleep: Callable[[float], None] = time.sleep, fatal_retry_s: float = FATAL_RETRY_S,
                     report_type: str = BY_LAST_UPDATE) -> HistoryResult:
-    """Land the documents of every report window of [first, last]. A window already landed is not asked for again;
-    one whose report was asked for by a run that died is polled again by its id. FATAL is asked again after a wait,
-    a bounded number of times, then fails naming the account and window."""
+    """Land the documents of every report window of [first, last]. Every window's report is asked for first (a year
+    is 13 requests, inside createReport's burst of 15), so Amazon processes them side by side; then each is waited
+    for and downloaded in turn. A window already landed is not asked for again; one whose report was asked for by a
+    run that died is polled again by its id. FATAL is asked again after a wait, a bounded number of times, then
+    fails naming the account and window."""
     now = now or datetime.now(UTC)
     store = ReportStore(landing, account_id)
+    windows = report_windows(first, last, now)
+    states = {window: store.state(window) or {} for window in windows}
+    for window, state in states.items():
+        if not state.get("report_id"):
+            states[window] = _ask(reports, store, window, report_type, marketplace_ids)
     result = HistoryResult(account_id)
-    for window in report_windows(first, last, now):
-        state = store.state(window) or {}
+    for window in windows:
+        state = states[window]
         if state.get("status") in ("DONE", "CANCELLED"):
             result.reports.append(LandedReport(window, state["status"], state["report_id"], state.get("document"),
                                                state.get("charset"), downloaded=False))
             continue
         fatal = 0
         while True:
-            if not state.get("report_id"):
-                state = {"report_id": reports.create(report_type, marketplace_ids, *window), "status": "REQUESTED",
-                         "report_type": report_type}
-                store.save(window, state)
             try:
                 outcome = reports.fetch(report_type, marketplace_ids, *window, report_id=state["report_id"])
             except ReportError as e:
@@ -131,7 +187,7 @@ def extract_history(reports: ReportsClient, landing: ObjectStore, *, account_id:
                 log.warning("%s: report %s ended FATAL (%s); asking again in %.0f s", account_id,
                             state["report_id"], e, fatal_retry_s)
                 sleep(fatal_retry_s)
-                state = {}
+                state = _ask(reports, store, window, report_type, marketplace_ids)
                 continue
             break
         key = charset = None
@@ -143,8 +199,32 @@ def extract_history(reports: ReportsClient, landing: ObjectStore, *, account_id:
     return result
 
 
-def _sum(values: list[str]) -> str:
-    present = [v for v in values if v != ""]
+def _ask(reports: ReportsClient, store: ReportStore, window: tuple[datetime, datetime], report_type: str,
+         marketplace_ids: list[str] | tuple[str, ...]) -> dict:
+    """Ask for a window's report and record its id before anything else happens, so a killed run polls it again."""
+    state = {"report_id": reports.create(report_type, marketplace_ids, *window), "status": "REQUESTED",
+             "report_type": report_type}
+    store.save(window, state)
+    return state
+
+
+def window_records(store: ReportStore, reports: list[LandedReport], days: list[date], *, pii: bool
+                   ) -> Iterator[tuple[list[date], dict[date, list[dict]]]]:
+    """Per landed report, the `days` its window covers and their order records: one window's records in memory at
+    a time. An order whose last update falls on none of `days` is left out (its day was not asked for)."""
+    wanted = set(days)
+    for report in reports:
+        start, end = report.window
+        covered = [d for d in sorted(wanted) if start <= datetime(d.year, d.month, d.day, tzinfo=UTC) < end]
+        if not covered:
+            continue
+        by_day = {} if report.document_key is None else report_records(store.read(report), pii=pii,
+                                                                         fallback_day=covered[0])
+        yield covered, {d: r for d, r in by_day.items() if d in wanted}
+
+
+def _sum(values: list[str | None]) -> str:
+    present = [v for v in values if v]
     if not present:
         return ""
     try:
@@ -159,20 +239,35 @@ def report_records(text: str, *, pii: bool, fallback_day: date) -> dict[date, li
     `order-item-id` where the header has it, else by SKU and title (two lines of one SKU in an order then merge);
     PII columns are dropped unless `pii`. An order whose last update cannot be read is kept under `fallback_day` (the
     report window's first day), for staging to quarantine with its reason, never dropped."""
+    rows = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(rows, [])
+    index = {c: i for i, c in enumerate(header)}
+    order_columns = [(c, index[c]) for c in ORDER_COLUMNS if c in index]
+    line_columns = [(c, index[c]) for c in LINE_COLUMNS if c in index]
+    summed = [(c, index[c]) for c in SUMMED if c in index]
+    order_id_at, updated_at, item_id_at = (index.get(c) for c in ("amazon-order-id", "last-updated-date",
+                                                                   "order-item-id"))
+    sku_at, title_at = index.get("sku"), index.get("product-name")
+    width = len(header)
     orders: dict[str, dict] = {}
-    for row in csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE):
-        order_id = row.get("amazon-order-id") or ""
-        record = orders.setdefault(order_id, {**{c: row.get(c) for c in ORDER_COLUMNS if c in row}, "lines": {}})
-        if (row.get("last-updated-date") or "") > (record.get("last-updated-date") or ""):
-            record["last-updated-date"] = row["last-updated-date"]
-        key = row.get("order-item-id") or f"{row.get('sku')}\t{row.get('product-name')}"
+    for row in rows:
+        if len(row) < width:  # a short row: its missing columns are absent values, as a DictReader gives them
+            row = row + [None] * (width - len(row))
+        order_id = (row[order_id_at] if order_id_at is not None else None) or ""
+        record = orders.get(order_id)
+        if record is None:
+            record = orders[order_id] = {c: row[i] for c, i in order_columns}
+            record["lines"] = {}
+        elif updated_at is not None and (row[updated_at] or "") > (record.get("last-updated-date") or ""):
+            record["last-updated-date"] = row[updated_at]
+        key = (row[item_id_at] if item_id_at is not None else None) or \
+            f"{row[sku_at] if sku_at is not None else None}\t{row[title_at] if title_at is not None else None}"
         line = record["lines"].get(key)
         if line is None:
-            record["lines"][key] = {c: row.get(c, "") for c in LINE_COLUMNS if c in row}
+            record["lines"][key] = {c: row[i] for c, i in line_columns}
         else:
-            for c in SUMMED:
-                if c in line:
-                    line[c] = _sum([line[c], row.get(c, "")])
+            for c, i in summed:
+                line[c] = _sum([line[c], row[i]])
     by_day: dict[date, list[dict]] = {}
     for record in orders.values():
         record["lines"] = list(record["lines"].values())

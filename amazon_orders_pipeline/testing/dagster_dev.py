@@ -146,7 +146,9 @@ class BackfillOutcome:
 
     @property
     def raw_runs(self) -> list[dg.DagsterRun]:
-        return [r for r in self.runs if "dagster/partition/account" in r.tags]
+        """The extract stage's runs: one (day, account) partition, or a backfill's range of them."""
+        return [r for r in self.runs if "dagster/partition/account" in r.tags
+                or "|" in r.tags.get("dagster/asset_partition_range_start", "")]
 
     @property
     def all_multiprocess(self) -> bool:

@@ -16,11 +16,12 @@ from amazon_orders_pipeline.warehouse import replace_partition
 
 
 def fast_resources(environ: dict[str, str]) -> dict:
-    """The pipeline's resources, with retries that back off in milliseconds instead of seconds."""
+    """The pipeline's resources, with retries and report polls that wait milliseconds instead of seconds."""
     resources = build_resources(Settings.from_env(environ))
     base = resources["sp_api"]
     resources["sp_api"] = SpApiResource(accounts_file=base.accounts_file, endpoint=base.endpoint,
-                                        lwa_token_url=base.lwa_token_url, retry_base_delay_s=0.01)
+                                        lwa_token_url=base.lwa_token_url, retry_base_delay_s=0.01,
+                                        report_poll_s=0.02)
     return resources
 
 

@@ -1,0 +1,51 @@
+"""Backfill: a year of one seller's history through order reports, from the command line into the marts.
+
+    python -m benchmarks.backfill [--days 365] [--orders-per-day 5000] [--report-processing-s 60] [--speed 1]
+
+The emulator runs in a process of its own at Amazon's documented quotas (`--speed` 1: createReport and
+getReportDocument 0.0167/s with a burst of 15, getReport 2/s) and takes `--report-processing-s` real seconds to
+process each report. One US account (`history_source: reports`, the default) with `--orders-per-day` orders a day
+on Amazon.com is backfilled by `python -m amazon_orders_pipeline.history` in a process of its own: the extract run
+(30-day reports, landed, loaded) and the transform run (dbt, checks, exports). Then the marts' order ids are compared
+with the seller's orders last updated in the range, rebuilt from the emulator's seed.
+
+Prints one JSON object: `orders`, `reports` (createReport calls), `wall_s` (the history command, start to exit),
+`search_orders_bound_s` (what searchOrders alone would need for the same days at Amazon's quota: one page of 100
+orders per day's window at least, a burst of 20, then 0.0056 pages/s), `speedup` = bound / wall, `peak_rss_mb` (the
+history command's processes, dbt included, sampled every 0.5 s), `pipeline_cpu_s` and `emulator_cpu_s` (CPU
+seconds each used meanwhile: the emulator makes every report's orders, all four marketplaces', on one core), `lost`,
+`extra` and `duplicated` against the seller's orders. Exits 1 if the command failed or an order was lost, extra
+or duplicated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from amazon_orders_pipeline.testing.backfill import ok, run_backfill
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--orders-per-day", type=int, default=5000)
+    parser.add_argument("--report-processing-s", type=float, default=60.0, help="real seconds per report")
+    parser.add_argument("--speed", type=float, default=1.0, help="multiplies the emulator's quotas")
+    parser.add_argument("--keep", type=Path, default=None, help="work in this directory and keep it")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        result = run_backfill(workdir, args.days, args.orders_per_day, args.report_processing_s, args.speed)
+    print(json.dumps(result))
+    if not ok(result):
+        sys.exit(1)
+    return result
+
+
+if __name__ == "__main__":
+    main()
