@@ -3,7 +3,7 @@ over the whole range as one run (each account's days of at least REPORTS_FROM_DA
 windows when its history_source says so, resumable), then the transform, checks and exports over the range as one
 run. A year is about 13 reports per account instead of weeks of searchOrders quota.
 
-    python -m amazon_orders_pipeline.history --start 2026-01-01 --end 2026-11-25 [--account ID ...]
+    python -m amazon_orders_pipeline.history --start 2026-01-01 --end 2026-11-25 [--account ID ...] [--no-exports]
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ class HistoryRun:
 
 def backfill_history(first: date, last: date, *, environ: Mapping[str, str], account_ids: list[str] | None = None,
                      resources: dict | None = None, instance: dg.DagsterInstance | None = None,
-                     transform: bool = True, now: datetime | None = None) -> HistoryRun:
-    """[first, last] of every account (or of `account_ids`, one run each), then the transform of the range."""
+                     transform: bool = True, exports: bool = True, now: datetime | None = None) -> HistoryRun:
+    """[first, last] of every account (or of `account_ids`, one run each), then the transform of the range (and its
+    exports, unless `exports` is False)."""
     settings = Settings.from_env(environ)
     known = [a.id for a in settings.accounts()]
     if account_ids and set(account_ids) - set(known):
@@ -62,7 +63,7 @@ def backfill_history(first: date, last: date, *, environ: Mapping[str, str], acc
     outcome = None
     if transform and all(r.success for r in extract):
         outcome = local_runs.materialize_transform(first, last, environ=environ, resources=resources,
-                                                   instance=instance, raise_on_error=False)
+                                                   instance=instance, raise_on_error=False, exports=exports)
     return HistoryRun(extract, outcome)
 
 
@@ -72,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=date.fromisoformat, required=True, help="first UTC day")
     parser.add_argument("--end", type=date.fromisoformat, required=True, help="last UTC day")
     parser.add_argument("--account", action="append", help="an account id (default: every account)")
+    parser.add_argument("--no-exports", action="store_true",
+                        help="stop at the marts: no export files for the range (an ERP that has these orders already)")
     args = parser.parse_args(argv)
-    run = backfill_history(args.start, args.end, environ=os.environ, account_ids=args.account)
+    run = backfill_history(args.start, args.end, environ=os.environ, account_ids=args.account,
+                           exports=not args.no_exports)
     print(json.dumps({"extract": run.metadata(), "success": run.success,
                       "transform": None if run.transform is None else run.transform.success}, default=str))
     return 0 if run.success else 1

@@ -10,6 +10,7 @@ import dagster as dg
 
 from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.assets.dbt import DBT_ASSETS_OP
+from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
 from amazon_orders_pipeline.assets.raw import RAW_KEYS
 from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.resources import build_resources
@@ -52,13 +53,15 @@ def materialize_raw_range(first: date, last: date, account_ids: list[str], *,
 
 def materialize_transform(first: date, last: date, *, environ: Mapping[str, str] = os.environ,
                           resources: dict | None = None, instance: dg.DagsterInstance | None = None,
-                          raise_on_error: bool = True, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
+                          raise_on_error: bool = True, full_refresh: bool = False,
+                          exports: bool = True) -> dg.ExecuteInProcessResult:
     """Every dbt model, export and check for the days [first, last], as one run (the single-run backfill policy).
     The exports run in the same run as the marts, so the marts' blocking checks hold them back when they fail.
-    `full_refresh`: the dbt assets' run config of that name (dbt's --full-refresh)."""
+    `full_refresh`: the dbt assets' run config of that name (dbt's --full-refresh). `exports`: False stops at the
+    marts and their checks."""
     settings = Settings.from_env(environ)
     assets = build_assets(settings).all
-    downstream = [k for a in assets for k in a.keys if k not in RAW_KEYS]
+    downstream = [k for a in assets for k in a.keys if k not in RAW_KEYS and (exports or k not in EXPORT_KEYS)]
     tags = {"dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat()}
     run_config = {**QUIET, "ops": {DBT_ASSETS_OP: {"config": {"full_refresh": full_refresh}}}}

@@ -137,7 +137,7 @@ def split_orders(page: PageRow, order_items: Mapping[str, list] | None = None) -
     where = f"page {page.page_number} of {page.account_id} {page.partition_date}"
     if page.operation == "getOrderItems":
         return []
-    field = "orders" if page.operation in ("searchOrders", "orderReport") else "payload.Orders"
+    field = "orders" if page.operation == "searchOrders" else "payload.Orders"
     try:
         data = json.loads(page.page, parse_constant=str)
         orders = data.get("orders") if field == "orders" else data.get("payload", {}).get("Orders")
@@ -203,28 +203,30 @@ def replace_partition(conn: duckdb.DuckDBPyConnection, account_id: str, partitio
     return loaded
 
 
-def replace_report_days(conn: duckdb.DuckDBPyConnection, account_id: str, days: Iterable[date],
-                        records_by_day: Mapping[date, list[dict]], *, attempt_id: str, fetched_at: datetime,
+def replace_report_days(conn: duckdb.DuckDBPyConnection, account_id: str,
+                        records_by_day: Iterable[tuple[date, list[str]]], *, attempt_id: str, fetched_at: datetime,
                         is_redacted: bool, request_params: dict) -> int:
-    """Swap an account's report records of `days` (and of any other day a record falls on) in one transaction: one
-    raw page of `api_version` report per day, holding the day's order records. The API's pages of those days stay.
+    """Swap an account's report records of each day in `records_by_day` in one transaction: the day's order records
+    (JSON texts, see `order_reports.record_texts`) in raw.order_records, and one raw.order_pages row of `api_version`
+    report per day that says where they came from (the reports, the record count). The verbatim source is the
+    document in the landing area, so the records are not copied into the page: a year of them there made every
+    later insert into raw.order_pages (whose primary key DuckDB checks by reading the table) take seconds and GBs.
+    The pairs are read one at a time, so one day's texts are in memory at once. The API's pages of those days stay.
     Returns the records written."""
     ensure_raw_schema(conn)
     written = 0
     params = json.dumps(request_params, sort_keys=True)
     with _transaction(conn):
-        for day in sorted(set(days) | set(records_by_day)):
+        for day, texts in records_by_day:
             for statement in DELETE_REPORT_DAY:
                 conn.execute(statement, [account_id, day])
-            records = records_by_day.get(day) or []
-            if records:
-                # Each record is serialized once: the page is made of the records' own texts.
-                texts = [json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in records]
+            if texts:
                 page = PageRow(account_id, day, REPORT_PAGE_BASE + 1, "report", attempt_id, params, None, fetched_at,
-                               len(records), is_redacted, '{"orders":[' + ",".join(texts) + "]}", "orderReport")
+                               len(texts), is_redacted, json.dumps({**request_params, "records": len(texts)}),
+                               "orderReport")
                 _insert_frame(conn, "loaded_pages", page_frame([page]), INSERT_PAGES)
                 _insert_frame(conn, "loaded_records", texts_frame([(page, texts)]), INSERT_RECORDS)
-                written += len(records)
+                written += len(texts)
     return written
 
 

@@ -6,7 +6,7 @@ import ast
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +17,7 @@ from amazon_orders_pipeline.accounts import ConfigError, load_accounts
 from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.dbt_project import manifest_is_stale
 from amazon_orders_pipeline.definitions import build_definitions
+from amazon_orders_pipeline.extract.order_reports import HistoryPlan, plan_history
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
@@ -85,12 +86,35 @@ def test_groups_follow_the_stages_and_exports_read_the_marts(tmp_path):
     ("accounts:\n  - {id: a, region: NA, marketplace_ids: [ATVPDKIKX0DER, A1F83G8C2ARO7P, A1VC38T7YXB528]}",
      r"region NA does not serve A1F83G8C2ARO7P \(UK, region EU\), A1VC38T7YXB528 \(JP, region FE\)"),
     ("accounts:\n  - {id: a, region: EU, marketplace_ids: [NOT-A-MARKETPLACE]}", "NOT-A-MARKETPLACE"),
+    ("accounts:\n  - {id: a, region: NA, marketplace_ids: [ATVPDKIKX0DER], history_source: ftp}", "history_source"),
 ])
 def test_bad_accounts_files_get_clear_errors(tmp_path, text, message):
     path = tmp_path / "accounts.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_accounts(path)
+
+
+def test_history_comes_from_reports_for_v2026_accounts_and_page_by_page_for_v0_unless_said(tmp_path):
+    path = tmp_path / "accounts.yaml"
+    path.write_text("accounts:\n"
+                    "  - {id: a, region: NA, marketplace_ids: [ATVPDKIKX0DER]}\n"
+                    "  - {id: b, region: NA, marketplace_ids: [ATVPDKIKX0DER], api_version: v0}\n"
+                    "  - {id: c, region: NA, marketplace_ids: [ATVPDKIKX0DER], history_source: api}\n"
+                    "  - {id: d, region: NA, marketplace_ids: [ATVPDKIKX0DER], api_version: v0, "
+                    "history_source: reports}\n")
+    assert [a.history_source for a in load_accounts(path)] == ["reports", "api", "api", "reports"]
+
+
+def test_a_run_plans_reports_for_ranges_of_four_days_or_more_and_pages_for_what_no_window_covers_whole():
+    now = datetime(2026, 11, 27, 0, 30, tzinfo=UTC)
+    days = [date(2026, 11, 1) + timedelta(days=n) for n in range(26)]  # to 11-26, the day that has just closed
+    plan = plan_history(days, source="reports", now=now)
+    # The windows end an hour before now: 11-26 is not covered whole, so it goes page by page.
+    assert plan.report_days == days[:-1] and plan.api_days == [date(2026, 11, 26)]
+    assert plan_history(days[:3], source="reports", now=now) == HistoryPlan([], days[:3])
+    assert plan_history(days, source="api", now=now) == HistoryPlan([], days)
+    assert plan_history(days[-4:], source="reports", now=now) == HistoryPlan([], days[-4:])  # 3 whole days
 
 
 def test_partial_credentials_are_an_error_and_none_means_emulator(tmp_path):

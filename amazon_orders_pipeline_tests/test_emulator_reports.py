@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -57,10 +58,11 @@ class Client:
         return requests.get(f"{self.url}{REPORTS}/{report_id}", headers=self.headers, timeout=30)
 
     def finished(self, report_id: str) -> dict:
-        for _ in range(200):
+        for _ in range(600):
             body = self.report(report_id).json()
             if body["processingStatus"] not in ("IN_QUEUE", "IN_PROGRESS"):
                 return body
+            time.sleep(0.05)
         raise AssertionError(f"report {report_id} did not finish")
 
     def document(self, document_id: str) -> requests.Response:
@@ -251,3 +253,17 @@ def test_a_split_lines_rows_add_up_to_the_line():
                 taxes = ("item-tax", "shipping-tax", "gift-wrap-tax")
                 assert sum(Decimal(r[c] or "0") for r in mine for c in taxes) == line.tax
     assert split > 0
+
+
+def test_documents_made_in_worker_processes_equal_those_made_in_the_emulator(emulator):
+    # Orders of two months ago changed for the last time weeks ago: the two documents see the same orders.
+    start, end = days_ago(70), days_ago(45)
+    made = {}
+    with Emulator(speed=1000, seed=11, orders_per_day=300, report_processing_s=30, report_workers=2) as pooled:
+        for name, emu in (("thread", emulator), ("processes", pooled)):
+            seller = Client(emu, "Atzr|workers")
+            report = seller.finished(seller.create(marketplaces=["ATVPDKIKX0DER"], start=start,
+                                                   end=end).json()["reportId"])
+            assert report["processingStatus"] == "DONE"
+            made[name] = seller.download(report["reportDocumentId"])[1]
+    assert made["processes"] == made["thread"] and len(made["thread"]) > 1000

@@ -17,7 +17,13 @@ import duckdb
 import pytest
 
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.extract.order_reports import ReportStore, extract_history, report_records, report_windows
+from amazon_orders_pipeline.extract.order_reports import (
+    ReportStore,
+    extract_history,
+    record_texts,
+    report_records,
+    report_windows,
+)
 from amazon_orders_pipeline.history import backfill_history
 from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.sp_api.reports import BY_LAST_UPDATE, Polling, ReportsClient
@@ -217,7 +223,7 @@ def test_unknown_values_are_quarantined_split_rows_joined_and_columns_read_by_na
     db = env["DUCKDB_PATH"]
     (tmp_path / "bad" / "warehouse").mkdir(parents=True, exist_ok=True)
     with connect(db) as conn:
-        replace_report_days(conn, "acme-us", [date(2026, 10, 1)], by_day, attempt_id="t", is_redacted=True,
+        replace_report_days(conn, "acme-us", record_texts(by_day).items(), attempt_id="t", is_redacted=True,
                             fetched_at=datetime(2026, 10, 2, tzinfo=UTC), request_params={"source": "reports"})
     result = materialize_transform(env, date(2026, 10, 1), raise_on_error=False)
     assert query(db, "select order_id, reason from staging.quarantine order by 1") == [

@@ -117,7 +117,7 @@ def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg
                 try:
                     history = extract_history(sp_api.reports_client(account), store, account_id=account_id,
                                               first=first, last=last, marketplace_ids=account.marketplace_ids,
-                                              now=now)
+                                              now=now, pii=account.pii)
                 except (ExtractError, ReportError, SpApiError, AuthError) as e:
                     raise dg.Failure(f"extracting account {account_id} through reports failed: {e}") from None
                 ReportStore(store, account_id).save_range(days[0], days[-1], history, plan.report_days)
@@ -233,12 +233,14 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             landed = reports.landed_range(days[0], days[-1]) if len(days) > 1 else None
             report_days = set(landed[1]) & set(days) if landed else set()
             if landed:
-                for covered, records in window_records(reports, landed[0], sorted(report_days), pii=account.pii):
+                params = {"source": "reports", "reports": [r.report_id for r in landed[0]]}
+                for covered, read in window_records(reports, landed[0], sorted(report_days), pii=account.pii):
+                    # A transaction per window, one day's records in memory at a time.
                     with duckdb.get_connection(log=context.log) as conn:
                         report_records += replace_report_days(
-                            conn, account_id, covered, records, attempt_id=context.run.run_id[:12],
-                            fetched_at=datetime.now(UTC), is_redacted=not account.pii,
-                            request_params={"source": "reports", "reports": [r.report_id for r in landed[0]]})
+                            conn, account_id, ((day, read(day)) for day in covered),
+                            attempt_id=context.run.run_id[:12], fetched_at=datetime.now(UTC),
+                            is_redacted=not account.pii, request_params=params)
                 api_versions.add(REPORT_API_VERSION)
             for day in days:
                 if day in report_days:

@@ -30,9 +30,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--orders-per-day", type=int, default=400)
     parser.add_argument("--report-processing-s", type=float, default=60.0,
                         help="how long a report takes to process, in Amazon's seconds (divided by --speed)")
+    parser.add_argument("--report-workers", type=int, default=0,
+                        help="processes that make report documents side by side (0: a thread of the emulator)")
     args = parser.parse_args(argv)
     emulator = Emulator(host=args.host, port=args.port, seed=args.seed, speed=args.speed,
-                        orders_per_day=args.orders_per_day, report_processing_s=args.report_processing_s)
+                        orders_per_day=args.orders_per_day, report_processing_s=args.report_processing_s,
+                        report_workers=args.report_workers)
     stop_on_signals()
     print(emulator.url, flush=True)
     try:

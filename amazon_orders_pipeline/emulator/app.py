@@ -23,7 +23,13 @@ from amazon_orders_pipeline.emulator.orders_v0 import DATA_ELEMENTS, rdt_grant, 
 from amazon_orders_pipeline.emulator.query import multi as _multi
 from amazon_orders_pipeline.emulator.query import parse_timestamp
 from amazon_orders_pipeline.emulator.query import single as _single
-from amazon_orders_pipeline.emulator.reports import DOCUMENTS_PATH, DOWNLOAD_PATH, REPORTS_PATH, Reports
+from amazon_orders_pipeline.emulator.reports import (
+    DEFAULT_PROCESSING_S,
+    DOCUMENTS_PATH,
+    DOWNLOAD_PATH,
+    REPORTS_PATH,
+    Reports,
+)
 from amazon_orders_pipeline.emulator.seller import (
     MARKETPLACES,
     OrderHistory,
@@ -99,7 +105,7 @@ class EmulatorClock:
 
 class EmulatorState:
     def __init__(self, *, seed: int = 42, speed: float = 1.0, orders_per_day: int = 400,
-                 report_processing_s: float | None = None):
+                 report_processing_s: float | None = None, report_workers: int = 0):
         self.seller = SyntheticSeller(seed=seed, orders_per_day=orders_per_day)
         self.speed = speed
         self.clock = EmulatorClock()
@@ -114,7 +120,8 @@ class EmulatorState:
         self._results: OrderedDict[tuple, list[OrderHistory]] = OrderedDict()
         self._regions: dict[str, str] = {}
         self._lock = threading.Lock()
-        self.reports = Reports(self) if report_processing_s is None else Reports(self, report_processing_s)
+        self.reports = Reports(self, DEFAULT_PROCESSING_S if report_processing_s is None else report_processing_s,
+                               workers=report_workers)
 
     # --- auth ---------------------------------------------------------------------------------
     def issue_token(self, refresh_token: str) -> str:
@@ -673,9 +680,9 @@ class Emulator:
     """A running emulator: `url` to talk to it, `state` to steer it from the same process."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 42, speed: float = 1.0,
-                 orders_per_day: int = 400, report_processing_s: float | None = None):
+                 orders_per_day: int = 400, report_processing_s: float | None = None, report_workers: int = 0):
         self.state = EmulatorState(seed=seed, speed=speed, orders_per_day=orders_per_day,
-                                   report_processing_s=report_processing_s)
+                                   report_processing_s=report_processing_s, report_workers=report_workers)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -697,6 +704,7 @@ class Emulator:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self.state.reports.close()
 
     def __enter__(self) -> Emulator:
         return self.start()

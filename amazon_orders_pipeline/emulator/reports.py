@@ -10,8 +10,10 @@ import hashlib
 import io
 import json
 import logging
+import multiprocessing
 import queue
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -206,15 +208,25 @@ class Reports:
     at a time in the order asked (consecutive windows then share the seller's cached days); a report whose document
     is not made by the end of its processing time stays IN_PROGRESS until it is, as Amazon's do on a busy day."""
 
-    def __init__(self, state, processing_s: float = DEFAULT_PROCESSING_S):
+    def __init__(self, state, processing_s: float = DEFAULT_PROCESSING_S, workers: int = 0):
+        """`workers` > 0: documents are made in that many processes of their own, side by side, as Amazon makes
+        them on its servers; each rebuilds the synthetic seller from its seed (a seller's orders are a function of
+        the seed and the moment, so the documents are the same)."""
         self.state = state
         self.processing_s = processing_s
+        self._pool = None if workers <= 0 else ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+            initargs=(state.seller.seed, state.seller.orders_per_day))
         self._requests: dict[str, ReportRequest] = {}
         self._documents: dict[str, Document] = {}
         self._lock = threading.Lock()
         self._counter = 0
         self._queue: queue.Queue[ReportRequest] = queue.Queue()
         self._worker: threading.Thread | None = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     # --- operations -----------------------------------------------------------------------------
     def create(self, seller: str, raw: bytes) -> tuple[int, dict]:
@@ -365,29 +377,23 @@ class Reports:
             request = self._queue.get()
             if request.cancelled_at is not None:
                 continue
-            try:
-                request.prepared = self._prepare(request, request.created + request.processing)
-            except Exception as e:  # an emulator bug must not leave every later report IN_PROGRESS for ever
-                log.exception("report %s could not be made", request.report_id)
-                request.prepared = (gzip.compress(json.dumps({"errorDetails": f"emulator: {e}"}).encode(), mtime=0),
-                                    "FATAL")
+            job = _job(request)
+            if isinstance(job, tuple):  # FATAL: nothing to make
+                request.prepared = job
+            elif self._pool is None:
+                request.prepared = self._safely(request, lambda job=job: make_document(self.state, job))
+            else:
+                self._pool.submit(_worker_document, job).add_done_callback(
+                    lambda future, request=request: setattr(
+                        request, "prepared", self._safely(request, future.result)))
 
-    def _prepare(self, request: ReportRequest, ended: datetime) -> tuple[bytes | None, str]:
-        """The document and outcome of a report, from the orders as of the end of its processing."""
-        if request.end - request.start > MAX_WINDOW or request.fatal:
-            message = WINDOW_TOO_LONG if not request.fatal else "The report could not be generated. Try again later."
-            return gzip.compress(json.dumps({"errorDetails": message}).encode(), mtime=0), "FATAL"
-        marketplaces = {m for m in MARKETPLACES if region_of(m) == request.region}
-        # Two years of history: older orders are not in any report.
-        start = max(request.start, ended - HISTORY)
-        orders = self.state.window_orders(request.seller, REPORT_TYPES[request.report_type], start,
-                                          request.end, ended, marketplaces=marketplaces) \
-            if start < request.end else []
-        if not orders:
-            return None, "CANCELLED"
-        columns = header(request.report_type, int(request.report_id) % 3)
-        rows = [row for o in orders for row in order_rows(o, ended, columns)]
-        return render(columns, rows, CHARSETS[request.region][1]), "DONE"
+    @staticmethod
+    def _safely(request: ReportRequest, make) -> tuple[bytes | None, str]:
+        try:
+            return make()
+        except Exception as e:  # an emulator bug must not leave every later report IN_PROGRESS for ever
+            log.exception("report %s could not be made", request.report_id)
+            return gzip.compress(json.dumps({"errorDetails": f"emulator: {e}"}).encode(), mtime=0), "FATAL"
 
     def _finish(self, request: ReportRequest) -> None:
         """Processing has ended: the prepared document is served from now on."""
@@ -400,6 +406,60 @@ class Reports:
                 self._documents[document_id] = Document(request.seller, content, CHARSETS[request.region][0])
                 request.document_id = document_id
             request.outcome = outcome
+
+
+@dataclass(frozen=True)
+class DocumentJob:
+    """What a report's document is made from: the seller's orders of the window as of the end of processing."""
+
+    seller: str
+    field: str
+    start: datetime
+    end: datetime
+    as_of: datetime
+    marketplaces: frozenset[str]
+    report_type: str
+    variant: int
+    codec: str
+
+
+def _job(request: ReportRequest) -> DocumentJob | tuple[bytes, str]:
+    """The document job of a report, or its FATAL outcome when there is nothing to make."""
+    if request.end - request.start > MAX_WINDOW or request.fatal:
+        message = WINDOW_TOO_LONG if not request.fatal else "The report could not be generated. Try again later."
+        return gzip.compress(json.dumps({"errorDetails": message}).encode(), mtime=0), "FATAL"
+    ended = request.created + request.processing
+    return DocumentJob(
+        request.seller, REPORT_TYPES[request.report_type],
+        # Two years of history: older orders are not in any report.
+        max(request.start, ended - HISTORY), request.end, ended,
+        frozenset(m for m in MARKETPLACES if region_of(m) == request.region), request.report_type,
+        int(request.report_id) % 3, CHARSETS[request.region][1])
+
+
+def make_document(state, job: DocumentJob) -> tuple[bytes | None, str]:
+    """(gzipped TSV, DONE), or (None, CANCELLED) when the window holds no order."""
+    orders = state.window_orders(job.seller, job.field, job.start, job.end, job.as_of,
+                                 marketplaces=set(job.marketplaces)) if job.start < job.end else []
+    if not orders:
+        return None, "CANCELLED"
+    columns = header(job.report_type, job.variant)
+    rows = [row for o in orders for row in order_rows(o, job.as_of, columns)]
+    return render(columns, rows, job.codec), "DONE"
+
+
+_worker_state = None
+
+
+def _start_worker(seed: int, orders_per_day: int) -> None:
+    global _worker_state
+    from amazon_orders_pipeline.emulator.app import EmulatorState
+
+    _worker_state = EmulatorState(seed=seed, orders_per_day=orders_per_day)
+
+
+def _worker_document(job: DocumentJob) -> tuple[bytes | None, str]:
+    return make_document(_worker_state, job)
 
 
 def _s3_error(code: str, message: str) -> bytes:

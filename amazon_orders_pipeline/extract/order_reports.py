@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +43,9 @@ FATAL_RETRIES = 2
 FATAL_RETRY_S = 1800.0  # Airbyte's wait before asking again after a FATAL; Amazon's cooldowns are ~30 min
 
 log = logging.getLogger(__name__)
+# One document parsed at a time per process: a 30-day document of a large seller takes most of a GB as Python
+# objects, and accounts extracted in threads would otherwise parse side by side (the GIL gains nothing from it).
+_PARSING = threading.Lock()
 
 
 def report_windows(first: date, last: date, now: datetime) -> list[tuple[datetime, datetime]]:
@@ -63,6 +68,7 @@ class LandedReport:
     document_key: str | None
     charset: str | None
     downloaded: bool  # False when an earlier run had landed it
+    records: dict[str, str] | None = None  # the document's order records by day (ISO date -> landing key)
 
 
 @dataclass
@@ -96,6 +102,21 @@ class ReportStore:
         self.landing.put(key, content)
         return key
 
+    def land_records(self, window: tuple[datetime, datetime], report_id: str,
+                     texts_by_day: dict[date, list[str]]) -> dict[str, str]:
+        """A document's order records, one JSON text a line, a file per day: what the load step inserts."""
+        keys = {}
+        for day, texts in sorted(texts_by_day.items()):
+            keys[day.isoformat()] = key = f"{self._window(window)}/records-{report_id}/date={day.isoformat()}.jsonl"
+            self.landing.put(key, "\n".join(texts).encode())
+        return keys
+
+    def read_records(self, key: str) -> list[str]:
+        body = self.landing.get(key)
+        if body is None:
+            raise ExtractError(f"landing object {key} is missing")
+        return body.decode().split("\n") if body else []
+
     def _range(self, first: date, last: date) -> str:
         return f"{self.prefix}/range={first:%Y%m%d}_{last:%Y%m%d}.json"
 
@@ -104,7 +125,8 @@ class ReportStore:
         put_json(self.landing, self._range(first, last), {
             "report_days": [d.isoformat() for d in report_days],
             "reports": [{"window": [w.isoformat() for w in r.window], "status": r.status, "report_id": r.report_id,
-                         "document": r.document_key, "charset": r.charset} for r in result.reports]})
+                         "document": r.document_key, "charset": r.charset, "records": r.records}
+                        for r in result.reports]})
 
     def forget_range(self, first: date, last: date) -> None:
         """A run of these days that goes page by page: an earlier run's reports are no longer what loads them."""
@@ -116,7 +138,8 @@ class ReportStore:
         if doc is None:
             return None
         reports = [LandedReport((datetime.fromisoformat(r["window"][0]), datetime.fromisoformat(r["window"][1])),
-                                r["status"], r["report_id"], r["document"], r["charset"], downloaded=False)
+                                r["status"], r["report_id"], r["document"], r["charset"], downloaded=False,
+                                records=r.get("records"))
                    for r in doc["reports"]]
         return reports, [date.fromisoformat(d) for d in doc["report_days"]]
 
@@ -155,12 +178,13 @@ def plan_history(days: list[date], *, source: str, now: datetime) -> HistoryPlan
 def extract_history(reports: ReportsClient, landing: ObjectStore, *, account_id: str, first: date, last: date,
                     marketplace_ids: list[str] | tuple[str, ...], now: datetime | None = None,
                     sleep: Callable[[float], None] = time.sleep, fatal_retry_s: float = FATAL_RETRY_S,
-                    report_type: str = BY_LAST_UPDATE) -> HistoryResult:
+                    report_type: str = BY_LAST_UPDATE, pii: bool = False) -> HistoryResult:
     """Land the documents of every report window of [first, last]. Every window's report is asked for first (a year
     is 13 requests, inside createReport's burst of 15), so Amazon processes them side by side; then each is waited
     for and downloaded in turn. A window already landed is not asked for again; one whose report was asked for by a
     run that died is polled again by its id. FATAL is asked again after a wait, a bounded number of times, then
-    fails naming the account and window."""
+    fails naming the account and window. Each document's rows are grouped into order records (PII columns dropped
+    unless `pii`) and landed by day as soon as it has landed, while the next report still processes."""
     now = now or datetime.now(UTC)
     store = ReportStore(landing, account_id)
     windows = report_windows(first, last, now)
@@ -173,7 +197,7 @@ def extract_history(reports: ReportsClient, landing: ObjectStore, *, account_id:
         state = states[window]
         if state.get("status") in ("DONE", "CANCELLED"):
             result.reports.append(LandedReport(window, state["status"], state["report_id"], state.get("document"),
-                                               state.get("charset"), downloaded=False))
+                                               state.get("charset"), downloaded=False, records=state.get("records")))
             continue
         fatal = 0
         while True:
@@ -190,12 +214,17 @@ def extract_history(reports: ReportsClient, landing: ObjectStore, *, account_id:
                 state = _ask(reports, store, window, report_type, marketplace_ids)
                 continue
             break
-        key = charset = None
+        key = charset = records = None
         if outcome.document is not None:
             key = store.land(window, outcome.report_id, outcome.document.content)
             charset = outcome.document.charset
-        store.save(window, {**state, "status": outcome.status, "document": key, "charset": charset})
-        result.reports.append(LandedReport(window, outcome.status, outcome.report_id, key, charset, downloaded=True))
+            with _PARSING:
+                records = store.land_records(window, outcome.report_id, record_texts(report_records(
+                    outcome.document.content.decode(charset), pii=pii, fallback_day=window[0].date())))
+        store.save(window, {**state, "status": outcome.status, "document": key, "charset": charset,
+                            "records": records})
+        result.reports.append(LandedReport(window, outcome.status, outcome.report_id, key, charset, downloaded=True,
+                                           records=records))
     return result
 
 
@@ -209,18 +238,30 @@ def _ask(reports: ReportsClient, store: ReportStore, window: tuple[datetime, dat
 
 
 def window_records(store: ReportStore, reports: list[LandedReport], days: list[date], *, pii: bool
-                   ) -> Iterator[tuple[list[date], dict[date, list[dict]]]]:
-    """Per landed report, the `days` its window covers and their order records: one window's records in memory at
-    a time. An order whose last update falls on none of `days` is left out (its day was not asked for)."""
+                   ) -> Iterator[tuple[list[date], Callable[[date], list[str]]]]:
+    """Per landed report, the `days` its window covers and a reader of one day's order records (JSON texts), so
+    that a day at a time is in memory. An order whose last update falls on none of `days` is left out (its day was
+    not asked for). A report landed without its records (by an older release) has its document parsed here."""
     wanted = set(days)
     for report in reports:
         start, end = report.window
         covered = [d for d in sorted(wanted) if start <= datetime(d.year, d.month, d.day, tzinfo=UTC) < end]
         if not covered:
             continue
-        by_day = {} if report.document_key is None else report_records(store.read(report), pii=pii,
-                                                                         fallback_day=covered[0])
-        yield covered, {d: r for d, r in by_day.items() if d in wanted}
+        if report.records is not None:
+            keys = report.records
+            yield covered, lambda day, keys=keys: store.read_records(keys[day.isoformat()]) \
+                if day.isoformat() in keys else []
+        else:
+            parsed = {} if report.document_key is None else record_texts(
+                report_records(store.read(report), pii=pii, fallback_day=covered[0]))
+            yield covered, lambda day, parsed=parsed: parsed.get(day, [])
+
+
+def record_texts(by_day: dict[date, list[dict]]) -> dict[date, list[str]]:
+    """Order records as compact JSON texts, each serialized once (the raw page is made of the same texts)."""
+    return {day: [json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in records]
+            for day, records in by_day.items()}
 
 
 def _sum(values: list[str | None]) -> str:

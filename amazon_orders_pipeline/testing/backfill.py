@@ -4,12 +4,14 @@ emulator and the pipeline each in a process of their own, then the marts against
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import resource
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -30,11 +32,13 @@ SEARCH_ORDERS_RATE, SEARCH_ORDERS_BURST, PAGE_SIZE = 0.0056, 20, 100
 SEED = 17
 
 
-def start_emulator(orders_per_day: int, processing_s: float, speed: float) -> tuple[subprocess.Popen, str]:
+def start_emulator(orders_per_day: int, processing_s: float, speed: float,
+                   report_workers: int) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline.emulator", "--port", "0", "--speed",
                              str(speed), "--seed", str(SEED), "--orders-per-day",
                              str(round(orders_per_day / US_SHARE)), "--report-processing-s",
-                             str(processing_s * speed)], stdout=subprocess.PIPE, text=True)
+                             str(processing_s * speed), "--report-workers", str(report_workers)],
+                            stdout=subprocess.PIPE, text=True)
     return proc, proc.stdout.readline().strip()
 
 
@@ -50,7 +54,7 @@ def run_pipeline(env: dict[str, str], first: date, last: date, log: Path) -> tup
     started = time.monotonic()
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline.history", "--start", str(first),
-                                 "--end", str(last)], env={**os.environ, **env}, stdout=out,
+                                 "--end", str(last), "--no-exports"], env={**os.environ, **env}, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         done = threading.Event()
 
@@ -66,29 +70,35 @@ def run_pipeline(env: dict[str, str], first: date, last: date, log: Path) -> tup
     return code, time.monotonic() - started, peak[0]
 
 
-def compare(db: str, orders_per_day: int, first: date, last: date) -> dict:
-    """Order ids in the marts against the seller's orders last updated in [first, last] (rebuilt here from the
-    same seed, a window at a time): lost, extra and duplicated. Orders updated again after `last` are in no report
-    of the range (the daily runs bring them), so they are left out on both sides."""
+def _truth_chunk(orders_per_day: int, first: date, days: int, now: datetime) -> tuple[list[str], int]:
+    """The seller's order ids last updated in `days` days from `first` (as of `now`), and the searchOrders pages
+    those days' windows would take."""
     state = EmulatorState(seed=SEED, orders_per_day=round(orders_per_day / US_SHARE))
-    seller, marketplaces = seller_key(emulator_refresh_token(ACCOUNT)), set(MARKETPLACES)
+    seller = seller_key(emulator_refresh_token(ACCOUNT))
+    ids, pages = [], 0
+    for d in range(days):
+        start = datetime(first.year, first.month, first.day, tzinfo=UTC) + timedelta(days=d)
+        day_ids = [o.order_id for o in state.window_orders(seller, "lastUpdated", start, start + timedelta(days=1),
+                                                           now, marketplaces=set(MARKETPLACES))]
+        pages += max(1, math.ceil(len(day_ids) / PAGE_SIZE))
+        ids.extend(day_ids)
+    return ids, pages
+
+
+def compare(db: str, orders_per_day: int, first: date, last: date) -> dict:
+    """Order ids in the marts against the seller's orders last updated in [first, last] (rebuilt from the same seed,
+    30 days at a time in two processes): lost, extra and duplicated. Orders updated again after `last` are in no
+    report of the range (the daily runs bring them), so they are left out on both sides."""
     now = datetime.now(UTC)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
-    moved = {o.order_id for o in state.window_orders(seller, "lastUpdated", end, now + timedelta(days=1), now,
-                                                       marketplaces=marketplaces)}
-    truth: set[str] = set()
-    pages = 0
-    day = first
-    while day <= last:
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        step = min(timedelta(days=30), end - start)
-        for d in range(step.days):
-            ids = [o.order_id for o in state.window_orders(
-                seller, "lastUpdated", start + timedelta(days=d), start + timedelta(days=d + 1), now,
-                marketplaces=marketplaces)]
-            pages += max(1, math.ceil(len(ids) / PAGE_SIZE))
-            truth.update(i for i in ids if i not in moved)
-        day += step
+    chunks = [(first + timedelta(days=n), min(30, (last - first).days + 1 - n))
+              for n in range(0, (last - first).days + 1, 30)]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        later = pool.submit(_truth_chunk, orders_per_day, last + timedelta(days=1), (now.date() - last).days + 1,
+                            now)
+        results = list(pool.map(_truth_chunk, *zip(*[(orders_per_day, f, n, now) for f, n in chunks], strict=True)))
+        moved = set(later.result()[0])
+    truth = {i for ids, _ in results for i in ids} - moved
+    pages = sum(p for _, p in results)
     with duckdb.connect(db, read_only=True) as conn:
         rows = conn.execute("select order_id from main.orders where account_id = ?", [ACCOUNT]).fetchall()
         duplicated = conn.execute(
@@ -100,12 +110,12 @@ def compare(db: str, orders_per_day: int, first: date, last: date) -> dict:
 
 
 def run_backfill(workdir: Path, days: int, orders_per_day: int, processing_s: float = 60.0,
-                 speed: float = 1.0) -> dict:
+                 speed: float = 1.0, report_workers: int = 2) -> dict:
     accounts = workdir / "accounts.yaml"
     accounts.write_text(f"accounts:\n  - id: {ACCOUNT}\n    region: NA\n    marketplace_ids: {MARKETPLACES}\n")
     last = datetime.now(UTC).date() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
-    emulator, url = start_emulator(orders_per_day, processing_s, speed)
+    emulator, url = start_emulator(orders_per_day, processing_s, speed, report_workers)
     try:
         env = emulator_env(url, workdir, accounts, partitions_start=first.isoformat())
         emulator_cpu = cpu_s(emulator.pid)
@@ -123,6 +133,7 @@ def run_backfill(workdir: Path, days: int, orders_per_day: int, processing_s: fl
     bound = max(0, pages - SEARCH_ORDERS_BURST) / SEARCH_ORDERS_RATE
     return {
         "days": days, "orders_per_day": orders_per_day, "report_processing_s": processing_s,
+        "emulator_report_workers": report_workers,
         "exit_code": code, "orders": checked.get("orders"), "reports": reports, "wall_s": round(wall, 1),
         "search_orders_pages": pages, "search_orders_bound_s": round(bound),
         "speedup": round(bound / wall, 1) if wall else None, "peak_rss_mb": round(peak),
