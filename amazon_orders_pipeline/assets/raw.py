@@ -225,8 +225,8 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
         accounts = _accounts(sp_api, by_account)
         store = landing.store()
         Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
-        pages = orders = report_records = 0
-        api_versions = set()
+        pages = orders = report_records = size = without_items = 0
+        api_versions, attempts = set(), []
         for account_id, days in by_account.items():
             account = accounts[account_id]
             reports = ReportStore(store, account_id)
@@ -245,14 +245,18 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             for day in days:
                 if day in report_days:
                     continue
-                window = load_day(context, store, duckdb, account_id, day)
+                window, attempt_id = load_day(context, store, duckdb, account_id, day)
                 pages += len(window.pages)
                 orders += sum(p.order_count for p, _ in window.pages)
+                size += sum(len(b) for _, b in window.pages)
+                without_items += len(window.orders_without_items)
+                attempts.append(attempt_id)
                 if window.pages:
                     api_versions.add(window.pages[0][0].api_version)
         yield dg.MaterializeResult(asset_key=ORDER_PAGES_KEY, metadata={
-            "pages": pages, "orders": orders, "report_records": report_records,
-            "api_version": ", ".join(sorted(api_versions)) or "none"})
+            "pages": pages, "orders": orders, "bytes": size, "orders_without_items": without_items,
+            "report_records": report_records, "api_version": ", ".join(sorted(api_versions)) or "none",
+            **({"attempt_id": attempts[0]} if len(attempts) == 1 else {})})
         yield dg.MaterializeResult(asset_key=ORDER_RECORDS_KEY, metadata={"records": orders + report_records})
 
     return order_pages
@@ -269,4 +273,4 @@ def load_day(context: dg.AssetExecutionContext, store, duckdb: WarehouseResource
     with duckdb.get_connection(log=context.log) as conn:
         window = load_landed(conn, pages, account_id, day, state["attempt_id"], state["pages"])
     mark_loaded(store, account_id, day, state["attempt_id"])
-    return window
+    return window, state["attempt_id"]
