@@ -18,8 +18,8 @@ Prints one JSON object: `orders`, `reports` (createReport calls), `wall_s` (the 
 `search_orders_bound_s` (what searchOrders alone would need for the same days at Amazon's quota: one page of 100
 orders per day's window at least, a burst of 20, then 0.0056 pages/s), `speedup` = bound / wall, `peak_rss_mb` (the
 history command's processes, dbt included, sampled every 0.5 s), `pipeline_cpu_s` and `emulator_cpu_s` (CPU
-seconds each used meanwhile: the emulator makes every report's orders, all four marketplaces', on one core), `lost`,
-`extra` and `duplicated` against the seller's orders. Exits 1 if the command failed or an order was lost, extra
+seconds each used meanwhile, the emulator's report workers included), `lost`, `extra` and `duplicated` against the
+seller's orders. Exits 1 if the command failed or an order was lost, extra
 or duplicated.
 """
 

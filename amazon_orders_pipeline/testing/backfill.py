@@ -43,9 +43,17 @@ def start_emulator(orders_per_day: int, processing_s: float, speed: float,
 
 
 def cpu_s(pid: int) -> float:
-    """A live process's CPU time so far (user + system), from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """The CPU time so far (user + system) of a live process and its live children (the emulator's report
+    workers), from /proc/<pid>/stat."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def run_pipeline(env: dict[str, str], first: date, last: date, log: Path) -> tuple[int, float, float]:
