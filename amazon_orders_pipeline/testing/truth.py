@@ -3,6 +3,7 @@ and what they do hold. Shared by the tests and the benchmarks that check correct
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -73,3 +74,35 @@ def orders_against_truth(db: str, control: EmulatorControl, account_id: str, sta
                                                         marketplace_ids)}
     with duckdb.connect(db, read_only=True) as conn:
         return marts_and_truth(conn, account_id, truth, moved)
+
+
+def orders_against_truth_by_sku(db: str, control: EmulatorControl, account_id: str, start: datetime, end: datetime,
+                                marketplace_ids: list[str], api_version: str | None = None) -> tuple[dict, dict]:
+    """(marts, emulator) for marts that may hold orders from order reports, whose lines have no item id in some
+    headers: the orders as (id, status), and the lines summed by (order, SKU) as quantities and line totals.
+    Orders the emulator changed again since `end` are left out on both sides. `api_version`: only the marts' orders
+    whose current version came from that source."""
+    token = emulator_refresh_token(account_id)
+    moved = {o["orderId"] for o in control.ground_truth(token, end, datetime.now(UTC) + timedelta(days=1),
+                                                        marketplace_ids)}
+    truth = [o for o in control.ground_truth(token, start, end, marketplace_ids) if o["orderId"] not in moved]
+    want = {"orders": sorted((o["orderId"], o["fulfillment"]["fulfillmentStatus"]) for o in truth),
+            "quantities": Counter(), "totals": {}}
+    for o in truth:
+        for i in o["orderItems"]:
+            key = (o["orderId"], i["product"]["sellerSku"])
+            want["quantities"][key] += i["quantityOrdered"]
+            if "price" in i["product"]:
+                want["totals"][key] = want["totals"].get(key, 0) + \
+                    Decimal(i["product"]["price"]["unitPrice"]["amount"]) * i["quantityOrdered"]
+    with duckdb.connect(db, read_only=True) as conn:
+        source = "" if api_version is None else " and api_version = ?"
+        params = [account_id] + ([] if api_version is None else [api_version])
+        orders = conn.execute("select order_id, order_status from main.orders where account_id = ?" + source
+                              + " order by all", params).fetchall()
+        lines = conn.execute("select order_id, sku, sum(quantity_ordered), sum(line_total_amount) "
+                             "from main.order_items where account_id = ? group by all", [account_id]).fetchall()
+    got = {"orders": [o for o in orders if o[0] not in moved],
+           "quantities": Counter({(o, s): q for o, s, q, _ in lines if o not in moved}),
+           "totals": {(o, s): t for o, s, _, t in lines if t is not None and o not in moved}}
+    return got, want
