@@ -26,12 +26,9 @@ or duplicated.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import tempfile
-from pathlib import Path
 
 from amazon_orders_pipeline.testing.backfill import ok, run_backfill
+from benchmarks import add_keep, run_in_workdir
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -42,17 +39,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--speed", type=float, default=1.0, help="multiplies the emulator's quotas")
     parser.add_argument("--report-workers", type=int, default=2,
                         help="emulator processes making report documents (0: one thread of the emulator)")
-    parser.add_argument("--keep", type=Path, default=None, help="work in this directory and keep it")
+    add_keep(parser)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = args.keep or Path(tmp)
-        workdir.mkdir(parents=True, exist_ok=True)
-        result = run_backfill(workdir, args.days, args.orders_per_day, args.report_processing_s, args.speed,
-                              args.report_workers)
-    print(json.dumps(result))
-    if not ok(result):
-        sys.exit(1)
-    return result
+    return run_in_workdir(args.keep, lambda workdir: run_backfill(
+        workdir, args.days, args.orders_per_day, args.report_processing_s, args.speed, args.report_workers), ok)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,9 @@ getOrderItems calls).
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import tempfile
-from pathlib import Path
 
 from amazon_orders_pipeline.testing.load import ok, run_load
+from benchmarks import add_keep, run_in_workdir
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -38,17 +35,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--speed", type=float, default=50.0)
     parser.add_argument("--max-concurrent-runs", type=int, default=None,
                         help="default: the repository's dagster.yaml")
-    parser.add_argument("--keep", type=Path, default=None, help="work in this directory and keep it")
+    add_keep(parser)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = args.keep or Path(tmp)
-        workdir.mkdir(parents=True, exist_ok=True)
-        result = run_load(workdir, args.accounts, args.days, args.orders_per_day, args.speed,
-                          args.max_concurrent_runs)
-    print(json.dumps(result))
-    if not ok(result):
-        sys.exit(1)
-    return result
+    return run_in_workdir(args.keep, lambda workdir: run_load(
+        workdir, args.accounts, args.days, args.orders_per_day, args.speed, args.max_concurrent_runs), ok)
 
 
 if __name__ == "__main__":

@@ -68,12 +68,20 @@ def orders_against_truth(db: str, control: EmulatorControl, account_id: str, sta
                          marketplace_ids: list[str]) -> tuple[list[tuple], list[tuple]]:
     """(marts, emulator) for one account's orders and order lines changed in [start, end), as `marts_and_truth`
     compares them; orders the emulator changed again since `end` are left out."""
+    truth, moved = control_truth(control, account_id, start, end, marketplace_ids)
+    with duckdb.connect(db, read_only=True) as conn:
+        return marts_and_truth(conn, account_id, truth, moved)
+
+
+def control_truth(control: EmulatorControl, account_id: str, start: datetime, end: datetime,
+                  marketplace_ids: list[str]) -> tuple[list[dict], set[str]]:
+    """Over the emulator's control endpoint: the account's orders last updated in [start, end), and the ids of those
+    it has changed again since `end`."""
     token = emulator_refresh_token(account_id)
     truth = control.ground_truth(token, start, end, marketplace_ids)
     moved = {o["orderId"] for o in control.ground_truth(token, end, datetime.now(UTC) + timedelta(days=1),
                                                         marketplace_ids)}
-    with duckdb.connect(db, read_only=True) as conn:
-        return marts_and_truth(conn, account_id, truth, moved)
+    return truth, moved
 
 
 def orders_against_truth_by_sku(db: str, control: EmulatorControl, account_id: str, start: datetime, end: datetime,
@@ -82,10 +90,8 @@ def orders_against_truth_by_sku(db: str, control: EmulatorControl, account_id: s
     headers: the orders as (id, status), and the lines summed by (order, SKU) as quantities and line totals.
     Orders the emulator changed again since `end` are left out on both sides. `api_version`: only the marts' orders
     whose current version came from that source."""
-    token = emulator_refresh_token(account_id)
-    moved = {o["orderId"] for o in control.ground_truth(token, end, datetime.now(UTC) + timedelta(days=1),
-                                                        marketplace_ids)}
-    truth = [o for o in control.ground_truth(token, start, end, marketplace_ids) if o["orderId"] not in moved]
+    truth, moved = control_truth(control, account_id, start, end, marketplace_ids)
+    truth = [o for o in truth if o["orderId"] not in moved]
     want = {"orders": sorted((o["orderId"], o["fulfillment"]["fulfillmentStatus"]) for o in truth),
             "quantities": Counter(), "totals": {}}
     for o in truth:
