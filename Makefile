@@ -55,6 +55,7 @@ bench: $(MANIFEST)
 	$(BIN)/python -m benchmarks.extract --api v0
 	$(BIN)/python -m benchmarks.transform --orders 1000000
 	$(BIN)/python -m benchmarks.backfill --days 365 --orders-per-day 5000
+	$(BIN)/python -m benchmarks.freshness
 
 lint: $(STAMP)
 	$(BIN)/ruff check amazon_orders_pipeline amazon_orders_pipeline_tests benchmarks

@@ -38,6 +38,7 @@ class Account:
     pii: bool = False
     api_version: str = "2026-01-01"
     history_source: str = "reports"
+    seller_id: str | None = None  # the selling partner (merchant) id ORDER_CHANGE notifications name
 
     def credentials(self, environ: Mapping[str, str] = os.environ) -> LwaCredentials | None:
         """The account's LWA credentials from the environment, or None when none are set (emulator mode)."""
@@ -89,6 +90,10 @@ def load_accounts(path: str | Path) -> list[Account]:
         history_source = str(e.get("history_source", "reports" if api_version == "2026-01-01" else "api"))
         if history_source not in HISTORY_SOURCES:
             raise ConfigError(f"{where}: history_source must be one of {HISTORY_SOURCES}, got {history_source!r}")
+        seller_id = e.get("seller_id")
+        if seller_id is not None and not re.fullmatch(r"[A-Z0-9]{8,20}", str(seller_id)):
+            raise ConfigError(f"{where}: seller_id must be the selling partner id (upper-case letters and digits), "
+                              f"got {seller_id!r}")
         accounts.append(Account(
             id=account_id,
             region=region,
@@ -99,6 +104,7 @@ def load_accounts(path: str | Path) -> list[Account]:
             pii=bool(e.get("pii", False)),
             api_version=api_version,
             history_source=history_source,
+            seller_id=None if seller_id is None else str(seller_id),
         ))
     ids = [a.id for a in accounts]
     if len(set(ids)) != len(ids):

@@ -127,5 +127,6 @@ CHECKS = [order_checks]
 
 
 def build_freshness_checks(keys: list[dg.AssetKey], deadline_cron: str) -> list[dg.AssetChecksDefinition]:
-    """Per daily partition: the newest complete day of each asset is materialized by the deadline (UTC cron)."""
+    """Per daily partition: the partition that is the newest at the deadline (UTC cron) is materialized by then. As
+    today is a partition, that is the day of the deadline, which the intraday sweeps materialize from 00:15."""
     return list(dg.build_time_partition_freshness_checks(assets=keys, deadline_cron=deadline_cron, timezone="UTC"))

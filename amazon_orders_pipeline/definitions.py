@@ -10,21 +10,26 @@ from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.checks import CHECKS, build_freshness_checks
 from amazon_orders_pipeline.execution import EXECUTOR
 from amazon_orders_pipeline.resources import build_resources
-from amazon_orders_pipeline.schedules import build_daily_extract
+from amazon_orders_pipeline.schedules import build_extract_schedules
+from amazon_orders_pipeline.sensors import build_order_change_sensor
 from amazon_orders_pipeline.settings import Settings
 
 
 def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     settings = Settings.from_env(environ)
     assets = build_assets(settings)
-    job, schedule = build_daily_extract(assets.raw_partitions, assets.account_ids, settings.lookback_days)
+    job, schedules = build_extract_schedules(assets.raw_partitions, assets.account_ids, settings.lookback_days,
+                                             settings.sweep_interval_minutes)
+    sensors = [build_order_change_sensor(job, assets.account_ids, settings)] if settings.order_change_queue_url \
+        else []
     freshness = build_freshness_checks([*assets.mart_keys, *assets.export_keys], settings.freshness_deadline_cron)
     return dg.Definitions(
         assets=assets.all,
         asset_checks=[*CHECKS, *freshness],
         jobs=[job],
-        schedules=[schedule],
-        sensors=[dg.build_sensor_for_freshness_checks(freshness_checks=freshness, name="freshness_checks_sensor")],
+        schedules=schedules,
+        sensors=[dg.build_sensor_for_freshness_checks(freshness_checks=freshness, name="freshness_checks_sensor"),
+                 *sensors],
         resources=build_resources(settings),
         executor=EXECUTOR,
     )

@@ -11,8 +11,9 @@ import dagster as dg
 from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.assets.dbt import DBT_ASSETS_OP
 from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
-from amazon_orders_pipeline.assets.raw import RAW_KEYS
+from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, RAW_KEYS
 from amazon_orders_pipeline.checks import CHECKS
+from amazon_orders_pipeline.extract.increments import WINDOW
 from amazon_orders_pipeline.resources import build_resources
 from amazon_orders_pipeline.settings import Settings
 
@@ -35,17 +36,28 @@ def materialize_raw(day: date, account_id: str, *, environ: Mapping[str, str] = 
 def materialize_raw_range(first: date, last: date, account_ids: list[str], *,
                           environ: Mapping[str, str] = os.environ, resources: dict | None = None,
                           instance: dg.DagsterInstance | None = None,
-                          raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+                          raise_on_error: bool = True, mode: str = WINDOW) -> dg.ExecuteInProcessResult:
     """The extract stage for [first, last] of `account_ids` as one run, as a backfill of them runs it: the accounts
-    must be neighbours in the accounts file's order (all of them, or one), since a run's range spans both."""
+    must be neighbours in the accounts file's order (all of them, or one), since a run's range spans both. `mode`:
+    the run's extract mode (window, sweep or recheck; see assets/raw.py)."""
     settings = Settings.from_env(environ)
     order = [a.id for a in settings.accounts()]
     span = order[order.index(account_ids[0]):order.index(account_ids[-1]) + 1]
     if span != list(account_ids):
         raise ValueError(f"accounts {account_ids} are not neighbours in the accounts file ({order})")
     tags = {"dagster/asset_partition_range_start": f"{account_ids[0]}|{first.isoformat()}",
-            "dagster/asset_partition_range_end": f"{account_ids[-1]}|{last.isoformat()}"}
-    return dg.materialize(build_assets(settings).all, selection=list(RAW_KEYS), tags=tags,
+            "dagster/asset_partition_range_end": f"{account_ids[-1]}|{last.isoformat()}", EXTRACT_MODE_TAG: mode}
+    return materialize_raw_tags(tags, environ=environ, resources=resources, instance=instance,
+                                raise_on_error=raise_on_error)
+
+
+def materialize_raw_tags(tags: Mapping[str, str], *, environ: Mapping[str, str] = os.environ,
+                         resources: dict | None = None, instance: dg.DagsterInstance | None = None,
+                         raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """The extract stage as one run with these tags (a partition range, an extract mode), as a schedule's or a
+    sensor's run request makes it."""
+    settings = Settings.from_env(environ)
+    return dg.materialize(build_assets(settings).all, selection=list(RAW_KEYS), tags=dict(tags),
                           resources=resources or build_resources(settings),
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
                           run_config=QUIET)

@@ -9,8 +9,9 @@ import dagster as dg
 
 
 def daily_partitions(start_date: str) -> dg.DailyPartitionsDefinition:
-    # end_offset=0: the newest partition is yesterday, the last complete UTC day.
-    return dg.DailyPartitionsDefinition(start_date=start_date, timezone="UTC")
+    # end_offset=1: the newest partition is today, whose change window grows during the day by sweeps
+    # (extract/increments.py) and closes after midnight.
+    return dg.DailyPartitionsDefinition(start_date=start_date, timezone="UTC", end_offset=1)
 
 
 def account_partitions(account_ids: Sequence[str]) -> dg.StaticPartitionsDefinition:

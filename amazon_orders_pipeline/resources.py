@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping
 
 import dagster as dg
+import requests
 from dagster_dbt import DbtCliResource
 
 from amazon_orders_pipeline.accounts import Account, load_accounts
@@ -18,7 +19,7 @@ from amazon_orders_pipeline.settings import (
     DEFAULT_LANDING_DIR,
     Settings,
 )
-from amazon_orders_pipeline.sp_api.auth import LwaCredentials
+from amazon_orders_pipeline.sp_api.auth import GrantlessAuth, LwaCredentials
 from amazon_orders_pipeline.sp_api.client import LWA_TOKEN_URL, REGION_ENDPOINTS, RetryPolicy, SpApiClient
 from amazon_orders_pipeline.sp_api.reports import Polling, ReportsClient
 from amazon_orders_pipeline.stores import ObjectStore, store_from_settings
@@ -54,6 +55,7 @@ class SpApiResource(dg.ConfigurableResource):
     retry_base_delay_s: float = 1.0
     max_attempts: int = 8
     report_poll_s: float = 2.0  # the first wait for a report; each next one doubles, up to 30 s
+    sweep_overlap_s: float = 300.0  # SWEEP_OVERLAP_MINUTES: what a sweep re-reads before the last one's end
 
     def reports_client(self, account: Account) -> ReportsClient:
         return ReportsClient(self.client_for(account), polling=Polling(first_s=self.report_poll_s))
@@ -61,19 +63,49 @@ class SpApiResource(dg.ConfigurableResource):
     def accounts(self) -> dict[str, Account]:
         return {a.id: a for a in load_accounts(self.accounts_file)}
 
-    def client_for(self, account: Account, environ: Mapping[str, str] = os.environ) -> SpApiClient:
+    def _access(self, account: Account, environ: Mapping[str, str]) -> tuple[str, str, LwaCredentials]:
+        """(endpoint, LWA token URL, credentials) of an account."""
         credentials = account.credentials(environ)
-        retry = RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.retry_base_delay_s)
         if credentials is None:
             # No credentials: the emulator. Its refresh token is derived from the account id, so each account
             # is its own synthetic seller with its own quota.
             endpoint = self.endpoint or embedded_emulator_url(self.emulator_speed)
             token_url = self.lwa_token_url or f"{endpoint.rstrip('/')}/auth/o2/token"
-            credentials = LwaCredentials("emulator-client", "emulator-secret", emulator_refresh_token(account.id))
-        else:
-            endpoint = self.endpoint or REGION_ENDPOINTS[account.region]
-            token_url = self.lwa_token_url or LWA_TOKEN_URL
-        return SpApiClient.for_credentials(endpoint, token_url, credentials, retry=retry)
+            return endpoint, token_url, LwaCredentials("emulator-client", "emulator-secret",
+                                                       emulator_refresh_token(account.id))
+        return (self.endpoint or REGION_ENDPOINTS[account.region], self.lwa_token_url or LWA_TOKEN_URL,
+                credentials)
+
+    def _retry(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.retry_base_delay_s)
+
+    def client_for(self, account: Account, environ: Mapping[str, str] = os.environ) -> SpApiClient:
+        endpoint, token_url, credentials = self._access(account, environ)
+        return SpApiClient.for_credentials(endpoint, token_url, credentials, retry=self._retry())
+
+    def grantless_client_for(self, account: Account, scope: str,
+                             environ: Mapping[str, str] = os.environ) -> SpApiClient:
+        """A client for grantless operations of the account's region, authorised as the application (its client id
+        and secret), not as the seller."""
+        endpoint, token_url, credentials = self._access(account, environ)
+        session = requests.Session()
+        auth = GrantlessAuth(token_url, credentials, scope, session=session)
+        return SpApiClient(endpoint, auth, session=session, retry=self._retry())
+
+    def seller_ids(self, environ: Mapping[str, str] = os.environ) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+        """SellerId -> [(account id, its marketplaces)]: how an ORDER_CHANGE notification finds its account. An
+        account's `seller_id` from the accounts file; an emulator account's, the one the emulator gives it."""
+        out: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for account in self.accounts().values():
+            seller_id = account.seller_id
+            if seller_id is None and account.credentials(environ) is None:
+                from amazon_orders_pipeline.emulator.app import seller_key
+                from amazon_orders_pipeline.emulator.notifications import selling_partner_id
+
+                seller_id = selling_partner_id(seller_key(emulator_refresh_token(account.id)))
+            if seller_id is not None:
+                out.setdefault(seller_id, []).append((account.id, account.marketplace_ids))
+        return out
 
 
 class StoreResource(dg.ConfigurableResource):
@@ -116,6 +148,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             endpoint=settings.sp_api_endpoint,
             lwa_token_url=settings.lwa_token_url,
             emulator_speed=settings.emulator_speed,
+            sweep_overlap_s=settings.sweep_overlap_minutes * 60.0,
         ),
         "landing": LandingResource(
             local_dir=settings.landing_dir,

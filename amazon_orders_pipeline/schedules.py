@@ -1,5 +1,5 @@
-"""The daily schedule: extract each new UTC day for every account, re-extract the lookback days, and let the
-transform and exports follow each day once its extraction has landed."""
+"""The extract schedules: intraday sweeps of today, and after each UTC day closes, its last sweep plus a late
+re-check of the lookback days. The transform and exports follow each day once its extraction has landed."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from amazon_orders_pipeline.assets.raw import RAW_KEYS
+from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, RAW_KEYS, RECHECK
+from amazon_orders_pipeline.extract.increments import SWEEP
+from amazon_orders_pipeline.extract.landing import MIN_LAG
 
 # 00:20 UTC: the day's window must end at least 2 minutes before a request, and Amazon's index lags a little more.
 DAILY_CRON = "20 0 * * *"
 EXTRACT_JOB = "daily_extract"
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+# Sweep rounds in the first hour after midnight also sweep yesterday, so it closes within minutes, before the daily
+# close at 00:20 (which then finds it closed).
+CLOSE_WITHIN = timedelta(hours=1)
 
 
 def days_to_extract(scheduled_at: datetime, lookback: int) -> list[date]:
@@ -28,26 +34,73 @@ def after_extraction(lookback: int) -> dg.AutomationCondition:
     transform waits until all of them have landed."""
     return dg.AutomationCondition.eager().replace(
         dg.AutomationCondition.in_latest_time_window(),
-        dg.AutomationCondition.in_latest_time_window(timedelta(days=lookback + 1)),
+        # Today, the day that closed, and the lookback days before it.
+        dg.AutomationCondition.in_latest_time_window(timedelta(days=lookback + 2)),
     )
 
 
-def build_daily_extract(raw_partitions: dg.MultiPartitionsDefinition, account_ids: Sequence[str],
-                        lookback: int) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
+def partition_range(days: Sequence[date], account_ids: Sequence[str]) -> dict[str, str]:
+    """The run tags of one run over days x accounts (the accounts in the accounts file's order)."""
+    first = dg.MultiPartitionKey({"date": min(days).isoformat(), "account": account_ids[0]})
+    last = dg.MultiPartitionKey({"date": max(days).isoformat(), "account": account_ids[-1]})
+    return {RANGE_START: str(first), RANGE_END: str(last)}
+
+
+def days_to_sweep(at: datetime) -> list[date]:
+    """The days a sweep round at `at` sweeps: today once its window has opened, and yesterday in the hour after
+    midnight."""
+    at = at.astimezone(UTC)
+    today = at.date()
+    midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    days = [today - timedelta(days=1)] if at - midnight < CLOSE_WITHIN else []
+    return days + ([today] if at - MIN_LAG > midnight else [])
+
+
+def extraction_running(instance: dg.DagsterInstance, mode: str) -> bool:
+    """Whether a run of this extract mode is queued or running."""
+    runs = instance.get_run_records(dg.RunsFilter(
+        tags={EXTRACT_MODE_TAG: mode},
+        statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                  dg.DagsterRunStatus.STARTED]), limit=1)
+    return bool(runs)
+
+
+def build_extract_schedules(raw_partitions: dg.MultiPartitionsDefinition, account_ids: Sequence[str],
+                            lookback: int, sweep_minutes: int
+                            ) -> tuple[dg.UnresolvedAssetJobDefinition, list[dg.ScheduleDefinition]]:
     job = dg.define_asset_job(EXTRACT_JOB, selection=dg.AssetSelection.assets(*RAW_KEYS),
                               partitions_def=raw_partitions,
-                              description="Extract one (day, account) change window and load its pages.")
+                              description="Extract change windows and load their pages (the run tag "
+                                          f"{EXTRACT_MODE_TAG} says how: window, sweep or recheck).")
 
     @dg.schedule(job=job, cron_schedule=DAILY_CRON, execution_timezone="UTC", name="daily_extract_schedule",
-                 description=f"After each UTC day closes: extract it for every account, and the {lookback} days "
-                             "before it again. The transform and exports follow by automation.")
+                 description=f"After each UTC day closes: its last sweep for every account, then a late re-check "
+                             f"of the {lookback} days before it through order reports (page by page for accounts "
+                             "whose history_source is api). The transform and exports follow by automation.")
     def daily_extract_schedule(context: dg.ScheduleEvaluationContext):
         scheduled_at = context.scheduled_execution_time
         days = days_to_extract(scheduled_at, lookback)
-        for day in days:
-            for account_id in account_ids:
-                key = dg.MultiPartitionKey({"date": day.isoformat(), "account": account_id})
-                yield dg.RunRequest(run_key=f"{scheduled_at.date().isoformat()}:{key}", partition_key=key,
-                                    tags={"lookback": "true" if day != days[-1] else "false"})
+        closed, recheck = days[-1], days[:-1]
+        stamp = scheduled_at.date().isoformat()
+        yield dg.RunRequest(run_key=f"{stamp}:close", tags={
+            **partition_range([closed], account_ids), EXTRACT_MODE_TAG: SWEEP, "lookback": "false"})
+        if recheck:
+            yield dg.RunRequest(run_key=f"{stamp}:recheck", tags={
+                **partition_range(recheck, account_ids), EXTRACT_MODE_TAG: RECHECK, "lookback": "true"})
 
-    return job, daily_extract_schedule
+    @dg.schedule(job=job, cron_schedule=f"*/{sweep_minutes} * * * *", execution_timezone="UTC",
+                 name="intraday_sweep_schedule",
+                 description=f"Every {sweep_minutes} minutes: one run that sweeps every account's today (and, in the "
+                             "hour after midnight, yesterday's close): only what changed since the last landed "
+                             "sweep, with an overlap. Skipped while the previous round still runs.")
+    def intraday_sweep_schedule(context: dg.ScheduleEvaluationContext):
+        at = context.scheduled_execution_time
+        days = days_to_sweep(at)
+        if not days:
+            return dg.SkipReason(f"{at.isoformat()}: today's change window has not opened yet")
+        if extraction_running(context.instance, SWEEP):
+            return dg.SkipReason("the previous sweep round is still queued or running")
+        return dg.RunRequest(run_key=f"sweep:{at.isoformat()}",
+                             tags={**partition_range(days, account_ids), EXTRACT_MODE_TAG: SWEEP})
+
+    return job, [daily_extract_schedule, intraday_sweep_schedule]

@@ -18,6 +18,8 @@ DEFAULT_START_DATE = "2026-01-01"
 DEFAULT_LOOKBACK_DAYS = 2
 DEFAULT_EMULATOR_SPEED = 100.0
 DEFAULT_FRESHNESS_DEADLINE_CRON = "0 3 * * *"
+DEFAULT_SWEEP_INTERVAL_MINUTES = 15
+DEFAULT_SWEEP_OVERLAP_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,11 @@ class Settings:
     partitions_start_date: str = DEFAULT_START_DATE
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     freshness_deadline_cron: str = DEFAULT_FRESHNESS_DEADLINE_CRON
+    sweep_interval_minutes: int = DEFAULT_SWEEP_INTERVAL_MINUTES
+    sweep_overlap_minutes: int = DEFAULT_SWEEP_OVERLAP_MINUTES
+    order_change_queue_url: str | None = None
+    order_change_sqs_endpoint_url: str | None = None
+    order_change_queue_region: str | None = None  # None: boto3's own (AWS_DEFAULT_REGION, ~/.aws/config)
     sp_api_endpoint: str | None = None
     lwa_token_url: str | None = None
     emulator_speed: float = DEFAULT_EMULATOR_SPEED
@@ -51,6 +58,11 @@ class Settings:
             partitions_start_date=text("PARTITIONS_START_DATE", DEFAULT_START_DATE),
             lookback_days=whole_number(env, "LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS, 0, 30),
             freshness_deadline_cron=text("FRESHNESS_DEADLINE_CRON", DEFAULT_FRESHNESS_DEADLINE_CRON),
+            sweep_interval_minutes=whole_number(env, "SWEEP_INTERVAL_MINUTES", DEFAULT_SWEEP_INTERVAL_MINUTES, 1, 30),
+            sweep_overlap_minutes=whole_number(env, "SWEEP_OVERLAP_MINUTES", DEFAULT_SWEEP_OVERLAP_MINUTES, 0, 180),
+            order_change_queue_url=text("ORDER_CHANGE_QUEUE_URL"),
+            order_change_sqs_endpoint_url=text("ORDER_CHANGE_SQS_ENDPOINT_URL"),
+            order_change_queue_region=text("ORDER_CHANGE_QUEUE_REGION"),
             sp_api_endpoint=text("SP_API_ENDPOINT"),
             lwa_token_url=text("LWA_TOKEN_URL"),
             emulator_speed=positive_number(env, "EMULATOR_SPEED", DEFAULT_EMULATOR_SPEED),

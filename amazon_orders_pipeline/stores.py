@@ -16,6 +16,7 @@ class ObjectStore(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes | None: ...
+    def keys(self, prefix: str) -> list[str]: ...
     def describe(self) -> str: ...
 
 
@@ -58,6 +59,15 @@ class LocalStore:
         except FileNotFoundError:
             return None
 
+    def keys(self, prefix: str) -> list[str]:
+        """The keys under a folder-like prefix (ending in /), sorted; never a write's temporary file."""
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return []
+        root = self.root.resolve()
+        return sorted(str(p.relative_to(root)) for p in folder.rglob("*")
+                      if p.is_file() and not p.name.endswith(".tmp"))
+
     def describe(self) -> str:
         return str(self.root)
 
@@ -88,6 +98,14 @@ class S3Store:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except self.client.exceptions.NoSuchKey:
             return None
+
+    def keys(self, prefix: str) -> list[str]:
+        found = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                          Prefix=self._key(prefix)):
+            found.extend(o["Key"] for o in page.get("Contents", []))
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        return sorted(k[strip:] for k in found)
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"

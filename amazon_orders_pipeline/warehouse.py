@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from typing import NamedTuple
 
 import duckdb
 import pandas as pd
 
-from amazon_orders_pipeline.extract import LandedWindow, PageStore, landed_window
+from amazon_orders_pipeline.extract import LandedWindow, PageStore, landed_window, mark_loaded
+from amazon_orders_pipeline.extract.increments import WINDOW, DayLog, Increment
+from amazon_orders_pipeline.stores import ObjectStore
 
 # The file format of a new warehouse: DuckDB 1.5's (the project pins duckdb 1.5.x). DuckDB writes new files in its
 # 1.0 format unless told otherwise; 1.5's writes tables about a quarter faster (a dbt build of 1M orders: the base
@@ -90,6 +92,17 @@ DELETE_REPORT_DAY = (
 )
 # Report pages are numbered apart from the API's pages of the same day.
 REPORT_PAGE_BASE = 1_000_000
+# An increment of a day (a sweep, a getOrder batch: extract/increments.py) is added to the day's API pages,
+# numbered after them; loading it again replaces what it added before.
+DELETE_ATTEMPT = (
+    "delete from raw.order_records where account_id = ? and partition_date = ? and page_number in ("
+    "select page_number from raw.order_pages where account_id = ? and partition_date = ? and attempt_id = ? "
+    "and api_version <> 'report')",
+    "delete from raw.order_pages where account_id = ? and partition_date = ? and attempt_id = ? "
+    "and api_version <> 'report'",
+)
+LAST_API_PAGE = ("select coalesce(max(page_number), 0) from raw.order_pages "
+                 f"where account_id = ? and partition_date = ? and page_number < {REPORT_PAGE_BASE}")
 
 MART_ROW_COUNTS = {
     "orders": "select count(*) from main.orders",
@@ -137,10 +150,13 @@ def split_orders(page: PageRow, order_items: Mapping[str, list] | None = None) -
     where = f"page {page.page_number} of {page.account_id} {page.partition_date}"
     if page.operation == "getOrderItems":
         return []
-    field = "orders" if page.operation == "searchOrders" else "payload.Orders"
+    field = {"searchOrders": "orders", "getOrder": "order"}.get(page.operation, "payload.Orders")
     try:
         data = json.loads(page.page, parse_constant=str)
-        orders = data.get("orders") if field == "orders" else data.get("payload", {}).get("Orders")
+        if field == "order":  # a getOrder response: one order
+            orders = [data["order"]] if isinstance(data.get("order"), dict) else None
+        else:
+            orders = data.get("orders") if field == "orders" else data.get("payload", {}).get("Orders")
     except (ValueError, AttributeError) as e:
         raise ValueError(f"{where} is not a JSON object: {e}") from None
     if not isinstance(orders, list):
@@ -198,6 +214,27 @@ def replace_partition(conn: duckdb.DuckDBPyConnection, account_id: str, partitio
                 if (page.account_id, page.partition_date) != (account_id, partition_date):
                     raise ValueError(f"page {page.page_number} belongs to {page.account_id} {page.partition_date}, "
                                      f"not to the partition {account_id} {partition_date}")
+            _insert_pages(conn, batch, order_items)
+            loaded += len(batch)
+    return loaded
+
+
+def add_attempt(conn: duckdb.DuckDBPyConnection, account_id: str, partition_date: date, attempt_id: str,
+                numbered_pages: Callable[[int], Iterable[PageRow]], batch_pages: int = 200,
+                order_items: Mapping[str, list] | None = None) -> int:
+    """Add one increment's pages (and their order records) to a day in one transaction, after the day's other API
+    pages: `numbered_pages(first)` gives them numbered from `first`. The attempt's rows from an earlier load are
+    replaced, so loading it twice adds it once."""
+    ensure_raw_schema(conn)
+    loaded = 0
+    with _transaction(conn):
+        conn.execute(DELETE_ATTEMPT[0], [account_id, partition_date, account_id, partition_date, attempt_id])
+        conn.execute(DELETE_ATTEMPT[1], [account_id, partition_date, attempt_id])
+        first = conn.execute(LAST_API_PAGE, [account_id, partition_date]).fetchone()[0] + 1
+        pages = iter(numbered_pages(first))
+        while batch := list(itertools.islice(pages, batch_pages)):
+            if batch[-1].page_number >= REPORT_PAGE_BASE:
+                raise ValueError(f"{account_id} {partition_date} has more than {REPORT_PAGE_BASE - 1} API pages")
             _insert_pages(conn, batch, order_items)
             loaded += len(batch)
     return loaded
@@ -271,11 +308,53 @@ def page_row(account_id: str, partition_date: date, attempt_id: str, page, body:
 
 
 def load_landed(conn: duckdb.DuckDBPyConnection, store: PageStore, account_id: str, partition_date: date,
-                attempt_id: str, pages: int) -> LandedWindow:
+                attempt_id: str, pages: int, replace: bool = True) -> LandedWindow:
     """The load step: one landed attempt's pages (a v0 window's item pages after its orders pages, numbered on)
-    and their order records into the raw tables, replacing the partition in one transaction."""
+    and their order records into the raw tables in one transaction, replacing the partition (a whole window) or,
+    when not `replace`, added to it (a sweep or getOrder increment)."""
     window = landed_window(store, attempt_id, pages)
-    rows = [page_row(account_id, partition_date, attempt_id, p, body, number)
-            for number, (p, body) in enumerate(window.pages, start=1)]
-    replace_partition(conn, account_id, partition_date, rows, order_items=window.order_items)
+
+    def rows(first: int) -> Iterator[PageRow]:
+        for number, (p, body) in enumerate(window.pages, start=first):
+            yield page_row(account_id, partition_date, attempt_id, p, body, number)
+
+    if replace:
+        replace_partition(conn, account_id, partition_date, rows(1), order_items=window.order_items)
+    else:
+        add_attempt(conn, account_id, partition_date, attempt_id, rows, order_items=window.order_items)
     return window
+
+
+# Landing-area states that hold a complete set of pages for the load step.
+LOADABLE = ("fetched", "loaded")
+
+
+class NothingLanded(RuntimeError):
+    """A day with nothing (complete) in the landing area to load."""
+
+
+def load_increments(store: ObjectStore, account_id: str, day: date,
+                    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+                    ) -> Iterator[tuple[LandedWindow, str]]:
+    """The load step of one (account, day): its landed increments not yet in DuckDB (extract/increments.py), in
+    order, each in one transaction on a connection from `connect`: a whole window replaces the day, a sweep or
+    getOrder increment is added to it. Yields (LandedWindow, attempt id) per increment. A day landed before
+    increments existed (no increments folder) loads its current attempt, as it always did."""
+    pages = PageStore(store, account_id, day)
+    log = DayLog(store, account_id, day)
+    plan = log.to_load()
+    if not log.increments():
+        state = pages.current()
+        if state is None or state["status"] not in LOADABLE:
+            status = "nothing landed" if state is None else f"an unfinished extraction ({state['status']})"
+            raise NothingLanded(f"{account_id} {day}: the landing area has {status}")
+        plan = [(Increment(state["attempt_id"], WINDOW, state["window_start"], state["window_end"],
+                           state["pages"], "fetched"), True)]
+    for increment, replace in plan:
+        with connect() as conn:
+            window = load_landed(conn, pages, account_id, day, increment.attempt_id, increment.pages,
+                                 replace=replace)
+        if increment.landed_at:
+            log.mark_loaded(increment)
+        mark_loaded(store, account_id, day, increment.attempt_id)
+        yield window, increment.attempt_id

@@ -4,8 +4,6 @@ models, a moto S3 server. Helpers live in amazon_orders_pipeline.testing."""
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import boto3
@@ -14,7 +12,8 @@ import pytest
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_executable, manifest_is_stale
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.testing.control import EmulatorControl
-from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env, free_port
+from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env, moto_server_running
+from amazon_orders_pipeline.testing.notifications import OrderQueue
 
 from .spapi_models import load as load_model
 
@@ -65,25 +64,31 @@ def sandbox_cases() -> list[dict]:
 
 
 @pytest.fixture
-def moto_s3(monkeypatch):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
+def moto_server(monkeypatch):
+    """moto in server mode on a free loopback port (S3 and SQS), with test credentials in the environment."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    client = boto3.client("s3", endpoint_url=endpoint)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.create_bucket(Bucket="landing")
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.2)
-    yield endpoint, client
-    proc.terminate()
-    proc.wait(timeout=10)
+    with moto_server_running() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def moto_server_module():
+    """One moto server for a module's tests (its clients pass their own test credentials)."""
+    with moto_server_running() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def moto_s3(moto_server):
+    client = boto3.client("s3", endpoint_url=moto_server)
+    client.create_bucket(Bucket="landing")
+    return moto_server, client
+
+
+@pytest.fixture
+def order_queue(moto_server, emulator, pipeline_env) -> OrderQueue:
+    """A standard SQS queue (with a dead-letter queue) on moto server, the emulator publishing ORDER_CHANGE to it,
+    and the pipeline's environment pointing its sensor at it."""
+    return OrderQueue.create(moto_server, emulator, pipeline_env)

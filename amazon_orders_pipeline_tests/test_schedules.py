@@ -9,11 +9,11 @@ import pytest
 
 from amazon_orders_pipeline.accounts import ConfigError
 from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
-from amazon_orders_pipeline.assets.raw import RAW_KEYS
+from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, RAW_KEYS
 from amazon_orders_pipeline.checks import build_freshness_checks
 from amazon_orders_pipeline.definitions import build_definitions
 from amazon_orders_pipeline.partitions import daily_partitions
-from amazon_orders_pipeline.schedules import days_to_extract
+from amazon_orders_pipeline.schedules import RANGE_END, RANGE_START, days_to_extract, days_to_sweep
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
@@ -34,18 +34,57 @@ def defs(tmp_path) -> dg.Definitions:
     return build_definitions({"ACCOUNTS_FILE": str(accounts), "PARTITIONS_START_DATE": "2026-10-01"})
 
 
-def test_the_schedule_requests_the_closed_day_and_the_lookback_for_every_account(defs):
+def run_partitions(defs: dg.Definitions, request: dg.RunRequest) -> list[tuple[str, str]]:
+    """The (date, account) partitions a run request's range spans."""
+    raw = defs.resolve_job_def("daily_extract").partitions_def
+    keys = raw.get_partition_keys_in_range(dg.PartitionKeyRange(request.tags[RANGE_START], request.tags[RANGE_END]))
+    return sorted((k.keys_by_dimension["date"], k.keys_by_dimension["account"]) for k in keys)
+
+
+def test_the_daily_schedule_closes_the_day_and_rechecks_the_lookback_in_one_run_each(defs):
     schedule = defs.get_schedule_def("daily_extract_schedule")
     assert schedule.cron_schedule == "20 0 * * *" and schedule.execution_timezone == "UTC"
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 23, 0, 20, tzinfo=UTC),
                                         repository_def=defs.get_repository_def())
-    requests = list(schedule.evaluate_tick(context).run_requests)
-    keys = sorted((r.partition_key.keys_by_dimension["date"], r.partition_key.keys_by_dimension["account"],
-                   r.tags["lookback"]) for r in requests)
-    assert keys == [(d, a, "false" if d == "2026-11-22" else "true")
-                    for d in ("2026-11-20", "2026-11-21", "2026-11-22") for a in ("acme-eu", "acme-us")]
-    assert len({r.run_key for r in requests}) == 6
+    close, recheck = schedule.evaluate_tick(context).run_requests
+    assert close.tags[EXTRACT_MODE_TAG] == "sweep" and recheck.tags[EXTRACT_MODE_TAG] == "recheck"
+    assert run_partitions(defs, close) == [("2026-11-22", a) for a in ("acme-eu", "acme-us")]
+    assert run_partitions(defs, recheck) == [(d, a) for d in ("2026-11-20", "2026-11-21")
+                                             for a in ("acme-eu", "acme-us")]
+    assert close.run_key != recheck.run_key
     assert defs.resolve_job_def("daily_extract").asset_layer.selected_asset_keys == set(RAW_KEYS)
+
+
+def test_a_sweep_round_is_one_run_for_every_account_of_today_and_yesterday_after_midnight(defs):
+    schedule = defs.get_schedule_def("intraday_sweep_schedule")
+    assert schedule.cron_schedule == "*/15 * * * *"
+    accounts = ("acme-eu", "acme-us")
+    with dg.instance_for_test() as instance:
+        def tick(at: datetime) -> list[tuple[str, str]]:
+            context = dg.build_schedule_context(instance=instance, scheduled_execution_time=at,
+                                                repository_def=defs.get_repository_def())
+            (request,) = schedule.evaluate_tick(context).run_requests
+            assert request.tags[EXTRACT_MODE_TAG] == "sweep"
+            return run_partitions(defs, request)
+
+        assert tick(datetime(2026, 11, 23, 14, 15, tzinfo=UTC)) == [("2026-11-23", a) for a in accounts]
+        assert tick(datetime(2026, 11, 23, 0, 30, tzinfo=UTC)) == [(d, a) for d in ("2026-11-22", "2026-11-23")
+                                                                   for a in accounts]
+        # Today's window has not opened yet: only yesterday's close.
+        assert tick(datetime(2026, 11, 23, 0, 0, tzinfo=UTC)) == [("2026-11-22", a) for a in accounts]
+    assert days_to_sweep(datetime(2026, 11, 23, 1, 0, tzinfo=UTC)) == [date(2026, 11, 23)]
+
+
+def test_a_sweep_round_is_skipped_while_the_last_one_runs(defs):
+    schedule = defs.get_schedule_def("intraday_sweep_schedule")
+    with dg.instance_for_test() as instance:
+        instance.add_run(dg.DagsterRun(job_name="daily_extract", run_id="r1", status=dg.DagsterRunStatus.STARTED,
+                                       tags={EXTRACT_MODE_TAG: "sweep"}))
+        with dg.build_schedule_context(instance=instance,
+                                       scheduled_execution_time=datetime(2026, 11, 23, 14, 15, tzinfo=UTC),
+                                       repository_def=defs.get_repository_def()) as context:
+            result = schedule.evaluate_tick(context)
+        assert not result.run_requests and "still queued or running" in result.skip_message
 
 
 def test_lookback_days_come_from_the_environment_with_clear_errors():
@@ -98,10 +137,11 @@ def test_freshness_is_checked_per_daily_partition_of_every_mart_and_export(defs)
                                 selection=dg.AssetSelection.checks_for_assets(*MART_KEYS))
         return {e.asset_key.to_user_string(): e.passed for e in result.get_asset_check_evaluations()}
 
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    today = datetime.now(UTC).date()
     with dg.instance_for_test() as instance:
         assert evaluate(instance) == {"orders": False, "order_items": False, "order_addresses": False}
-        # The newest complete day (or, before 03:00 UTC, the day before it) of `orders` lands; the others do not.
-        for day in (yesterday, yesterday - timedelta(days=1)):
+        # The partition that was the newest at the last deadline lands for `orders` (today's, which the sweeps
+        # materialize from 00:15; before 03:00 UTC, yesterday's); the others do not.
+        for day in (today, today - timedelta(days=1)):
             instance.report_runless_asset_event(dg.AssetMaterialization("orders", partition=day.isoformat()))
         assert evaluate(instance) == {"orders": True, "order_items": False, "order_addresses": False}

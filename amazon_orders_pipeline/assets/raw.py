@@ -21,23 +21,28 @@ from amazon_orders_pipeline.extract import (
     ExtractResult,
     PageStore,
     Progress,
+    Window,
     extract_window,
-    mark_loaded,
 )
+from amazon_orders_pipeline.extract.get_order import fetch_orders
+from amazon_orders_pipeline.extract.increments import ORDERS, SWEEP, WINDOW, DayLog, sweep_window
 from amazon_orders_pipeline.extract.order_reports import (
     REPORT_API_VERSION,
     REPORTS_FROM_DAYS,
+    HistoryPlan,
     ReportStore,
     extract_history,
     plan_history,
     window_records,
 )
+from amazon_orders_pipeline.notifications.inbox import load_batch
 from amazon_orders_pipeline.partitions import split_key
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource
 from amazon_orders_pipeline.sp_api.auth import AuthError
 from amazon_orders_pipeline.sp_api.client import SpApiError
 from amazon_orders_pipeline.sp_api.reports import ReportError
-from amazon_orders_pipeline.warehouse import load_landed, replace_report_days
+from amazon_orders_pipeline.stores import get_json, put_json
+from amazon_orders_pipeline.warehouse import NothingLanded, load_increments, replace_report_days
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 
 LANDED_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "landed_order_pages"])
@@ -45,8 +50,36 @@ ORDER_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "order_pages"])
 ORDER_RECORDS_KEY = dg.AssetKey(["amazon_sp_api", "order_records"])
 RAW_KEYS = (LANDED_PAGES_KEY, ORDER_PAGES_KEY, ORDER_RECORDS_KEY)
 
-# Landing-area states that hold a complete set of pages for the load step.
-LOADABLE = ("fetched", "loaded")
+# The run tag that says how the extract step gets its partitions' orders: `window` (the default: the whole change
+# window, or order reports for a long backfill), `sweep` (what changed since the day's last landed increment:
+# the intraday sweeps and the daily close), `recheck` (the lookback's late re-check, through order reports).
+EXTRACT_MODE_TAG = "amazon_orders/extract"
+RECHECK = "recheck"
+EXTRACT_MODES = (WINDOW, SWEEP, RECHECK, ORDERS)
+# With mode `orders`: the ORDER_CHANGE batch (notifications/inbox.py) whose orders the run reads with getOrder.
+ORDER_BATCH_TAG = "amazon_orders/order_batch"
+
+
+def extract_mode(context) -> str:
+    mode = context.run.tags.get(EXTRACT_MODE_TAG, WINDOW)
+    if mode not in EXTRACT_MODES:
+        raise dg.Failure(f"run tag {EXTRACT_MODE_TAG}={mode!r}: expected one of {', '.join(EXTRACT_MODES)}")
+    if mode == ORDERS and not context.run.tags.get(ORDER_BATCH_TAG):
+        raise dg.Failure(f"a run of extract mode {ORDERS} needs the run tag {ORDER_BATCH_TAG}")
+    return mode
+
+
+def order_batch(context, store):
+    """The run's ORDER_CHANGE batch."""
+    try:
+        return load_batch(store, context.run.tags[ORDER_BATCH_TAG])
+    except KeyError as e:
+        raise dg.Failure(str(e)) from None
+
+
+def fetched_key(batch_id: str, account_id: str) -> str:
+    """Where a run's extract step says which days an account's getOrder increments went to, for its load step."""
+    return f"notifications/batches/{batch_id}.fetched/{account_id}.json"
 # Accounts extracted side by side in one run (a backfill's run may hold many): each has its own quota.
 PARALLEL_ACCOUNTS = 8
 
@@ -104,12 +137,31 @@ def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg
         by_account = days_by_account(context.partition_keys)
         accounts = _accounts(sp_api, by_account)
         store = landing.store()
-        now = datetime.now(UTC)
+        mode = extract_mode(context)
 
         def extract_account(account_id: str, days: list[date]) -> dict:
             account = accounts[account_id]
-            plan = plan_history(days, source=account.history_source, now=now)
-            outcome = {"reports": [], "results": []}
+            first_client = sp_api.client_for(account)
+            try:
+                now = first_client.now()  # the API's clock: windows end 2.5 minutes before it
+            except AuthError as e:
+                raise dg.Failure(f"extracting account {account_id} failed: {e}") from None
+            plan = (plan_history(days, source=account.history_source, now=now, recheck=mode == RECHECK)
+                    if mode in (WINDOW, RECHECK) else HistoryPlan([], days))
+            outcome = {"reports": [], "results": [], "closed": 0, "report_days": len(plan.report_days),
+                       "sweeps": 0, "orders": None}
+            if mode == ORDERS:
+                batch = order_batch(context, store)
+                wanted = batch.orders.get(account_id, {})
+                try:
+                    fetched = fetch_orders(first_client, store, account_id=account_id, orders=wanted,
+                                           pii=account.pii) if wanted else None
+                except (SpApiError, AuthError) as e:
+                    raise dg.Failure(f"reading account {account_id}'s notified orders failed: {e}") from None
+                put_json(store, fetched_key(batch.batch_id, account_id),
+                         {"days": sorted(d.isoformat() for d in (fetched.days if fetched else {}))})
+                outcome["orders"] = fetched
+                return outcome
             if plan.span:
                 first, last = plan.span
                 context.log.info(f"{account_id}: {len(plan.report_days)} days from {first} to {last} through "
@@ -122,21 +174,45 @@ def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg
                     raise dg.Failure(f"extracting account {account_id} through reports failed: {e}") from None
                 ReportStore(store, account_id).save_range(days[0], days[-1], history, plan.report_days)
                 outcome["reports"] = history.reports
-            else:
+            elif mode != SWEEP:
                 ReportStore(store, account_id).forget_range(days[0], days[-1])
             for day in plan.api_days:
-                outcome["results"].append(extract_day(context, sp_api.client_for(account), store, account, day))
+                if mode == SWEEP:
+                    planned = sweep_window(day, now, DayLog(store, account_id, day).swept_until(),
+                                           timedelta(seconds=sp_api.sweep_overlap_s))
+                    if planned is None:
+                        outcome["closed"] += 1
+                        continue
+                    kind, window = planned
+                else:
+                    kind, window = WINDOW, None
+                outcome["sweeps"] += kind == SWEEP
+                client, first_client = first_client or sp_api.client_for(account), None
+                outcome["results"].append(extract_day(context, client, store, account, day, now, window, kind))
             return outcome
 
         outcomes = _in_parallel(extract_account, by_account)
+        if mode == ORDERS:
+            fetched = [o["orders"] for o in outcomes if o["orders"] is not None]
+            return dg.MaterializeResult(metadata={
+                "mode": mode, "batch": context.run.tags[ORDER_BATCH_TAG], "accounts": len(fetched),
+                "orders": sum(f.orders for f in fetched),
+                "not_found": ", ".join(i for f in fetched for i in f.not_found) or "none",
+                "days": ", ".join(sorted({d.isoformat() for f in fetched for d in f.days})) or "none",
+                "calls": sum(f.stats.get("calls", 0) for f in fetched),
+                "throttled_calls": sum(f.stats.get("throttled_calls", 0) for f in fetched),
+                "quota_wait_s": round(sum(f.stats.get("quota_wait_s", 0) for f in fetched), 3)})
         results = [r for o in outcomes for r in o["results"]]
         reports = [r for o in outcomes for r in o["reports"]]
-        if len(results) == 1 and not reports:
+        if mode == WINDOW and len(results) == 1 and not reports:
             return dg.MaterializeResult(metadata=day_metadata(results[0], store))
         return dg.MaterializeResult(metadata={
+            "mode": mode,
             "accounts": len(by_account),
             "days": sum(len(d) for d in by_account.values()),
-            "days_through_reports": sum(len(d) for d in by_account.values()) - len(results),
+            "days_through_reports": sum(o["report_days"] for o in outcomes),
+            "sweeps": sum(o["sweeps"] for o in outcomes),
+            "days_closed_before": sum(o["closed"] for o in outcomes),
             "reports": len(reports),
             "reports_cancelled": sum(r.status == "CANCELLED" for r in reports),
             "reports_downloaded": sum(r.downloaded for r in reports),
@@ -152,8 +228,9 @@ def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg
     return landed_order_pages
 
 
-def extract_day(context: dg.AssetExecutionContext, client, store, account: Account, day: date) -> ExtractResult:
-    """One (day, account) change window, page by page."""
+def extract_day(context: dg.AssetExecutionContext, client, store, account: Account, day: date, now: datetime,
+                window: Window | None = None, kind: str = WINDOW) -> ExtractResult:
+    """One (day, account) change window (or a sweep's `window` of it), page by page."""
     account_id = account.id
 
     def progress(p: Progress) -> None:
@@ -162,7 +239,7 @@ def extract_day(context: dg.AssetExecutionContext, client, store, account: Accou
     try:
         result = extract_window(client, store, account_id=account_id, day=day,
                                 marketplace_ids=account.marketplace_ids, pii=account.pii, on_page=progress,
-                                api_version=account.api_version)
+                                api_version=account.api_version, now=now, window=window, kind=kind)
     except (ExtractError, SpApiError, AuthError) as e:
         raise dg.Failure(f"extracting account {account_id}, day {day} failed: {e}") from None
     if result.restarted:
@@ -224,13 +301,18 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
         by_account = days_by_account(context.partition_keys)
         accounts = _accounts(sp_api, by_account)
         store = landing.store()
+        mode = extract_mode(context)
         Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
         pages = orders = report_records = size = without_items = 0
         api_versions, attempts = set(), []
         for account_id, days in by_account.items():
             account = accounts[account_id]
             reports = ReportStore(store, account_id)
-            landed = reports.landed_range(days[0], days[-1]) if len(days) > 1 else None
+            if mode == ORDERS:
+                # The days the getOrder increments went to (their orders' lastUpdatedTime), not the run's.
+                done = get_json(store, fetched_key(context.run.tags[ORDER_BATCH_TAG], account_id)) or {}
+                days = sorted({date.fromisoformat(d) for d in done.get("days", [])})
+            landed = reports.landed_range(days[0], days[-1]) if mode in (WINDOW, RECHECK) and days else None
             report_days = set(landed[1]) & set(days) if landed else set()
             if landed:
                 params = {"source": "reports", "reports": [r.report_id for r in landed[0]]}
@@ -245,15 +327,16 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
             for day in days:
                 if day in report_days:
                     continue
-                window, attempt_id = load_day(context, store, duckdb, account_id, day)
-                pages += len(window.pages)
-                orders += sum(p.order_count for p, _ in window.pages)
-                size += sum(len(b) for _, b in window.pages)
-                without_items += len(window.orders_without_items)
-                attempts.append(attempt_id)
-                if window.pages:
-                    api_versions.add(window.pages[0][0].api_version)
+                for window, attempt_id in load_day(context, store, duckdb, account_id, day):
+                    pages += len(window.pages)
+                    orders += sum(p.order_count for p, _ in window.pages)
+                    size += sum(len(b) for _, b in window.pages)
+                    without_items += len(window.orders_without_items)
+                    attempts.append(attempt_id)
+                    if window.pages:
+                        api_versions.add(window.pages[0][0].api_version)
         yield dg.MaterializeResult(asset_key=ORDER_PAGES_KEY, metadata={
+            "increments": len(attempts),
             "pages": pages, "orders": orders, "bytes": size, "orders_without_items": without_items,
             "report_records": report_records, "api_version": ", ".join(sorted(api_versions)) or "none",
             **({"attempt_id": attempts[0]} if len(attempts) == 1 else {})})
@@ -263,14 +346,9 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
 
 
 def load_day(context: dg.AssetExecutionContext, store, duckdb: WarehouseResource, account_id: str, day: date):
-    """One (day, account)'s landed pages into the raw tables, in one short transaction under the warehouse's turn."""
-    pages = PageStore(store, account_id, day)
-    state = pages.current()
-    if state is None or state["status"] not in LOADABLE:
-        status = "nothing landed" if state is None else f"an unfinished extraction ({state['status']})"
-        raise dg.Failure(f"{account_id} {day}: the landing area has {status}; materialize "
-                         f"{LANDED_PAGES_KEY.to_user_string()} for this partition first")
-    with duckdb.get_connection(log=context.log) as conn:
-        window = load_landed(conn, pages, account_id, day, state["attempt_id"], state["pages"])
-    mark_loaded(store, account_id, day, state["attempt_id"])
-    return window, state["attempt_id"]
+    """One (day, account)'s landed increments not yet in DuckDB into the raw tables (warehouse.load_increments),
+    each in one short transaction under the warehouse's turn. Yields (LandedWindow, attempt id) per increment."""
+    try:
+        yield from load_increments(store, account_id, day, lambda: duckdb.get_connection(log=context.log))
+    except NothingLanded as e:
+        raise dg.Failure(f"{e}; materialize {LANDED_PAGES_KEY.to_user_string()} for this partition first") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 
-from amazon_orders_pipeline.emulator.app import Emulator
+from amazon_orders_pipeline.emulator.app import DEFAULT_INDEX_LAG_S, Emulator
 
 
 def _interrupt(signum, frame) -> None:
@@ -32,10 +32,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="how long a report takes to process, in Amazon's seconds (divided by --speed)")
     parser.add_argument("--report-workers", type=int, default=0,
                         help="processes that make report documents side by side (0: a thread of the emulator)")
+    parser.add_argument("--index-lag-s", type=float, default=DEFAULT_INDEX_LAG_S,
+                        help="the most an order change takes to show in searches (each change's lag is drawn "
+                             "from 0 to this; 0 turns the lag off)")
+    parser.add_argument("--sqs-endpoint", default=None,
+                        help="where ORDER_CHANGE notifications are sent (an SQS endpoint such as moto server's; "
+                             "by default boto3's AWS endpoint for the queue's region)")
     args = parser.parse_args(argv)
     emulator = Emulator(host=args.host, port=args.port, seed=args.seed, speed=args.speed,
                         orders_per_day=args.orders_per_day, report_processing_s=args.report_processing_s,
-                        report_workers=args.report_workers)
+                        report_workers=args.report_workers, index_lag_s=args.index_lag_s,
+                        sqs_endpoint=args.sqs_endpoint)
     stop_on_signals()
     print(emulator.url, flush=True)
     try:

@@ -14,11 +14,17 @@ import time
 import uuid
 from collections import Counter, OrderedDict, deque
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid
 from amazon_orders_pipeline.emulator.faults import FaultInjector, FaultPlan
+from amazon_orders_pipeline.emulator.notifications import (
+    NOTIFICATIONS_PATH,
+    NotificationFaults,
+    Notifications,
+)
 from amazon_orders_pipeline.emulator.orders_v0 import DATA_ELEMENTS, rdt_grant, shipping_address, v0_items, v0_order
 from amazon_orders_pipeline.emulator.query import multi as _multi
 from amazon_orders_pipeline.emulator.query import parse_timestamp
@@ -81,6 +87,14 @@ RDT_TTL = 3600
 RDT_GRANT = "restrictedDataToken"
 PAGINATION_TOKEN_TTL = timedelta(hours=24)
 MIN_LAG = timedelta(minutes=2)
+# Amazon's order index lags its orders: a change shows in lastUpdated*/created* queries some time after it happens
+# (users report 3 minutes, hours at worst; docs#2131, jlevers#763). Each change's lag is drawn from [0, this].
+DEFAULT_INDEX_LAG_S = 300.0
+# The caller of a grantless operation: an application, not a seller (LWA's client_credentials grant).
+GRANTLESS = "grantless"
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
+DESTINATIONS_PATH = NOTIFICATIONS_PATH + "/destinations"
+SUBSCRIPTIONS_PATH = NOTIFICATIONS_PATH + "/subscriptions"
 # The region of a seller whose first Orders request names no marketplace (the models' own host is NA's).
 DEFAULT_REGION = "NA"
 
@@ -105,9 +119,11 @@ class EmulatorClock:
 
 class EmulatorState:
     def __init__(self, *, seed: int = 42, speed: float = 1.0, orders_per_day: int = 400,
-                 report_processing_s: float | None = None, report_workers: int = 0):
+                 report_processing_s: float | None = None, report_workers: int = 0,
+                 index_lag_s: float = DEFAULT_INDEX_LAG_S, sqs_endpoint: str | None = None):
         self.seller = SyntheticSeller(seed=seed, orders_per_day=orders_per_day)
         self.speed = speed
+        self.index_lag_s = index_lag_s
         self.clock = EmulatorClock()
         self.faults = FaultInjector()
         self.stats: Counter[str] = Counter()
@@ -122,12 +138,15 @@ class EmulatorState:
         self._lock = threading.Lock()
         self.reports = Reports(self, DEFAULT_PROCESSING_S if report_processing_s is None else report_processing_s,
                                workers=report_workers)
+        self.notifications = Notifications(self, sqs_endpoint)
 
     # --- auth ---------------------------------------------------------------------------------
-    def issue_token(self, refresh_token: str) -> str:
+    def issue_token(self, refresh_token: str | None) -> str:
+        """An access token for a seller (its refresh token), or a grantless one (None)."""
         token = "Atza|emu-" + secrets.token_urlsafe(24)
+        caller = GRANTLESS if refresh_token is None else seller_key(refresh_token)
         with self._lock:
-            self._tokens[token] = (seller_key(refresh_token), self.clock.now() + timedelta(seconds=ACCESS_TOKEN_TTL))
+            self._tokens[token] = (caller, self.clock.now() + timedelta(seconds=ACCESS_TOKEN_TTL))
             self.issued_tokens.append(token)
         return token
 
@@ -189,6 +208,10 @@ class EmulatorState:
                            "The marketplaces you provided are not valid for region.")
         return set(marketplaces) or {m for m in MARKETPLACES if region_of(m) == home}
 
+    def has_region(self, seller: str) -> bool:
+        with self._lock:
+            return seller in self._regions
+
     def in_region(self, seller: str, history: OrderHistory) -> bool:
         """An order by id is found only in its seller's region (once the seller has one)."""
         with self._lock:
@@ -209,15 +232,39 @@ class EmulatorState:
             raise ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
 
     # --- data ---------------------------------------------------------------------------------
+    def index_lag(self, history: OrderHistory, ts: datetime) -> timedelta:
+        """How long one change of an order takes to reach the search index: a function of the seed, the order and
+        the change, so every query agrees."""
+        if not self.index_lag_s:
+            return timedelta(0)
+        digest = hashlib.sha256(f"{self.seller.seed}:lag:{history.order_id}:{ts.isoformat()}".encode()).digest()
+        return timedelta(seconds=self.index_lag_s * int.from_bytes(digest[:4], "big") / 0xFFFFFFFF)
+
+    def indexed_as_of(self, history: OrderHistory, as_of: datetime) -> datetime | None:
+        """The moment whose state of the order the search index shows at `as_of` (the time of its newest change
+        that has reached the index), or None when not even its creation has. getOrder reads the order itself and
+        sees every change at once."""
+        if not self.index_lag_s:
+            return as_of
+        visible = None
+        for ts, _ in history.events:
+            if ts > as_of:
+                break
+            if ts + self.index_lag(history, ts) <= as_of:
+                visible = ts
+        return visible
+
     def window_orders(self, seller: str, field: str, start: datetime, end: datetime, as_of: datetime,
                       statuses: set[str] | None = None, fulfilled_by: set[str] | None = None,
-                      marketplaces: set[str] | None = None) -> list[OrderHistory]:
-        """Orders whose createdTime or lastUpdatedTime (as of `as_of`) falls in [start, end), in a stable order."""
+                      marketplaces: set[str] | None = None, indexed: bool = True) -> list[OrderHistory]:
+        """Orders whose createdTime or lastUpdatedTime (as the search index shows them at `as_of`, or as they
+        truly are when not `indexed`) falls in [start, end), in a stable order."""
         with self._lock:
             candidates = self.seller.candidates(seller, start, end)
         hits = []
         for o in candidates:
-            state = o.state_as_of(as_of)
+            seen = self.indexed_as_of(o, as_of) if indexed else as_of
+            state = o.state_as_of(seen) if seen is not None else None
             if state is None:
                 continue
             ts = o.created_at if field == "created" else state[0]
@@ -232,6 +279,11 @@ class EmulatorState:
             hits.append((ts, o.order_id, o))
         hits.sort(key=lambda h: (h[0], h[1]))
         return [h[2] for h in hits]
+
+    def true_window_orders(self, seller: str, start: datetime, end: datetime, as_of: datetime,
+                           marketplaces: set[str] | None = None) -> list[OrderHistory]:
+        """The orders truly last updated in [start, end) as of a moment: the ground truth, with no index lag."""
+        return self.window_orders(seller, "lastUpdated", start, end, as_of, marketplaces=marketplaces, indexed=False)
 
     def cached_window(self, key: tuple, compute) -> list[OrderHistory]:
         with self._lock:
@@ -335,6 +387,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - quiet: tests read data, not access logs
         pass
 
+    def date_time_string(self, timestamp=None) -> str:
+        """The Date header, on the emulator's clock (clients learn Amazon's time from it)."""
+        return formatdate(self.state.clock.now().timestamp() if timestamp is None else timestamp, usegmt=True)
+
     # --- plumbing -----------------------------------------------------------------------------
     def _send(self, status: int, body: dict | bytes, headers: dict[str, str] | None = None) -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -392,6 +448,8 @@ class Handler(BaseHTTPRequestHandler):
                                      lambda c: self._get_order_items_v0(c, order_id, params), allow_rdt=True)
                 return self._api("getOrderAddress", path,
                                  lambda c: self._get_order_address_v0(c, order_id), allow_rdt=True)
+            if path.startswith(NOTIFICATIONS_PATH + "/"):
+                return self._notifications(method, path)
             if path == REPORTS_PATH or path.startswith((REPORTS_PATH + "/", DOCUMENTS_PATH + "/")):
                 return self._reports(method, path, params)
             if method == "POST" and path == RDT_PATH:
@@ -421,8 +479,41 @@ class Handler(BaseHTTPRequestHandler):
             return self._api("cancelReport", path, lambda c: reports.cancel(c[0], report_id), rate_header_on=on)
         self._send(404, ApiError(404, "NotFound", "Resource not found.").body())
 
+    def _notifications(self, method: str, path: str) -> None:
+        """The Notifications API v1: destinations are grantless (an application's token), subscriptions the
+        seller's. The model declares the rate header on every response."""
+        notes, on = self.state.notifications, (200, 400, 403, 404, 409, 413, 415, 429, 500, 503)
+        if path == DESTINATIONS_PATH:
+            if method == "POST":
+                body = self._read_body()
+                return self._api("createDestination", path, lambda c: notes.create_destination(body),
+                                 rate_header_on=on, grantless=True)
+            return self._api("getDestinations", path, lambda c: notes.get_destinations(), rate_header_on=on,
+                             grantless=True)
+        if path.startswith(DESTINATIONS_PATH + "/"):
+            destination_id = path[len(DESTINATIONS_PATH) + 1:]
+            if method == "DELETE":
+                return self._api("deleteDestination", path, lambda c: notes.delete_destination(destination_id),
+                                 rate_header_on=on, grantless=True)
+            return self._api("getDestination", path, lambda c: notes.get_destination(destination_id),
+                             rate_header_on=on, grantless=True)
+        if path.startswith(SUBSCRIPTIONS_PATH + "/"):
+            parts = path[len(SUBSCRIPTIONS_PATH) + 1:].split("/")
+            if len(parts) == 1 and method == "POST":
+                body = self._read_body()
+                return self._api("createSubscription", path,
+                                 lambda c: notes.create_subscription(c[0], parts[0], body), rate_header_on=on)
+            if len(parts) == 1:
+                return self._api("getSubscription", path, lambda c: notes.get_subscription(c[0], parts[0]),
+                                 rate_header_on=on)
+            if len(parts) == 2 and method == "DELETE":
+                # Grantless in the model, but reported to need the seller's token (docs#1850): the seller's.
+                return self._api("deleteSubscriptionById", path,
+                                 lambda c: notes.delete_subscription(c[0], parts[0], parts[1]), rate_header_on=on)
+        self._send(404, ApiError(404, "NotFound", "Resource not found.").body())
+
     def _api(self, operation: str, path: str, handler, allow_rdt: bool = False,
-             rate_header_on: tuple[int, ...] = (200, 400, 404)) -> None:
+             rate_header_on: tuple[int, ...] = (200, 400, 404), grantless: bool = False) -> None:
         """One SP-API operation: faults, authorisation (an LWA token, or an RDT where `allow_rdt`), quota, then
         `handler((seller, granted data elements))`. `rate_header_on`: the statuses whose responses the model
         declares `x-amzn-RateLimit-Limit` on (the Orders models: 200, 400 and 404 only)."""
@@ -438,6 +529,10 @@ class Handler(BaseHTTPRequestHandler):
         rate_header = {"x-amzn-RateLimit-Limit": f"{st.rate(operation):g}"}
         try:
             caller = st.authorise(self.headers.get("x-amz-access-token"), self.command, path, allow_rdt=allow_rdt)
+            if (caller[0] == GRANTLESS) != grantless:
+                raise ApiError(403, "Unauthorized", "Access to requested resource is denied.",
+                               "This operation needs a grantless token." if grantless
+                               else "This operation needs a selling partner's authorization.")
             if fault == "throttle":
                 raise ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
             if fault == "server_error":
@@ -494,9 +589,20 @@ class Handler(BaseHTTPRequestHandler):
         form = parse_qs(self._read_body().decode("utf-8", "replace"))
         get = lambda k: (form.get(k) or [""])[0]  # noqa: E731
         self.state.stats["lwa.calls"] += 1
+        if get("grant_type") == "client_credentials":
+            # A grantless token, for the operations no seller authorises (the Notifications API's destinations).
+            if not (get("client_id") and get("client_secret")):
+                return self._send(400, {"error": "invalid_request",
+                                        "error_description": "client_id and client_secret are required"})
+            if get("scope") != NOTIFICATIONS_SCOPE:
+                return self._send(400, {"error": "invalid_scope",
+                                        "error_description": f"scope must be {NOTIFICATIONS_SCOPE}"})
+            token = self.state.issue_token(None)
+            return self._send(200, {"access_token": token, "token_type": "bearer", "expires_in": ACCESS_TOKEN_TTL})
         if get("grant_type") != "refresh_token":
             return self._send(400, {"error": "unsupported_grant_type",
-                                    "error_description": "Only the refresh_token grant is emulated."})
+                                    "error_description": "Only the refresh_token and client_credentials grants "
+                                                         "are emulated."})
         if not (get("client_id") and get("client_secret") and get("refresh_token")):
             return self._send(400, {"error": "invalid_request",
                                     "error_description": "client_id, client_secret and refresh_token are required"})
@@ -519,7 +625,8 @@ class Handler(BaseHTTPRequestHandler):
             lambda s, e, as_of: st.window_orders(seller, field, s, e, as_of, set(statuses), set(fulfilled_by),
                                                  marketplaces))
         included_set = set(included)
-        body: dict = {"orders": [filter_included(o.to_api(snapshot), included_set) for o in page]}
+        body: dict = {"orders": [filter_included(o.to_api(st.indexed_as_of(o, snapshot)), included_set)
+                                 for o in page]}
         if next_token:
             body["pagination"] = {"nextToken": next_token}
         body[before_name] = iso(end)
@@ -581,7 +688,7 @@ class Handler(BaseHTTPRequestHandler):
             lambda s, e, as_of: st.window_orders(seller, field, s, e, as_of,
                                                  {V0_STATUS_FILTER[x] for x in statuses},
                                                  {V0_CHANNEL_FILTER[x] for x in channels}, marketplaces))
-        payload: dict = {"Orders": [v0_order(o, snapshot, grant) for o in page]}
+        payload: dict = {"Orders": [v0_order(o, st.indexed_as_of(o, snapshot), grant) for o in page]}
         if next_token:
             payload["NextToken"] = next_token
         payload[before_name] = iso(end)
@@ -664,14 +771,22 @@ class Handler(BaseHTTPRequestHandler):
             # {"bodies": [base64, ...]}: the next searchOrders responses, byte for byte.
             st.inject_pages([base64.b64decode(b) for b in body["bodies"]])
             return self._send(200, {"queued": len(body["bodies"])})
+        if path == "/_emulator/notification_faults" and method == "POST":
+            try:
+                st.notifications.faults = NotificationFaults.from_dict(body)
+            except (TypeError, ValueError) as e:
+                return self._send(400, {"error": str(e)})
+            return self._send(200, st.notifications.faults.to_dict())
+        if path == "/_emulator/publish" and method == "POST":
+            return self._send(200, {"sent": st.notifications.publish_due()})
         if path == "/_emulator/stats":
             return self._send(200, dict(st.stats))
         if path == "/_emulator/ground_truth" and method == "POST":
             as_of = _when(body["as_of"]) if body.get("as_of") else st.clock.now()
             start, end = _when(body["last_updated_after"]), _when(body["last_updated_before"])
             marketplaces = set(body.get("marketplace_ids") or [])
-            hits = st.window_orders(seller_key(body["refresh_token"]), "lastUpdated", start, end, as_of,
-                                    marketplaces=marketplaces or None)
+            hits = st.true_window_orders(seller_key(body["refresh_token"]), start, end, as_of,
+                                         marketplaces or None)
             return self._send(200, {"as_of": iso(as_of), "orders": [o.to_api(as_of) for o in hits]})
         self._send(404, {"error": f"no emulator control at {method} {path}"})
 
@@ -680,9 +795,11 @@ class Emulator:
     """A running emulator: `url` to talk to it, `state` to steer it from the same process."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 42, speed: float = 1.0,
-                 orders_per_day: int = 400, report_processing_s: float | None = None, report_workers: int = 0):
+                 orders_per_day: int = 400, report_processing_s: float | None = None, report_workers: int = 0,
+                 index_lag_s: float = DEFAULT_INDEX_LAG_S, sqs_endpoint: str | None = None):
         self.state = EmulatorState(seed=seed, speed=speed, orders_per_day=orders_per_day,
-                                   report_processing_s=report_processing_s, report_workers=report_workers)
+                                   report_processing_s=report_processing_s, report_workers=report_workers,
+                                   index_lag_s=index_lag_s, sqs_endpoint=sqs_endpoint)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -696,15 +813,18 @@ class Emulator:
     def start(self) -> Emulator:
         self._thread = threading.Thread(target=self._server.serve_forever, name="sp-api-emulator", daemon=True)
         self._thread.start()
+        self.state.notifications.start()
         return self
 
     def serve_forever(self) -> None:
+        self.state.notifications.start()
         self._server.serve_forever()
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self.state.reports.close()
+        self.state.notifications.close()
 
     def __enter__(self) -> Emulator:
         return self.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: str | None = None):
@@ -18,3 +20,14 @@ class ApiError(Exception):
 def invalid(details: str) -> ApiError:
     return ApiError(400, "InvalidInput", "Invalid Input", details)
 
+
+
+def json_object(raw: bytes, what: str = "a JSON object") -> dict:
+    """A request body that must be a JSON object, or Amazon's 400 InvalidInput."""
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError:
+        raise invalid("the request body is not JSON") from None
+    if not isinstance(body, dict):
+        raise invalid(f"the request body must be {what}")
+    return body

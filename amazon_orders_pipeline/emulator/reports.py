@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from amazon_orders_pipeline.emulator.errors import ApiError, invalid
+from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
 from amazon_orders_pipeline.emulator.query import multi as _multi
 from amazon_orders_pipeline.emulator.query import parse_timestamp
 from amazon_orders_pipeline.emulator.query import single as _single
@@ -230,12 +230,7 @@ class Reports:
 
     # --- operations -----------------------------------------------------------------------------
     def create(self, seller: str, raw: bytes) -> tuple[int, dict]:
-        try:
-            spec = json.loads(raw or b"{}")
-        except ValueError:
-            raise invalid("the request body is not JSON") from None
-        if not isinstance(spec, dict):
-            raise invalid("the request body must be a CreateReportSpecification")
+        spec = json_object(raw or b"{}", "a CreateReportSpecification")
         report_type = spec.get("reportType")
         if report_type not in REPORT_TYPES:
             raise invalid(f"reportType {report_type!r} is not supported by this emulator: {sorted(REPORT_TYPES)}")
@@ -439,8 +434,10 @@ def _job(request: ReportRequest) -> DocumentJob | tuple[bytes, str]:
 
 def make_document(state, job: DocumentJob) -> tuple[bytes | None, str]:
     """(gzipped TSV, DONE), or (None, CANCELLED) when the window holds no order."""
+    # A report reads the orders themselves, not the search index: a late re-check by report sees what the index
+    # has not shown yet.
     orders = state.window_orders(job.seller, job.field, job.start, job.end, job.as_of,
-                                 marketplaces=set(job.marketplaces)) if job.start < job.end else []
+                                 marketplaces=set(job.marketplaces), indexed=False) if job.start < job.end else []
     if not orders:
         return None, "CANCELLED"
     columns = header(job.report_type, job.variant)

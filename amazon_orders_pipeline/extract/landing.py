@@ -47,9 +47,13 @@ class Window:
         return self.start.strftime(fmt), self.end.strftime(fmt)
 
 
+def day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def change_window(day: date, now: datetime) -> Window:
-    """Partition D holds the orders last updated in [D, D+1) UTC, with the end clamped to now - 2 min."""
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    """Partition D holds the orders last updated in [D, D+1) UTC, with the end clamped to now - 2.5 min."""
+    start = day_start(day)
     latest = (now - MIN_LAG).replace(microsecond=0)
     end = min(start + timedelta(days=1), latest)
     if end <= start:

@@ -130,7 +130,7 @@ class ReportStore:
 
     def forget_range(self, first: date, last: date) -> None:
         """A run of these days that goes page by page: an earlier run's reports are no longer what loads them."""
-        if first != last and get_json(self.landing, self._range(first, last)) is not None:
+        if get_json(self.landing, self._range(first, last)) is not None:
             put_json(self.landing, self._range(first, last), {"report_days": [], "reports": []})
 
     def landed_range(self, first: date, last: date) -> tuple[list[LandedReport], list[date]] | None:
@@ -163,14 +163,17 @@ class HistoryPlan:
         return (self.report_days[0], self.report_days[-1]) if self.report_days else None
 
 
-def plan_history(days: list[date], *, source: str, now: datetime) -> HistoryPlan:
+def plan_history(days: list[date], *, source: str, now: datetime, recheck: bool = False) -> HistoryPlan:
+    """`recheck`: a late re-check of closed days (the lookback), which goes through reports however few the days
+    are, so that it spends none of searchOrders' quota."""
     days = sorted(set(days))
-    if source != "reports" or len(days) < REPORTS_FROM_DAYS:
+    least = 1 if recheck else REPORTS_FROM_DAYS
+    if source != "reports" or len(days) < least:
         return HistoryPlan([], days)
     windows = report_windows(days[0], days[-1], now)
     covered = windows[-1][1] if windows else datetime.min.replace(tzinfo=UTC)
     whole = [d for d in days if datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1) <= covered]
-    if len(whole) < REPORTS_FROM_DAYS:
+    if len(whole) < least:
         return HistoryPlan([], days)
     return HistoryPlan(whole, [d for d in days if d not in whole])
 

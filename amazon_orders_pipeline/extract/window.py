@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 
 from amazon_orders_pipeline.extract.get_orders_v0 import GetOrdersSource
+from amazon_orders_pipeline.extract.increments import WINDOW, DayLog, Increment
 from amazon_orders_pipeline.extract.landing import (
     TOKEN_REUSE_LIMIT,
     ExtractError,
@@ -42,17 +43,20 @@ def order_source(api_version: str, client: SpApiClient, pii: bool) -> OrderSourc
 def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str, day: date,
                    marketplace_ids: list[str] | tuple[str, ...], pii: bool, now: datetime | None = None,
                    on_page: Callable[[Progress], None] | None = None,
-                   api_version: str = API_VERSION) -> ExtractResult:
-    """Land every page of one day's change window, resuming an unfinished attempt when there is one."""
+                   api_version: str = API_VERSION, window: Window | None = None, kind: str = WINDOW
+                   ) -> ExtractResult:
+    """Land every page of one day's change window (or of `window`, a sweep's part of it: see increments.py),
+    resuming an unfinished attempt when there is one, and record it as an increment of the day."""
     now = now or datetime.now(UTC)
     store = PageStore(landing, account_id, day)
-    window = change_window(day, now)
+    window = window or change_window(day, now)
     state = store.current()
     resumable = (
         state is not None
         and state["status"] in ("fetching", "fetched")
         and state["window_start"] == window.iso()[0]
         and state.get("api_version", API_VERSION) == api_version
+        and state.get("kind", WINDOW) == kind
         and (state["status"] == "fetched" or not state.get("next_token")
              or now - datetime.fromisoformat(state["token_at"]) < TOKEN_REUSE_LIMIT)
     )
@@ -65,7 +69,7 @@ def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str
     else:
         state = {"attempt_id": uuid.uuid4().hex[:12], "status": "fetching", "params": None,
                  "window_start": window.iso()[0], "window_end": window.iso()[1], "pages": 0,
-                 "next_token": None, "token_at": None, "api_version": api_version}
+                 "next_token": None, "token_at": None, "api_version": api_version, "kind": kind}
         pages = []
     resumed = len(pages)
     source = order_source(api_version, client, pii) if state["status"] == "fetching" else None
@@ -91,6 +95,10 @@ def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str
     finally:
         if source is not None:
             source.close()
+    if state["status"] == "fetched":
+        DayLog(landing, account_id, day).add(Increment(
+            state["attempt_id"], state.get("kind", WINDOW), state["window_start"], state["window_end"],
+            state["pages"], "fetched"))
     return ExtractResult(account_id, day, state["attempt_id"], window, pages, resumed_pages=resumed,
                          restarted=restarted, stats=client.stats.as_dict(),
                          warnings=source.warnings if source else [], api_version=api_version,

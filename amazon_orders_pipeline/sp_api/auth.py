@@ -68,13 +68,16 @@ class LwaAuth(CachedToken):
         self._session = session or requests.Session()
         self._timeout = timeout
 
-    def _fetch(self) -> tuple[str, float]:
+    def _form(self) -> dict[str, str]:
         c = self._credentials
+        return {"grant_type": "refresh_token", "refresh_token": c.refresh_token, "client_id": c.client_id,
+                "client_secret": c.client_secret}
+
+    def _fetch(self) -> tuple[str, float]:
         try:
             resp = self._session.post(
                 self.token_url,
-                data={"grant_type": "refresh_token", "refresh_token": c.refresh_token,
-                      "client_id": c.client_id, "client_secret": c.client_secret},
+                data=self._form(),
                 headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
                 timeout=self._timeout,
             )
@@ -88,3 +91,17 @@ class LwaAuth(CachedToken):
             raise AuthError(f"LWA refused the token request ({resp.status_code} {reason})")
         data = resp.json()
         return data["access_token"], float(data.get("expires_in", 3600))
+
+
+class GrantlessAuth(LwaAuth):
+    """An application's own token for grantless operations (the Notifications API's destinations): LWA's
+    client_credentials grant with the operation's scope, and no seller's refresh token."""
+
+    def __init__(self, token_url: str, credentials: LwaCredentials, scope: str, **kwargs):
+        super().__init__(token_url, credentials, **kwargs)
+        self.scope = scope
+
+    def _form(self) -> dict[str, str]:
+        c = self._credentials
+        return {"grant_type": "client_credentials", "scope": self.scope, "client_id": c.client_id,
+                "client_secret": c.client_secret}

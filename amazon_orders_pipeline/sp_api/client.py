@@ -8,7 +8,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import requests
@@ -114,10 +115,13 @@ class Page:
 
 
 def page_orders(operation: str, data: dict) -> list | None:
-    """The orders list of a page: `orders` in v2026 searchOrders, `payload.Orders` in v0 getOrders, and the
+    """The orders list of a page: `orders` in v2026 searchOrders, the one `order` of a getOrder response,
+    `payload.Orders` in v0 getOrders, and the
     order items list, `payload.OrderItems`, of a v0 getOrderItems page. None when the page has no such list."""
     if operation == "searchOrders":
         found = data.get("orders")
+    elif operation == "getOrder":
+        found = [data["order"]] if isinstance(data.get("order"), dict) else None
     else:
         payload = data.get("payload")
         found = payload.get("Orders" if operation == "getOrders" else "OrderItems") if isinstance(payload, dict) \
@@ -148,6 +152,28 @@ class SpApiClient:
         self._rng = random.Random(seed)
         self._buckets = {op: TokenBucket(rate * RATE_SAFETY, burst)
                          for op, (rate, burst) in {**USAGE_PLANS, **(usage_plans or {})}.items()}
+        self._clock_offset: timedelta | None = None
+        self.session.hooks["response"].append(self._observe_clock)
+
+    def _observe_clock(self, resp: requests.Response, *args, **kwargs) -> None:
+        """Learn the API's clock from a response's Date header (the token endpoint's too)."""
+        text = resp.headers.get("Date")
+        if not text:
+            return
+        try:
+            server = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return
+        if server.tzinfo is not None:
+            self._clock_offset = server - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        """The API's time, as its responses' Date headers tell it (to the second): change windows end at least two
+        minutes before *Amazon's* now, so a worker whose clock runs ahead must not ask past it. Before any response
+        has come, the access token is fetched (and cached) to learn it; without a Date header, local time."""
+        if self._clock_offset is None:
+            self.auth.token()
+        return datetime.now(UTC) + (self._clock_offset or timedelta(0))
 
     @classmethod
     def for_credentials(cls, endpoint: str, token_url: str, credentials: LwaCredentials, **kwargs) -> SpApiClient:
@@ -257,6 +283,12 @@ class SpApiClient:
         """Every page of one order's v0 getOrderItems."""
         return self._paginate("getOrderItems", f"{V0_ORDERS_PATH}/{order_id}/orderItems", {}, "NextToken",
                               lambda data: (data.get("payload") or {}).get("NextToken"), None, 1, access)
+
+    def get_order(self, order_id: str, included_data: list[str]) -> Page:
+        """One v2026 order (with its items) by id: getOrder, whose quota (0.5/s, burst 30) is searchOrders' 90x."""
+        params = encode_params({"includedData": included_data})
+        resp = self.call("getOrder", "GET", f"{SEARCH_ORDERS_PATH}/{order_id}", params)
+        return Page(1, params, resp.request_id, resp.fetched_at, resp.body, resp.data, None, "getOrder")
 
     def create_restricted_data_token(self, resources: list[dict]) -> tuple[str, float]:
         """A restricted data token for `resources`, and its lifetime in seconds."""

@@ -20,6 +20,10 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getReports": (0.0222, 10),
     "cancelReport": (0.0222, 10),
     "getReportDocument": (0.0167, 15),
+    # Notifications API v1: every operation 1 per second, burst 5.
+    **{op: (1.0, 5) for op in ("createDestination", "getDestinations", "getDestination", "deleteDestination",
+                               "createSubscription", "getSubscription", "getSubscriptionById",
+                               "deleteSubscriptionById")},
 }
 
 

@@ -85,7 +85,9 @@ def run_load(workdir: Path, n_accounts: int, days: int, orders_per_day: int, spe
                 peaks["self"] = max(peaks["self"], rss_mb(os.getpid()))
 
             outcome = server.backfill(keys, f"load: {n_accounts} accounts x {days} days", timeout_s=timeout_s,
-                                      on_tick=sample, every_s=1.0)
+                                      on_tick=sample, every_s=1.0,
+                                      days=(first_day, first_day + timedelta(days=days - 1),
+                                            [a["id"] for a in accounts]))
         checked = compare_all(env["DUCKDB_PATH"], emulator, accounts, first_day, days) \
             if outcome.status == "COMPLETED_SUCCESS" else {"orders": None, "mismatched_accounts": None}
     failed = outcome.failed

@@ -21,7 +21,7 @@ def fast_resources(environ: dict[str, str]) -> dict:
     base = resources["sp_api"]
     resources["sp_api"] = SpApiResource(accounts_file=base.accounts_file, endpoint=base.endpoint,
                                         lwa_token_url=base.lwa_token_url, retry_base_delay_s=0.01,
-                                        report_poll_s=0.02)
+                                        report_poll_s=0.02, sweep_overlap_s=base.sweep_overlap_s)
     return resources
 
 
@@ -29,6 +29,27 @@ def materialize_raw(environ: dict[str, str], day: date, account_id: str, instanc
                     raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     return local_runs.materialize_raw(day, account_id, environ=environ, resources=fast_resources(environ),
                                       instance=instance, raise_on_error=raise_on_error)
+
+
+def sweep(environ: dict[str, str], day: date, account_ids: list[str], instance=None, mode: str = "sweep",
+          raise_on_error: bool = True, first: date | None = None) -> dg.ExecuteInProcessResult:
+    """One sweep round of `day` for the accounts, as the intraday schedule runs it (or a run of another extract
+    mode over [first, day])."""
+    return local_runs.materialize_raw_range(first or day, day, account_ids, environ=environ,
+                                            resources=fast_resources(environ), instance=instance,
+                                            raise_on_error=raise_on_error, mode=mode)
+
+
+def materialize_raw_range(environ: dict[str, str], first: date, last: date, account_ids: list[str],
+                          instance=None) -> dg.ExecuteInProcessResult:
+    return local_runs.materialize_raw_range(first, last, account_ids, environ=environ,
+                                            resources=fast_resources(environ), instance=instance)
+
+
+def materialize_raw_tags(environ: dict[str, str], tags: dict[str, str], instance=None,
+                         raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    return local_runs.materialize_raw_tags(tags, environ=environ, resources=fast_resources(environ),
+                                           instance=instance, raise_on_error=raise_on_error)
 
 
 def materialize_transform(environ: dict[str, str], first: date, last: date | None = None, instance=None,

@@ -47,8 +47,8 @@ def window_truth(state, refresh_token: str, start: datetime, end: datetime,
     now, and the ids of the orders it has changed again since `end` (see `marts_and_truth`)."""
     now = state.clock.now()
     seller = seller_key(refresh_token)
-    truth = state.window_orders(seller, "lastUpdated", start, end, now, marketplaces=marketplaces)
-    later = state.window_orders(seller, "lastUpdated", end, now + timedelta(days=1), now, marketplaces=marketplaces)
+    truth = state.true_window_orders(seller, start, end, now, marketplaces)
+    later = state.true_window_orders(seller, end, now + timedelta(days=1), now, marketplaces)
     return [o.to_api(now) for o in truth], {o.order_id for o in later}
 
 

@@ -1,0 +1,362 @@
+"""The emulator's Notifications API v1 (destinations, subscriptions; notifications.json) and its ORDER_CHANGE
+publisher, which sends each order change of a subscribed seller to the destination's SQS queue (moto server in
+tests) in Amazon's shape (OrderChangeNotification.json), after a publish delay like Amazon's, at least once.
+
+Every change's delay and fate (delivered, lost, duplicated, late) is a function of the seed, the order and the
+change, so a run can be replayed and a test can know what was lost. Publishing follows the emulator's clock: when
+a test moves it forward, what fell due meanwhile is sent at the next tick.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
+from amazon_orders_pipeline.emulator.seller import MAX_ORDER_LIFETIME, OrderHistory
+
+if TYPE_CHECKING:
+    from amazon_orders_pipeline.emulator.app import EmulatorState
+
+NOTIFICATIONS_PATH = "/notifications/v1"
+ORDER_CHANGE = "ORDER_CHANGE"
+SQS_ARN_PREFIX = "arn:aws:sqs:"
+# The publisher's test application, as Amazon names solutions.
+APPLICATION_ID = "amzn1.sp.solution.6f5c7a52-emul-4a0b-9e1d-000000000001"
+# v2026 fulfillmentStatus -> ORDER_CHANGE's v0 OrderStatus.
+V0_STATUS = {"PENDING": "Pending", "UNSHIPPED": "Unshipped", "PARTIALLY_SHIPPED": "PartiallyShipped",
+             "SHIPPED": "Shipped", "CANCELLED": "Canceled", "UNFULFILLABLE": "Unfulfillable",
+             "PENDING_AVAILABILITY": "PendingAvailability"}
+PROGRAMS = {"PRIME": "Prime", "AMAZON_BUSINESS": "Business"}
+TICK_S = 0.2
+
+
+@dataclass
+class NotificationFaults:
+    """How delivery goes wrong, per change: lost, duplicated (sent twice, the copy later), or late (held back
+    `late_s` more). A change's publish delay is drawn from `delay_s`; one published example took 3.4 minutes."""
+
+    lost: float = 0.0
+    duplicated: float = 0.0
+    late: float = 0.0
+    delay_s: tuple[float, float] = (6.0, 240.0)
+    late_s: tuple[float, float] = (600.0, 3600.0)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NotificationFaults:
+        known = {"lost", "duplicated", "late", "delay_s", "late_s"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown notification faults {sorted(unknown)}")
+        out = cls(**{k: (tuple(v) if k.endswith("_s") else float(v)) for k, v in data.items()})
+        if not all(0 <= p <= 1 for p in (out.lost, out.duplicated, out.late)):
+            raise ValueError("fault rates are between 0 and 1")
+        return out
+
+    def to_dict(self) -> dict:
+        return {"lost": self.lost, "duplicated": self.duplicated, "late": self.late,
+                "delay_s": list(self.delay_s), "late_s": list(self.late_s)}
+
+
+@dataclass
+class Subscription:
+    subscription_id: str
+    seller: str
+    destination_id: str
+    processing_directive: dict
+    since: datetime  # changes published after this are sent
+    published_until: datetime
+
+    def api(self) -> dict:
+        return {"subscriptionId": self.subscription_id, "payloadVersion": "1.0",
+                "destinationId": self.destination_id, "processingDirective": self.processing_directive}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to send: a change of an order, at its publish time."""
+
+    at: datetime
+    history: OrderHistory
+    changed_at: datetime
+    status: str
+    notification_id: str
+    copy: int = 0
+
+
+@dataclass
+class Published:
+    """What was sent and what was not, for tests and benchmarks."""
+
+    sent: list[dict] = field(default_factory=list)  # {order_id, changed_at, publish_time, notification_id, copy}
+    lost: list[dict] = field(default_factory=list)
+
+
+def _unit(*parts: object) -> float:
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:6], "big") / float(1 << 48)
+
+
+def _iso_ms(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def selling_partner_id(seller: str) -> str:
+    """The merchant id Amazon gives a seller (`SellerId` in notifications): 14 upper-case letters and digits."""
+    digest = hashlib.sha256(f"merchant:{seller}".encode()).hexdigest().upper()
+    return "A" + digest[:13]
+
+
+class Notifications:
+    def __init__(self, state: EmulatorState, sqs_endpoint: str | None = None):
+        self.state = state
+        self.sqs_endpoint = sqs_endpoint
+        self.faults = NotificationFaults()
+        self.published = Published()
+        self._destinations: dict[str, dict] = {}
+        self._subscriptions: dict[tuple[str, str], Subscription] = {}
+        self._lock = threading.Lock()
+        self._publish_lock = threading.Lock()
+        self._sqs = None
+        self._queue_urls: dict[str, str] = {}
+        self._schedules: dict[tuple, list[Delivery]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- destinations (grantless) -------------------------------------------------------------
+    def create_destination(self, raw: bytes) -> tuple[int, dict]:
+        body = json_object(raw)
+        name, spec = body.get("name"), body.get("resourceSpecification")
+        if not isinstance(name, str) or not name or len(name) > 256 or not isinstance(spec, dict):
+            raise invalid("name and resourceSpecification are required")
+        sqs = spec.get("sqs")
+        if set(spec) - {"sqs", "eventBridge"} or not isinstance(sqs, dict):
+            raise invalid("resourceSpecification must name an sqs resource")
+        arn = sqs.get("arn")
+        if not isinstance(arn, str) or not arn.startswith(SQS_ARN_PREFIX) or len(arn.split(":")) != 6:
+            raise invalid("sqs.arn must match ^arn:aws:sqs:\\S+:\\S+:\\S+")
+        with self._lock:
+            if any(d["resource"]["sqs"]["arn"] == arn for d in self._destinations.values()):
+                raise ApiError(409, "Conflict", "A destination with this resource already exists.")
+            destination = {"destinationId": str(uuid.uuid4()), "name": name, "resource": {"sqs": {"arn": arn}}}
+            self._destinations[destination["destinationId"]] = destination
+        return 200, {"payload": destination}
+
+    def get_destinations(self) -> tuple[int, dict]:
+        with self._lock:
+            return 200, {"payload": list(self._destinations.values())}
+
+    def get_destination(self, destination_id: str) -> tuple[int, dict]:
+        with self._lock:
+            destination = self._destinations.get(destination_id)
+        if destination is None:
+            raise ApiError(404, "NotFound", f"Destination {destination_id} was not found.")
+        return 200, {"payload": destination}
+
+    def delete_destination(self, destination_id: str) -> tuple[int, dict]:
+        with self._lock:
+            if self._destinations.pop(destination_id, None) is None:
+                raise ApiError(404, "NotFound", f"Destination {destination_id} was not found.")
+        return 200, {}
+
+    # --- subscriptions (the seller's token) ---------------------------------------------------
+    def create_subscription(self, seller: str, notification_type: str, raw: bytes) -> tuple[int, dict]:
+        if notification_type != ORDER_CHANGE:
+            raise invalid(f"the emulator publishes {ORDER_CHANGE} only, not {notification_type}")
+        body = json_object(raw)
+        if body.get("payloadVersion") != "1.0":
+            raise invalid("payloadVersion must be 1.0")
+        directive = body.get("processingDirective")
+        event_filter = directive.get("eventFilter") if isinstance(directive, dict) else None
+        if not isinstance(event_filter, dict):
+            # What Amazon answers for ORDER_CHANGE without one (jlevers/selling-partner-api#885).
+            raise invalid("Processing Directive eventFilter must not be empty")
+        if event_filter.get("eventFilterType") != ORDER_CHANGE or "marketplaceIds" in event_filter:
+            raise invalid(f"EventFilter Payload {json.dumps(event_filter)} failed to validate")
+        with self._lock:
+            if body.get("destinationId") not in self._destinations:
+                raise invalid(f"destinationId {body.get('destinationId')!r} is not a destination")
+            if (seller, notification_type) in self._subscriptions:
+                raise ApiError(409, "Conflict", "A subscription for this notification type already exists.")
+            now = self.state.clock.now()
+            subscription = Subscription(str(uuid.uuid4()), seller, body["destinationId"], directive, now, now)
+            self._subscriptions[(seller, notification_type)] = subscription
+        return 200, {"payload": subscription.api()}
+
+    def get_subscription(self, seller: str, notification_type: str) -> tuple[int, dict]:
+        with self._lock:
+            subscription = self._subscriptions.get((seller, notification_type))
+        if subscription is None:
+            raise ApiError(404, "NotFound", f"No {notification_type} subscription was found.")
+        return 200, {"payload": subscription.api()}
+
+    def delete_subscription(self, seller: str, notification_type: str, subscription_id: str) -> tuple[int, dict]:
+        with self._lock:
+            found = self._subscriptions.get((seller, notification_type))
+            if found is None or found.subscription_id != subscription_id:
+                raise ApiError(404, "NotFound", f"Subscription {subscription_id} was not found.")
+            del self._subscriptions[(seller, notification_type)]
+        return 200, {}
+
+    # --- publishing ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="notification-publisher", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(TICK_S):
+            try:
+                self.publish_due()
+            except Exception as e:  # noqa: BLE001 - a publisher that dies silently would look like lost messages
+                self.state.stats["notifications.publish_errors"] += 1
+                self.state.stats[f"notifications.last_error:{type(e).__name__}"] += 1
+
+    def deliveries(self, history: OrderHistory) -> list[Delivery]:
+        """The messages Amazon sends for an order's changes, with their publish times (lost ones excluded)."""
+        seed, f = self.state.seller.seed, self.faults
+        out = []
+        for ts, status in history.events:
+            low, high = f.delay_s
+            at = ts + timedelta(seconds=low + (high - low) * _unit(seed, "delay", history.order_id, ts))
+            if _unit(seed, "late", history.order_id, ts) < f.late:
+                low, high = f.late_s
+                at += timedelta(seconds=low + (high - low) * _unit(seed, "late-by", history.order_id, ts))
+            notification_id = str(uuid.UUID(bytes=hashlib.sha256(
+                f"{seed}:notification:{history.order_id}:{ts.isoformat()}".encode()).digest()[:16], version=4))
+            delivery = Delivery(at, history, ts, status, notification_id)
+            if _unit(seed, "lost", history.order_id, ts) < f.lost:
+                continue
+            out.append(delivery)
+            if _unit(seed, "dup", history.order_id, ts) < f.duplicated:
+                again = timedelta(seconds=30 + 600 * _unit(seed, "dup-by", history.order_id, ts))
+                out.append(Delivery(at + again, history, ts, status, notification_id, copy=1))
+        return out
+
+    def lost(self, history: OrderHistory) -> list[datetime]:
+        """The changes of an order whose notification is lost."""
+        seed = self.state.seller.seed
+        return [ts for ts, _ in history.events if _unit(seed, "lost", history.order_id, ts) < self.faults.lost]
+
+    def _schedule(self, seller: str, day: date) -> list[Delivery]:
+        """Every message for the changes of the orders a seller got on one day, by publish time (cached per fault
+        mix, so a tick looks up what fell due instead of recomputing each order's deliveries)."""
+        key = (seller, day, json.dumps(self.faults.to_dict(), sort_keys=True))
+        cached = self._schedules.get(key)
+        if cached is None:
+            with self.state._lock:
+                orders = self.state.seller.orders_created_on(seller, day)
+            cached = sorted((d for o in orders for d in self.deliveries(o)),
+                            key=lambda d: (d.at, d.history.order_id))
+            self._schedules[key] = cached
+            while len(self._schedules) > 256:
+                self._schedules.pop(next(iter(self._schedules)))
+        return cached
+
+    def publish_due(self) -> int:
+        """Send every message whose publish time has come on the emulator's clock. Returns how many were sent."""
+        with self._publish_lock:
+            now = self.state.clock.now()
+            sent = 0
+            with self._lock:
+                subscriptions = list(self._subscriptions.values())
+            longest = timedelta(seconds=max(self.faults.delay_s) + max(self.faults.late_s) + 630)
+            for sub in subscriptions:
+                if now <= sub.published_until or not self.state.has_region(sub.seller):
+                    # A seller's region is known from its first Orders request; its notifications wait for it.
+                    continue
+                start, end = max(sub.published_until, sub.since), now
+                due = []
+                day = (start - longest - MAX_ORDER_LIFETIME).date()
+                while day <= end.date():
+                    schedule = self._schedule(sub.seller, day)
+                    low = bisect.bisect_right(schedule, (start, "\uffff"), key=lambda d: (d.at, d.history.order_id))
+                    for delivery in schedule[low:]:
+                        if delivery.at > end:
+                            break
+                        if delivery.changed_at >= sub.since and self.state.in_region(sub.seller, delivery.history):
+                            due.append(delivery)
+                    day += timedelta(days=1)
+                due.sort(key=lambda d: (d.at, d.history.order_id))
+                for delivery in due:
+                    self._send(sub, delivery)
+                    sent += 1
+                sub.published_until = end
+            return sent
+
+    def _send(self, sub: Subscription, delivery: Delivery) -> None:
+        with self._lock:
+            destination = self._destinations.get(sub.destination_id)
+        if destination is None:
+            return
+        arn = destination["resource"]["sqs"]["arn"]
+        body = order_change(delivery, sub)
+        self._queue(arn).send_message(QueueUrl=self._queue_urls[arn], MessageBody=json.dumps(body))
+        self.state.stats["notifications.sent"] += 1
+        self.published.sent.append({"order_id": delivery.history.order_id, "changed_at": delivery.changed_at,
+                                    "publish_time": delivery.at, "notification_id": delivery.notification_id,
+                                    "copy": delivery.copy})
+
+    def _queue(self, arn: str):
+        if self._sqs is None:
+            import boto3
+
+            region = arn.split(":")[3]
+            self._sqs = boto3.client("sqs", endpoint_url=self.sqs_endpoint, region_name=region,
+                                     aws_access_key_id="emulator", aws_secret_access_key="emulator")
+        if arn not in self._queue_urls:
+            _, _, _, _, account, name = arn.split(":")
+            self._queue_urls[arn] = self._sqs.get_queue_url(QueueName=name,
+                                                            QueueOwnerAWSAccountId=account)["QueueUrl"]
+        return self._sqs
+
+
+def order_change(delivery: Delivery, sub: Subscription) -> dict:
+    """An ORDER_CHANGE notification as Amazon publishes it (OrderChangeNotification.json): v0 vocabulary, items
+    with SKU and quantity, no money."""
+    o = delivery.history
+    buyer_cancel = delivery.status == "CANCELLED" and len(o.events) > 2
+    summary: dict = {
+        "MarketplaceId": o.marketplace_id,
+        "OrderStatus": V0_STATUS[delivery.status],
+        "PurchaseDate": _iso_ms(o.created_at),
+        "DestinationPostalCode": None,
+        "FulfillmentType": "AFN" if o.fulfilled_by == "AMAZON" else "MFN",
+        "OrderType": "StandardOrder",
+        "OrderPrograms": [PROGRAMS[p] for p in o.programs if p in PROGRAMS],
+        "ShippingPrograms": [],
+        "OrderItems": [{"OrderItemId": line.order_item_id, "SellerSKU": line.sku, "SupplySourceId": None,
+                        "Quantity": line.quantity} for line in o.lines],
+    }
+    return {
+        "NotificationVersion": "1.0",
+        "NotificationType": ORDER_CHANGE,
+        "PayloadVersion": "1.0",
+        "EventTime": _iso_ms(delivery.at),
+        "Payload": {"OrderChangeNotification": {
+            "NotificationLevel": "OrderLevel",
+            "SellerId": selling_partner_id(o.seller),
+            "AmazonOrderId": o.order_id,
+            "OrderChangeType": "BuyerRequestedChange" if buyer_cancel else "OrderStatusChange",
+            "OrderChangeTrigger": {"TimeOfOrderChange": _iso_ms(delivery.changed_at),
+                                   "ChangeReason": "Buyer Requested Cancel" if buyer_cancel
+                                   else "Order Status Change"},
+            "Summary": summary,
+        }},
+        "NotificationMetadata": {
+            "ApplicationId": APPLICATION_ID,
+            "SubscriptionId": sub.subscription_id,
+            "PublishTime": _iso_ms(delivery.at),
+            "NotificationId": delivery.notification_id,
+        },
+    }

@@ -1,0 +1,163 @@
+"""Today as a partition: sweeps that land only what changed since the last one, the index lag their overlap covers,
+and the marts and exports of a day that is still going on."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.extract.increments import DayLog
+from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.stores import LocalStore
+from amazon_orders_pipeline.testing.runs import materialize_raw_range, materialize_transform, query, sweep
+from amazon_orders_pipeline.testing.truth import orders_against_truth_by_sku
+
+ACCOUNT = "acme-us"
+US = "ATVPDKIKX0DER"
+
+
+def midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def landed_metadata(result) -> dict:
+    """The extract step's metadata of a run."""
+    (event,) = [e for e in result.get_asset_materialization_events()
+                if e.asset_key.path[-1] == "landed_order_pages"][:1]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def raw_versions(db: str, order_id: str) -> list[str]:
+    """Each version of an order in the raw records, as its lastUpdatedTime, in load order."""
+    rows = query(db, "select order_json from raw.order_records where order_json like ? "
+                     "order by partition_date, page_number, record_index", [f'%"{order_id}"%'])
+    return [json.loads(text)["lastUpdatedTime"] for (text,) in rows]
+
+
+def salesforce_rows(env: dict[str, str], day: date) -> list[dict]:
+    path = Path(env["EXPORT_DIR"]) / "salesforce" / ACCOUNT / day.isoformat() / "external_order_sync.csv"
+    return list(csv.DictReader(io.StringIO(path.read_text())))
+
+
+def erp_lines(env: dict[str, str], day: date, order_id: str) -> list[dict]:
+    path = Path(env["EXPORT_DIR"]) / "erp" / ACCOUNT / day.isoformat() / "sales_order_lines.csv"
+    return [r for r in csv.DictReader(io.StringIO(path.read_text())) if r["order_number"] == order_id]
+
+
+def test_an_order_placed_and_shipped_today_reaches_the_marts_and_todays_exports_twice_without_duplicates(
+        pipeline_env, emulator, control):
+    """'Today' is a day on the emulator's clock: the pipeline takes the API's time from its Date header."""
+    today = datetime.now(UTC).date() - timedelta(days=3)
+    d0 = midnight(today)
+    seller = emulator.state.seller
+
+    def fits(o):  # placed after 01:00, unshipped a while later, shipped before 22:00, with several lines
+        (t0, _), (t1, s1), *rest = o.events
+        return (o.marketplace_id == US and o.fulfilled_by == "AMAZON" and len(o.lines) > 1 and s1 == "UNSHIPPED"
+                and t0 >= d0 + timedelta(hours=1) and t1 - t0 > timedelta(minutes=20) and rest
+                and rest[-1][1] == "SHIPPED" and rest[-1][0] < d0 + timedelta(hours=22))
+
+    order = next(o for o in seller.orders_created_on(seller_key(emulator_refresh_token(ACCOUNT)), today) if fits(o))
+    placed_at, shipped_at = order.events[0][0], order.events[-1][0]
+    landing = LocalStore(pipeline_env["LANDING_DIR"])
+    db = pipeline_env["DUCKDB_PATH"]
+
+    control.set_clock(placed_at + timedelta(minutes=9))  # past the window's 2.5 minutes and any index lag
+    assert sweep(pipeline_env, today, [ACCOUNT]).success
+    assert materialize_transform(pipeline_env, today).success
+    (status,) = query(db, "select order_status from orders where order_id = ?", [order.order_id])[0]
+    assert status == "PENDING"
+    assert [r["OrderStatus__c"] for r in salesforce_rows(pipeline_env, today)
+            if r["ExternalId__c"].endswith(order.order_id)] == ["Pending"]
+    (first,) = DayLog(landing, ACCOUNT, today).increments()
+    assert first.kind == "window" and first.window_start == d0.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    control.set_clock(shipped_at + timedelta(minutes=9))
+    assert sweep(pipeline_env, today, [ACCOUNT]).success
+    assert materialize_transform(pipeline_env, today).success
+    increments = DayLog(landing, ACCOUNT, today).increments()
+    assert [i.kind for i in increments] == ["window", "sweep"] and all(i.status == "loaded" for i in increments)
+    # The sweep read only what changed since the first, less the overlap.
+    assert increments[1].window_start == (first.end - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert len(raw_versions(db, order.order_id)) == 2  # placed (first increment), shipped (the sweep)
+
+    assert query(db, "select order_status, line_count from orders where order_id = ?", [order.order_id]) == [
+        ("SHIPPED", len(order.lines))]
+    assert query(db, "select count(*), count(distinct order_item_id) from order_items where order_id = ?",
+                 [order.order_id]) == [(len(order.lines), len(order.lines))]
+    assert [r["OrderStatus__c"] for r in salesforce_rows(pipeline_env, today)
+            if r["ExternalId__c"].endswith(order.order_id)] == ["Shipped"]
+    lines = erp_lines(pipeline_env, today, order.order_id)
+    assert sorted(r["order_item_id"] for r in lines) == sorted(line.order_item_id for line in order.lines)
+    assert {r["status"] for r in lines} == {"shipped"}
+    # The day's raw pages: the first increment's, then the sweep's numbered after them.
+    numbers = [n for (n,) in query(db, "select page_number from raw.order_pages where account_id = ? and "
+                                       "partition_date = ? order by page_number", [ACCOUNT, today])]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+@pytest.mark.parametrize("overlap_minutes, caught", [(5, True), (0, False)])
+def test_the_sweeps_overlap_catches_a_change_the_index_showed_late(pipeline_env, emulator, control,
+                                                                    overlap_minutes, caught):
+    """A change the search index shows more than 2.5 minutes late is outside the next sweep's window unless the
+    sweep re-reads the minutes before its start: what the overlap is for."""
+    day = datetime.now(UTC).date() - timedelta(days=4)
+    state, seller = emulator.state, emulator.state.seller
+    key = seller_key(emulator_refresh_token(ACCOUNT))
+    late = next((o, ts) for o in seller.orders_created_on(key, day) for ts, _ in o.events[1:]
+                if o.marketplace_id == US and ts.date() == day and ts.hour < 20
+                and state.index_lag(o, ts) > timedelta(seconds=200))
+    order, changed_at = late
+    env = {**pipeline_env, "SWEEP_OVERLAP_MINUTES": str(overlap_minutes)}
+
+    # A first landing of the day, then a sweep after the change's time but before the index shows it.
+    control.set_clock(changed_at - timedelta(minutes=30))
+    assert sweep(env, day, [ACCOUNT]).success
+    control.set_clock(changed_at + timedelta(seconds=170))  # the window ends 20 s after the change; not indexed yet
+    assert sweep(env, day, [ACCOUNT]).success
+    changed = changed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert changed not in raw_versions(env["DUCKDB_PATH"], order.order_id)
+
+    control.set_clock(changed_at + timedelta(minutes=15))  # the next round
+    assert sweep(env, day, [ACCOUNT]).success
+    assert (changed in raw_versions(env["DUCKDB_PATH"], order.order_id)) is caught
+
+
+def test_sweeps_a_backfill_the_close_and_the_recheck_interleave_to_the_truth(pipeline_env, emulator, control):
+    """A day swept twice, then backfilled page by page, then closed (nothing left to sweep), the two days before it
+    re-checked through an order report, and the next day's first sweep: the marts equal the truth."""
+    day = datetime.now(UTC).date() - timedelta(days=3)
+    d0 = midnight(day)
+    landing, db = LocalStore(pipeline_env["LANDING_DIR"]), pipeline_env["DUCKDB_PATH"]
+    for at in (d0 + timedelta(hours=12), d0 + timedelta(hours=20)):
+        control.set_clock(at)
+        assert sweep(pipeline_env, day, [ACCOUNT]).success
+    control.set_clock(d0 + timedelta(days=1, minutes=25))
+    backfill = materialize_raw_range(pipeline_env, day - timedelta(days=2), day, [ACCOUNT])
+    assert backfill.success
+    (window,) = DayLog(landing, ACCOUNT, day).increments()  # the backfill's window replaced the day's sweeps
+    assert window.kind == "window" and window.end == d0 + timedelta(days=1)
+
+    close = sweep(pipeline_env, day, [ACCOUNT])
+    assert close.success and landed_metadata(close)["days_closed_before"] == 1  # the backfill closed it
+    recheck = sweep(pipeline_env, day - timedelta(days=1), [ACCOUNT], mode="recheck", first=day - timedelta(days=2))
+    assert recheck.success and landed_metadata(recheck)["days_through_reports"] == 2
+    assert emulator.state.stats["createReport.calls"] == 1
+    assert sweep(pipeline_env, day + timedelta(days=1), [ACCOUNT]).success  # the next day's first sweep
+
+    assert materialize_transform(pipeline_env, day - timedelta(days=2), day + timedelta(days=1)).success
+    got, want = orders_against_truth_by_sku(db, control, ACCOUNT, d0 - timedelta(days=2), d0 + timedelta(days=1),
+                                            [US])
+    assert got == want and len(want["orders"]) > 100
+    reports = query(db, "select count(*) from raw.order_records where account_id = ? and api_version = 'report'",
+                    [ACCOUNT])[0][0]
+    assert reports > 0
+    (today_orders,) = query(db, "select count(*) from orders where account_id = ? and last_changed_partition = ?",
+                            [ACCOUNT, day + timedelta(days=1)])[0]
+    assert today_orders > 0

@@ -1,0 +1,47 @@
+"""Freshness: how soon an order change at Amazon is in `orders`, with sweeps only and with ORDER_CHANGE
+notifications, over a simulated day.
+
+    python -m benchmarks.freshness [--accounts 5] [--orders-per-day 3000] [--speed 200] [--sweep-minutes 15]
+                                   [--step-minutes 2]
+
+One emulator (index lag up to 5 minutes, notifications published 6 s to 4 minutes after each change) serves
+`--accounts` US sellers of `--orders-per-day` orders on Amazon.com, with status changes through the day. Each
+account's day runs on the emulator's clock from 00:00 to its close at 00:10 the next day: a sweep every
+`--sweep-minutes`, and in the second pass also the notifications read off an SQS queue on moto server every
+`--step-minutes` (each batch read with getOrder). Quotas are Amazon's documented rates times `--speed`, since the
+day passes in minutes. The pipeline's functions run as the assets run them, without a Dagster run per step; the
+transform runs once at the end, and its wall time is added to the freshness figures (the transform follows each
+extract run). Then three sweep rounds of all accounts run as real Dagster runs, for their CPU.
+
+Prints one JSON object, {"sweeps": {...}, "notifications": {...}}, each with `freshness_p50_s`/`freshness_p95_s`
+(emulated seconds from a change to a version at least as new in the raw tables, plus the transform's seconds),
+`quota_factor` (searchOrders pages over the pages each sweep's new order versions fill), `lost` (changes never
+seen), `duplicated` (extra rows in `orders`), `mismatched_accounts` (marts unequal to the truth); sweeps add
+`cpu_s_per_sweep_round`, notifications `queue_to_mart_p95_s` (from the message's arrival in the queue).
+Exits 1 if anything was lost, duplicated or unequal to the truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from amazon_orders_pipeline.testing.freshness import freshness_ok, run_freshness
+from benchmarks import add_keep, run_in_workdir
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=5)
+    parser.add_argument("--orders-per-day", type=int, default=3000, help="per account, on Amazon.com")
+    parser.add_argument("--speed", type=float, default=200.0, help="multiplies the emulator's quotas")
+    parser.add_argument("--sweep-minutes", type=int, default=15)
+    parser.add_argument("--step-minutes", type=int, default=2, help="how often the queue is read")
+    add_keep(parser)
+    args = parser.parse_args(argv)
+    return run_in_workdir(args.keep, lambda workdir: run_freshness(
+        workdir, args.accounts, args.orders_per_day, args.speed, args.sweep_minutes, args.step_minutes),
+        freshness_ok)
+
+
+if __name__ == "__main__":
+    main()
