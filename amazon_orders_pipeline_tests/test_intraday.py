@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from amazon_orders_pipeline.emulator.app import seller_key
-from amazon_orders_pipeline.extract.increments import DayLog
+from amazon_orders_pipeline.extract.increments import DayLog, Increment
 from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.runs import materialize_raw_range, materialize_transform, query, sweep
@@ -161,3 +161,23 @@ def test_sweeps_a_backfill_the_close_and_the_recheck_interleave_to_the_truth(pip
     (today_orders,) = query(db, "select count(*) from orders where account_id = ? and last_changed_partition = ?",
                             [ACCOUNT, day + timedelta(days=1)])[0]
     assert today_orders > 0
+
+
+def test_a_window_replaces_the_days_sweeps_but_not_what_get_order_read(tmp_path):
+    """getOrder reads the order itself, so its versions may be newer than what a later window's search showed:
+    after a window replaces the day, the day's getOrder increments are added again; sweeps before it are not."""
+    log = DayLog(LocalStore(tmp_path), ACCOUNT, date(2026, 11, 20))
+
+    def add(attempt: str, kind: str, at: str, status: str = "loaded") -> None:
+        log.add(Increment(attempt, kind, "2026-11-20T00:00:00Z", "2026-11-20T06:00:00Z", 1, status,
+                          f"2026-11-20T{at}+00:00"))
+
+    add("w1", "window", "01:00:00")
+    add("o1", "orders", "02:00:00")
+    add("s1", "sweep", "03:00:00")
+    assert log.to_load() == []  # everything is loaded
+    add("w2", "window", "04:00:00", "fetched")  # a manual re-materialization
+    add("s2", "sweep", "05:00:00", "fetched")
+    assert [(i.attempt_id, replace) for i, replace in log.to_load()] == [
+        ("w2", True), ("o1", False), ("s2", False)]
+    assert log.swept_until() == datetime(2026, 11, 20, 6, tzinfo=UTC)

@@ -11,9 +11,9 @@ A (account, day) partition is landed as a sequence of *increments*, each an atte
 Each increment has a small file of its own under the day's `increments/` folder, named by when it was landed,
 saying its kind, window, pages and whether the load step has put it into DuckDB (`fetched`, then `loaded`). A file
 each, never a shared list: a sweep run and a notification run may land increments of one day at the same time. The
-day is the newest `window` increment and every increment after it; the load adds the unloaded ones in order (a
-`window` one replaces the day, and the ones after it are then added again), so a run that died between extract and
-load loses no increment.
+day is the newest `window` increment, every `orders` increment, and every sweep after the window; the load adds the
+unloaded ones in order (a `window` one replaces the day, and the others are then added again), so a run that died
+between extract and load loses no increment.
 """
 
 from __future__ import annotations
@@ -63,12 +63,17 @@ class DayLog:
         return f"{self.prefix}{stamp}-{increment.attempt_id}.json"
 
     def increments(self) -> list[Increment]:
-        """The day as it stands: the newest `window` increment and every one landed after it, in order."""
+        """The day as it stands, in load order: the newest `window` increment, then every `orders` increment (one
+        landed before the window too: getOrder reads the order itself, so it may hold a version the search index
+        behind the window did not show yet) and every sweep landed after the window, by landing time."""
         found = [Increment(**get_json(self.landing, key)) for key in self.landing.keys(self.prefix)
                  if key.endswith(".json")]
         found.sort(key=lambda i: (i.landed_at, i.attempt_id))
         windows = [n for n, i in enumerate(found) if i.kind == WINDOW]
-        return found[windows[-1]:] if windows else found
+        if not windows:
+            return found
+        window = found[windows[-1]]
+        return [window] + [i for n, i in enumerate(found) if n > windows[-1] or i.kind == ORDERS]
 
     def swept_until(self) -> datetime | None:
         """The end of the newest landed window or sweep: where the next sweep carries on."""
@@ -86,14 +91,11 @@ class DayLog:
 
     def to_load(self) -> list[tuple[Increment, bool]]:
         """(increment, replace the day?) for what the load step has to do, in order: nothing when every increment
-        is loaded; from an unloaded `window` increment on, everything after it too, since it replaces the day."""
-        out: list[tuple[Increment, bool]] = []
-        for increment in self.increments():
-            if increment.kind == WINDOW and increment.status != "loaded":
-                out = [(increment, True)]
-            elif out or increment.status != "loaded":
-                out.append((increment, increment.kind == WINDOW))
-        return out
+        is loaded; after an unloaded `window` increment, which replaces the day, every other one again."""
+        day = self.increments()
+        if day and day[0].kind == WINDOW and day[0].status != "loaded":
+            return [(day[0], True)] + [(i, False) for i in day[1:]]
+        return [(i, False) for i in day if i.status != "loaded"]
 
     def mark_loaded(self, increment: Increment) -> None:
         put_json(self.landing, self._key(increment), {**increment.__dict__, "status": "loaded"})
