@@ -37,7 +37,7 @@ class DayResult:
     day: date
     sweeps: int = 0
     sweep_pages: int = 0
-    least_sweep_pages: int = 0  # each sweep's versions not seen by an earlier sweep, in whole pages
+    least_sweep_pages: int = 0  # the order versions the sweeps fetched, each once, in whole pages
     get_order_calls: int = 0
     batches: int = 0
     seen: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (order, lastUpdatedTime) -> loaded at
@@ -45,20 +45,26 @@ class DayResult:
     cpu_s_sweeps: float = 0.0
     truth: tuple[list[dict], set[str]] = ([], set())
 
-    def freshness(self) -> list[float]:
-        """Per change of the day: emulated seconds until a version at least as new was in the raw tables."""
+    def _delays(self) -> list[tuple[str, float | None]]:
+        """Per change of the day: (order, emulated seconds until a version at least as new was in the raw tables,
+        or None if none ever was)."""
         by_order: dict[str, list[tuple[datetime, datetime]]] = {}
         for (order_id, updated), at in self.seen.items():
             by_order.setdefault(order_id, []).append((_parse(updated), at))
-        out = []
+        out: list[tuple[str, float | None]] = []
         for order_id, changed_at in self.changes:
             loaded = [at for updated, at in by_order.get(order_id, []) if updated >= changed_at]
-            if loaded:
-                out.append(max(0.0, (min(loaded) - changed_at).total_seconds()))
+            out.append((order_id, max(0.0, (min(loaded) - changed_at).total_seconds()) if loaded else None))
         return out
 
+    def freshness(self) -> list[float]:
+        return [d for _, d in self._delays() if d is not None]
+
     def lost(self) -> int:
-        return len(self.changes) - len(self.freshness())
+        """Changes never seen, but for those of orders that changed again after the day, before its close sweep:
+        the close reads the day's window, where such an order no longer is; the next day's window has it."""
+        moved = self.truth[1]
+        return sum(d is None and order_id not in moved for order_id, d in self._delays())
 
 
 def _parse(text: str) -> datetime:
@@ -106,7 +112,7 @@ def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing
                         results[account_id].seen.setdefault((order["orderId"], order["lastUpdatedTime"]), now)
 
     swept: dict[str, set[tuple[str, str]]] = {a.id: set() for a in accounts}
-    now = start
+    now, next_sweep = start, start + sweep_every
     while now < close + close_after:
         now = min(now + step, close + close_after)
         state.clock.set(now)
@@ -124,7 +130,8 @@ def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing
                     results[account.id].batches += 1
                     load(account.id, sorted(fetched.days), now)
                 inbox.confirm({batch.batch_id})
-        if (now - start) % sweep_every == timedelta(0) or now == close + close_after:
+        if now >= next_sweep or now == close + close_after:
+            next_sweep += sweep_every
             for account in accounts:
                 result, began = results[account.id], time.process_time()
                 planned = sweep_window(day, now, DayLog(store, account.id, day).swept_until(), overlap)
@@ -138,12 +145,12 @@ def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing
                        for o in page_orders(p.operation, json.loads(store.get(p.key))) or []}
                 result.sweeps += 1
                 result.sweep_pages += len(extracted.pages)
-                result.least_sweep_pages += math.ceil(len(new - swept[account.id]) / PAGE_SIZE)
                 swept[account.id] |= new
                 load(account.id, [day], now)
                 result.cpu_s_sweeps += time.process_time() - began
     conn.close()
     for account in accounts:
+        results[account.id].least_sweep_pages = math.ceil(len(swept[account.id]) / PAGE_SIZE)
         results[account.id].truth = window_truth(state, emulator_refresh_token(account.id), start, close,
                                                  set(account.marketplace_ids))
     return list(results.values())
@@ -172,6 +179,10 @@ def summary(results: list[DayResult], transform_s: float | None = None) -> dict:
         "sweeps": sum(r.sweeps for r in results), "sweep_pages": sum(r.sweep_pages for r in results),
         "quota_factor": round(sum(r.sweep_pages for r in results)
                               / max(1, sum(r.least_sweep_pages for r in results)), 3),
+        "sweep_pages_per_account_day": round(sum(r.sweep_pages for r in results) / max(1, len(results)), 1),
+        # The daily extraction and its two full lookback re-fetches, for the same day: three times its window.
+        "lookback_pages_per_account_day": round(sum(
+            3 * math.ceil(len(r.truth[0]) / PAGE_SIZE) for r in results) / max(1, len(results)), 1),
         "get_order_calls": sum(r.get_order_calls for r in results),
         "lost": sum(r.lost() for r in results),
         **({} if transform_s is None else {"transform_s": round(transform_s, 1)}),
