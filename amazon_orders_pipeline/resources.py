@@ -45,6 +45,14 @@ def emulator_refresh_token(account_id: str) -> str:
     return f"emulator-refresh-{account_id}"
 
 
+def emulator_seller_id(account_id: str) -> str:
+    """The selling partner id the emulator gives an account without credentials (ORDER_CHANGE's SellerId)."""
+    from amazon_orders_pipeline.emulator.app import seller_key
+    from amazon_orders_pipeline.emulator.notifications import selling_partner_id
+
+    return selling_partner_id(seller_key(emulator_refresh_token(account_id)))
+
+
 class SpApiResource(dg.ConfigurableResource):
     """Builds an SP-API client per account: Amazon when its credentials are set, the emulator otherwise."""
 
@@ -99,10 +107,7 @@ class SpApiResource(dg.ConfigurableResource):
         for account in self.accounts().values():
             seller_id = account.seller_id
             if seller_id is None and account.credentials(environ) is None:
-                from amazon_orders_pipeline.emulator.app import seller_key
-                from amazon_orders_pipeline.emulator.notifications import selling_partner_id
-
-                seller_id = selling_partner_id(seller_key(emulator_refresh_token(account.id)))
+                seller_id = emulator_seller_id(account.id)
             if seller_id is not None:
                 out.setdefault(seller_id, []).append((account.id, account.marketplace_ids))
         return out

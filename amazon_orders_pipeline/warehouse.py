@@ -342,8 +342,9 @@ def load_increments(store: ObjectStore, account_id: str, day: date,
     increments existed (no increments folder) loads its current attempt, as it always did."""
     pages = PageStore(store, account_id, day)
     log = DayLog(store, account_id, day)
-    plan = log.to_load()
-    if not log.increments():
+    day_increments = log.increments()  # one read of the day's increment files
+    plan = log.to_load(day_increments)
+    if not day_increments:
         state = pages.current()
         if state is None or state["status"] not in LOADABLE:
             status = "nothing landed" if state is None else f"an unfinished extraction ({state['status']})"

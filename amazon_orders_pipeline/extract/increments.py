@@ -89,10 +89,11 @@ class DayLog:
         put_json(self.landing, self._key(increment), increment.__dict__)
         return increment
 
-    def to_load(self) -> list[tuple[Increment, bool]]:
+    def to_load(self, day: list[Increment] | None = None) -> list[tuple[Increment, bool]]:
         """(increment, replace the day?) for what the load step has to do, in order: nothing when every increment
-        is loaded; after an unloaded `window` increment, which replaces the day, every other one again."""
-        day = self.increments()
+        is loaded; after an unloaded `window` increment, which replaces the day, every other one again. `day`: the
+        increments, when the caller has read them already."""
+        day = self.increments() if day is None else day
         if day and day[0].kind == WINDOW and day[0].status != "loaded":
             return [(day[0], True)] + [(i, False) for i in day[1:]]
         return [(i, False) for i in day if i.status != "loaded"]

@@ -23,7 +23,7 @@ from amazon_orders_pipeline.extract.get_order import fetch_orders
 from amazon_orders_pipeline.extract.increments import DayLog, sweep_window
 from amazon_orders_pipeline.extract.window import extract_window
 from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
-from amazon_orders_pipeline.resources import SpApiResource, emulator_refresh_token
+from amazon_orders_pipeline.resources import SpApiResource, emulator_refresh_token, emulator_seller_id
 from amazon_orders_pipeline.sp_api.client import page_orders
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.truth import window_truth
@@ -158,10 +158,7 @@ def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing
 
 def sp_api_seller_ids(account: Account) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
     """An emulator account's SellerId, as SpApiResource.seller_ids gives it."""
-    from amazon_orders_pipeline.emulator.notifications import selling_partner_id
-
-    return {selling_partner_id(seller_key(emulator_refresh_token(account.id))): [(account.id,
-                                                                                  account.marketplace_ids)]}
+    return {emulator_seller_id(account.id): [(account.id, account.marketplace_ids)]}
 
 
 def percentile(values: list[float], q: float) -> float | None:
