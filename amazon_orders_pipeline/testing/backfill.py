@@ -86,8 +86,9 @@ def _truth_chunk(orders_per_day: int, first: date, days: int, now: datetime) -> 
     ids, pages = [], 0
     for d in range(days):
         start = datetime(first.year, first.month, first.day, tzinfo=UTC) + timedelta(days=d)
-        day_ids = [o.order_id for o in state.window_orders(seller, "lastUpdated", start, start + timedelta(days=1),
-                                                           now, marketplaces=set(MARKETPLACES))]
+        # As the orders truly are: the reports read them so, while the search index lags behind.
+        day_ids = [o.order_id for o in state.true_window_orders(seller, start, start + timedelta(days=1), now,
+                                                                marketplaces=set(MARKETPLACES))]
         pages += max(1, math.ceil(len(day_ids) / PAGE_SIZE))
         ids.extend(day_ids)
     return ids, pages
