@@ -12,6 +12,7 @@ from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.assets.dbt import DBT_ASSETS_OP
 from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
 from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, RAW_KEYS
+from amazon_orders_pipeline.assets.writeback import WRITEBACK_KEY
 from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.extract.increments import WINDOW
 from amazon_orders_pipeline.resources import build_resources
@@ -58,6 +59,18 @@ def materialize_raw_tags(tags: Mapping[str, str], *, environ: Mapping[str, str] 
     sensor's run request makes it."""
     settings = Settings.from_env(environ)
     return dg.materialize(build_assets(settings).all, selection=list(RAW_KEYS), tags=dict(tags),
+                          resources=resources or build_resources(settings),
+                          instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
+                          run_config=QUIET)
+
+
+def materialize_writeback(*, environ: Mapping[str, str] = os.environ, resources: dict | None = None,
+                          instance: dg.DagsterInstance | None = None,
+                          raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """One write-back pass (the `writeback` job): the inbox, the guard, Amazon, the loop."""
+    settings = Settings.from_env(environ)
+    assets = build_assets(settings)
+    return dg.materialize([*assets.all, *assets.writeback], selection=[WRITEBACK_KEY],
                           resources=resources or build_resources(settings),
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
                           run_config=QUIET)

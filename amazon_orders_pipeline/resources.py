@@ -17,6 +17,8 @@ from amazon_orders_pipeline.settings import (
     DEFAULT_EMULATOR_SPEED,
     DEFAULT_EXPORT_DIR,
     DEFAULT_LANDING_DIR,
+    DEFAULT_WRITEBACK_CONFIRM_MINUTES,
+    DEFAULT_WRITEBACK_INBOX_DIR,
     Settings,
 )
 from amazon_orders_pipeline.sp_api.auth import GrantlessAuth, LwaCredentials
@@ -24,6 +26,7 @@ from amazon_orders_pipeline.sp_api.client import LWA_TOKEN_URL, REGION_ENDPOINTS
 from amazon_orders_pipeline.sp_api.reports import Polling, ReportsClient
 from amazon_orders_pipeline.stores import ObjectStore, store_from_settings
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
+from amazon_orders_pipeline.writeback.carriers import DEFAULT_CARRIERS_FILE, Carriers, load_carriers
 
 _embedded_lock = threading.Lock()
 _embedded_emulator = None
@@ -130,6 +133,18 @@ class LandingResource(StoreResource):
     local_dir: str = DEFAULT_LANDING_DIR
 
 
+class WritebackInboxResource(StoreResource):
+    """Where the ERP's shipment and cancellation files arrive (WRITEBACK_INBOX_DIR, or WRITEBACK_INBOX_S3_URI),
+    the carrier mapping (CARRIER_MAPPING_FILE), and how long a sent request may wait to show in the marts."""
+
+    local_dir: str = DEFAULT_WRITEBACK_INBOX_DIR
+    carrier_mapping_file: str = str(DEFAULT_CARRIERS_FILE)
+    confirm_minutes: int = DEFAULT_WRITEBACK_CONFIRM_MINUTES
+
+    def carriers(self) -> Carriers:
+        return load_carriers(self.carrier_mapping_file)
+
+
 class ExportResource(StoreResource):
     """Where export files go (EXPORT_DIR, or EXPORT_S3_URI) and how values map (EXPORT_MAPPINGS_FILE)."""
 
@@ -170,5 +185,12 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             s3_uri=settings.export_s3_uri,
             s3_endpoint_url=settings.export_s3_endpoint_url,
             mappings_file=settings.export_mappings_file,
+        ),
+        "writeback_inbox": WritebackInboxResource(
+            local_dir=settings.writeback_inbox_dir,
+            s3_uri=settings.writeback_inbox_s3_uri,
+            s3_endpoint_url=settings.writeback_inbox_s3_endpoint_url,
+            carrier_mapping_file=settings.carrier_mapping_file,
+            confirm_minutes=settings.writeback_confirm_minutes,
         ),
     }

@@ -1,6 +1,10 @@
-"""The ORDER_CHANGE sensor: long-polls the notifications queue, lands each message before deleting it (inbox.py),
-and asks for one run per batch of changed orders: getOrder of each (mode `orders`), then, by automation, the
-transform and exports of that day. The intraday sweeps stay the reconciliation for late or lost messages."""
+"""The sensors.
+
+- ORDER_CHANGE: long-polls the notifications queue, lands each message before deleting it (inbox.py), and asks
+  for one run per batch of changed orders: getOrder of each (mode `orders`), then, by automation, the transform
+  and exports of that day. The intraday sweeps stay the reconciliation for late or lost messages.
+- Write-back: asks for a write-back run when files wait in its inbox or requests are still on their way, one run
+  at a time (the run takes in every file; a second one beside it would only wait for DuckDB)."""
 
 from __future__ import annotations
 
@@ -11,11 +15,13 @@ from datetime import date
 import dagster as dg
 
 from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, ORDER_BATCH_TAG
+from amazon_orders_pipeline.assets.writeback import OPEN_REQUESTS, WRITEBACK_JOB, WRITEBACK_KEY
 from amazon_orders_pipeline.extract.increments import ORDERS
 from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
-from amazon_orders_pipeline.resources import LandingResource, SpApiResource
+from amazon_orders_pipeline.resources import LandingResource, SpApiResource, WritebackInboxResource
 from amazon_orders_pipeline.schedules import partition_range
 from amazon_orders_pipeline.settings import Settings
+from amazon_orders_pipeline.writeback.run import inbox_files
 
 SENSOR_NAME = "order_change_sensor"
 # A tick's receiving stops after this long, well inside Dagster's 60-second sensor evaluation limit.
@@ -71,3 +77,35 @@ def build_order_change_sensor(job: dg.UnresolvedAssetJobDefinition, account_ids:
                 f"received {drained.received} messages; no batch of changed orders is waiting for a run"))
 
     return order_change_sensor
+
+
+WRITEBACK_SENSOR = "writeback_sensor"
+ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+          dg.DagsterRunStatus.STARTED]
+
+
+def open_requests(instance: dg.DagsterInstance) -> int:
+    """Requests the last write-back run left on their way (its materialization's metadata)."""
+    event = instance.get_latest_materialization_event(WRITEBACK_KEY)
+    if event is None or event.asset_materialization is None:
+        return 0
+    value = event.asset_materialization.metadata.get(OPEN_REQUESTS)
+    return int(value.value) if value is not None else 0
+
+
+def build_writeback_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    @dg.sensor(name=WRITEBACK_SENSOR, job=job, minimum_interval_seconds=30,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Asks for a write-back run when the ERP's files wait in the inbox, or sent requests "
+                           "wait for a feed's report or for the marts to show them.")
+    def writeback_sensor(context: dg.SensorEvaluationContext,
+                         writeback_inbox: WritebackInboxResource) -> dg.SensorResult | dg.SkipReason:
+        waiting = inbox_files(writeback_inbox.store())
+        still_open = open_requests(context.instance)
+        if not waiting and not still_open:
+            return dg.SkipReason("no file in the inbox and no request on its way")
+        if context.instance.get_run_records(dg.RunsFilter(job_name=WRITEBACK_JOB, statuses=ACTIVE), limit=1):
+            return dg.SkipReason("a write-back run is already queued or running")
+        return dg.SensorResult(run_requests=[dg.RunRequest(tags={"amazon_orders/writeback_files": str(len(waiting))})])
+
+    return writeback_sensor

@@ -10,6 +10,7 @@ from pathlib import Path
 from amazon_orders_pipeline.accounts import DEFAULT_ACCOUNTS_FILE, Account, ConfigError, load_accounts
 from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE
 from amazon_orders_pipeline.warehouse_resource import DEFAULT_LOCK_TIMEOUT_S
+from amazon_orders_pipeline.writeback.carriers import DEFAULT_CARRIERS_FILE
 
 DEFAULT_DUCKDB_PATH = "data/amazon_orders.duckdb"
 DEFAULT_LANDING_DIR = "data/landing"
@@ -20,6 +21,8 @@ DEFAULT_EMULATOR_SPEED = 100.0
 DEFAULT_FRESHNESS_DEADLINE_CRON = "0 3 * * *"
 DEFAULT_SWEEP_INTERVAL_MINUTES = 15
 DEFAULT_SWEEP_OVERLAP_MINUTES = 5
+DEFAULT_WRITEBACK_INBOX_DIR = "data/writeback-inbox"
+DEFAULT_WRITEBACK_CONFIRM_MINUTES = 120
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,11 @@ class Settings:
     export_s3_uri: str | None = None
     export_s3_endpoint_url: str | None = None
     export_mappings_file: str = str(DEFAULT_MAPPINGS_FILE)
+    writeback_inbox_dir: str = DEFAULT_WRITEBACK_INBOX_DIR
+    writeback_inbox_s3_uri: str | None = None
+    writeback_inbox_s3_endpoint_url: str | None = None
+    carrier_mapping_file: str = str(DEFAULT_CARRIERS_FILE)
+    writeback_confirm_minutes: int = DEFAULT_WRITEBACK_CONFIRM_MINUTES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +83,12 @@ class Settings:
             export_s3_uri=text("EXPORT_S3_URI"),
             export_s3_endpoint_url=text("EXPORT_S3_ENDPOINT_URL"),
             export_mappings_file=text("EXPORT_MAPPINGS_FILE", str(DEFAULT_MAPPINGS_FILE)),
+            writeback_inbox_dir=text("WRITEBACK_INBOX_DIR", DEFAULT_WRITEBACK_INBOX_DIR),
+            writeback_inbox_s3_uri=text("WRITEBACK_INBOX_S3_URI"),
+            writeback_inbox_s3_endpoint_url=text("WRITEBACK_INBOX_S3_ENDPOINT_URL"),
+            carrier_mapping_file=text("CARRIER_MAPPING_FILE", str(DEFAULT_CARRIERS_FILE)),
+            writeback_confirm_minutes=whole_number(env, "WRITEBACK_CONFIRM_MINUTES",
+                                                   DEFAULT_WRITEBACK_CONFIRM_MINUTES, 1, 7 * 24 * 60),
         )
 
     def accounts(self) -> list[Account]:

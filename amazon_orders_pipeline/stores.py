@@ -17,6 +17,7 @@ class ObjectStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes | None: ...
     def keys(self, prefix: str) -> list[str]: ...
+    def delete(self, key: str) -> None: ...
     def describe(self) -> str: ...
 
 
@@ -68,6 +69,9 @@ class LocalStore:
         return sorted(str(p.relative_to(root)) for p in folder.rglob("*")
                       if p.is_file() and not p.name.endswith(".tmp"))
 
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
     def describe(self) -> str:
         return str(self.root)
 
@@ -106,6 +110,9 @@ class S3Store:
             found.extend(o["Key"] for o in page.get("Contents", []))
         strip = len(self.prefix) + 1 if self.prefix else 0
         return sorted(k[strip:] for k in found)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"

@@ -129,7 +129,8 @@ def test_partial_credentials_are_an_error_and_none_means_emulator(tmp_path):
     assert creds is not None and creds.client_id == "x"
 
 
-def test_dbt_exports_and_checks_queue_in_the_duckdb_pool_the_raw_load_and_extraction_do_not(tmp_path):
+def test_dbt_exports_and_checks_queue_in_the_duckdb_pool_the_raw_load_extraction_and_writeback_do_not(
+        tmp_path):
     # The raw load takes only the warehouse's turn (a file lock, tested in test_warehouse): a pool slot would
     # also be held through its process start-up.
     accounts = tmp_path / "accounts.yaml"
@@ -140,6 +141,8 @@ def test_dbt_exports_and_checks_queue_in_the_duckdb_pool_the_raw_load_and_extrac
     assert {"amazon_sp_api__order_pages", "amazon_orders_dbt", "salesforce_order_export", "erp_sales_order_export",
             "order_checks"} <= set(uses_duckdb)
     assert not uses_duckdb.pop("amazon_sp_api__order_pages")
+    # Nor does the write-back: it takes the turn between Amazon's calls only, never while it waits on them.
+    assert not uses_duckdb.pop("mfn_writeback")
     assert all(pools == {"duckdb"} for pools in uses_duckdb.values()), uses_duckdb
     landed = next(n for n in defs.assets if n.node_def.name == "amazon_sp_api__landed_order_pages")
     assert "duckdb" not in landed.required_resource_keys and not landed.node_def.pools

@@ -1,4 +1,5 @@
-"""Dagster assets, one module per stage: raw (extract + load), dbt (transform), exports (deliver)."""
+"""Dagster assets, one module per stage: raw (extract + load), dbt (transform), exports (deliver), writeback (to
+Amazon)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dagster as dg
 from amazon_orders_pipeline.assets.dbt import build_dbt_assets
 from amazon_orders_pipeline.assets.exports import build_export_assets
 from amazon_orders_pipeline.assets.raw import build_landed_pages_asset, build_order_pages_asset
+from amazon_orders_pipeline.assets.writeback import mfn_writeback
 from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
 from amazon_orders_pipeline.schedules import after_extraction
 from amazon_orders_pipeline.settings import Settings
@@ -26,7 +28,13 @@ class PipelineAssets:
 
     @property
     def all(self) -> list[dg.AssetsDefinition]:
+        """The daily-partitioned stages (what a backfill or the transform selects from)."""
         return [*self.raw, self.dbt, *self.exports]
+
+    @property
+    def writeback(self) -> list[dg.AssetsDefinition]:
+        """The unpartitioned write-back to Amazon, run by its own job."""
+        return [mfn_writeback]
 
     @property
     def mart_keys(self) -> list[dg.AssetKey]:

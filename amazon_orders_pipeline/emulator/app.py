@@ -1,5 +1,6 @@
-"""The local SP-API: a real HTTP server on 127.0.0.1 speaking LWA, Orders v2026-01-01, Orders v0 and the Tokens API
-(restricted data tokens), with quotas and faults."""
+"""The local SP-API: a real HTTP server on 127.0.0.1 speaking LWA, Orders v2026-01-01, Orders v0 (with
+confirmShipment), the Tokens API (restricted data tokens), Reports, Feeds and Notifications, with quotas and
+faults."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid
 from amazon_orders_pipeline.emulator.faults import FaultInjector, FaultPlan
+from amazon_orders_pipeline.emulator.feeds import (
+    DEFAULT_FEED_PROCESSING_S,
+    FEED_DOCUMENTS_PATH,
+    FEEDS_PATH,
+    RESULT_PATH,
+    UPLOAD_PATH,
+    Feeds,
+)
+from amazon_orders_pipeline.emulator.merchant import CONFIRM_PATH_RE, Merchant
 from amazon_orders_pipeline.emulator.notifications import (
     NOTIFICATIONS_PATH,
     NotificationFaults,
@@ -120,7 +130,8 @@ class EmulatorClock:
 class EmulatorState:
     def __init__(self, *, seed: int = 42, speed: float = 1.0, orders_per_day: int = 400,
                  report_processing_s: float | None = None, report_workers: int = 0,
-                 index_lag_s: float = DEFAULT_INDEX_LAG_S, sqs_endpoint: str | None = None):
+                 index_lag_s: float = DEFAULT_INDEX_LAG_S, sqs_endpoint: str | None = None,
+                 feed_processing_s: float = DEFAULT_FEED_PROCESSING_S):
         self.seller = SyntheticSeller(seed=seed, orders_per_day=orders_per_day)
         self.speed = speed
         self.index_lag_s = index_lag_s
@@ -139,6 +150,8 @@ class EmulatorState:
         self.reports = Reports(self, DEFAULT_PROCESSING_S if report_processing_s is None else report_processing_s,
                                workers=report_workers)
         self.notifications = Notifications(self, sqs_endpoint)
+        self.merchant = Merchant(self)
+        self.feeds = Feeds(self, feed_processing_s)
 
     # --- auth ---------------------------------------------------------------------------------
     def issue_token(self, refresh_token: str | None) -> str:
@@ -298,6 +311,12 @@ class EmulatorState:
                 self._results.popitem(last=False)
         return result
 
+    def override(self, history: OrderHistory) -> None:
+        """An order's history as the seller's action left it (emulator/merchant.py); cached query results go."""
+        with self._lock:
+            self.seller.override(history)
+            self._results.clear()
+
     def find_order(self, seller: str, order_id: str) -> OrderHistory | None:
         # The id encodes its creation day (middle part) and its index within that day (last five digits).
         _, day_part, tail = order_id.split("-")
@@ -422,6 +441,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         self._dispatch("POST")
 
+    def do_PUT(self):  # noqa: N802
+        self._dispatch("PUT")
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         path = url.path
@@ -432,8 +454,21 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET" and path.startswith(DOWNLOAD_PATH):
                 status, content, headers = self.state.reports.download(path[len(DOWNLOAD_PATH):])
                 return self._send(status, content, {"Content-Type": "application/xml", **headers})
+            if method == "PUT" and path.startswith(UPLOAD_PATH):
+                status, content = self.state.feeds.upload(path[len(UPLOAD_PATH):], self._read_body())
+                return self._send(status, content, {"Content-Type": "application/xml"})
+            if method == "GET" and path.startswith(RESULT_PATH):
+                status, content = self.state.feeds.download(path[len(RESULT_PATH):])
+                return self._send(status, content, {"Content-Type": "text/xml;charset=UTF-8"})
             if path.startswith("/_emulator/"):
                 return self._control(method, path)
+            if method == "POST" and (m := CONFIRM_PATH_RE.match(path)):
+                order_id, body = m.group(1), self._read_body()
+                return self._api("confirmShipment", path,
+                                 lambda c: self._confirm_shipment(c[0], order_id, body),
+                                 rate_header_on=(204, 400, 404, 429, 500, 503))
+            if path == FEEDS_PATH or path.startswith((FEEDS_PATH + "/", FEED_DOCUMENTS_PATH)):
+                return self._feeds(method, path, params)
             if method == "GET" and path == SEARCH_PATH:
                 return self._api("searchOrders", path, lambda c: self._search_orders(c[0], params))
             if method == "GET" and path.startswith(SEARCH_PATH + "/"):
@@ -477,6 +512,30 @@ class Handler(BaseHTTPRequestHandler):
             return self._api("getReport", path, lambda c: reports.get(c[0], report_id), rate_header_on=on)
         if method == "DELETE":
             return self._api("cancelReport", path, lambda c: reports.cancel(c[0], report_id), rate_header_on=on)
+        self._send(404, ApiError(404, "NotFound", "Resource not found.").body())
+
+    def _feeds(self, method: str, path: str, params: dict[str, list[str]]) -> None:
+        """The Feeds API 2021-06-30 (emulator/feeds.py); the model declares the rate header on every response."""
+        feeds, on = self.state.feeds, (200, 201, 202, 400, 401, 403, 404, 413, 415, 429, 500, 503)
+        base = f"http://{self.headers.get('Host')}"
+        if path == FEED_DOCUMENTS_PATH and method == "POST":
+            body = self._read_body()
+            return self._api("createFeedDocument", path, lambda c: feeds.create_document(c[0], body, base),
+                             rate_header_on=on)
+        if path.startswith(FEED_DOCUMENTS_PATH + "/") and method == "GET":
+            document_id = path[len(FEED_DOCUMENTS_PATH) + 1:]
+            return self._api("getFeedDocument", path, lambda c: feeds.result_document(c[0], document_id, base),
+                             rate_header_on=on)
+        if path == FEEDS_PATH and method == "POST":
+            body = self._read_body()
+            return self._api("createFeed", path, lambda c: feeds.create(c[0], body), rate_header_on=on)
+        if path == FEEDS_PATH and method == "GET":
+            return self._api("getFeeds", path, lambda c: feeds.search(c[0], params), rate_header_on=on)
+        feed_id = path[len(FEEDS_PATH) + 1:]
+        if path.startswith(FEEDS_PATH + "/") and method == "GET":
+            return self._api("getFeed", path, lambda c: feeds.get(c[0], feed_id), rate_header_on=on)
+        if path.startswith(FEEDS_PATH + "/") and method == "DELETE":
+            return self._api("cancelFeed", path, lambda c: feeds.cancel(c[0], feed_id), rate_header_on=on)
         self._send(404, ApiError(404, "NotFound", "Resource not found.").body())
 
     def _notifications(self, method: str, path: str) -> None:
@@ -548,6 +607,9 @@ class Handler(BaseHTTPRequestHandler):
             st.stats[f"{operation}.{e.status}"] += 1
             return self._send(e.status, e.body(), rate_header if e.status in rate_header_on else {})
         st.stats[f"{operation}.{status}"] += 1
+        if fault == "lost_response":
+            st.stats[f"{operation}.lost_response"] += 1
+            return self._drop()
         raw = b"" if body is None else json.dumps(body).encode()
         if fault == "truncate":
             raw = raw[: len(raw) // 2]
@@ -671,6 +733,11 @@ class Handler(BaseHTTPRequestHandler):
         return 200, {"order": filter_included(order, set(included))}
 
     # --- Orders v0 and the Tokens API ---------------------------------------------------------
+    def _confirm_shipment(self, seller: str, order_id: str, body: bytes) -> tuple[int, None]:
+        if not ORDER_ID_RE.match(order_id):
+            raise ApiError(400, "Invalid Input", "Invalid Input", f"orderId {order_id!r} is not in 3-7-7 format")
+        return self.state.merchant.confirm_shipment(seller, order_id, body)
+
     def _get_orders_v0(self, caller: tuple[str, frozenset[str]], params: dict[str, list[str]]) -> tuple[int, dict]:
         seller, grant = caller
         st = self.state
@@ -781,6 +848,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {"sent": st.notifications.publish_due()})
         if path == "/_emulator/stats":
             return self._send(200, dict(st.stats))
+        if path == "/_emulator/merchant":
+            return self._send(200, st.merchant.report())
         if path == "/_emulator/ground_truth" and method == "POST":
             as_of = _when(body["as_of"]) if body.get("as_of") else st.clock.now()
             start, end = _when(body["last_updated_after"]), _when(body["last_updated_before"])
@@ -796,10 +865,12 @@ class Emulator:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 42, speed: float = 1.0,
                  orders_per_day: int = 400, report_processing_s: float | None = None, report_workers: int = 0,
-                 index_lag_s: float = DEFAULT_INDEX_LAG_S, sqs_endpoint: str | None = None):
+                 index_lag_s: float = DEFAULT_INDEX_LAG_S, sqs_endpoint: str | None = None,
+                 feed_processing_s: float = DEFAULT_FEED_PROCESSING_S):
         self.state = EmulatorState(seed=seed, speed=speed, orders_per_day=orders_per_day,
                                    report_processing_s=report_processing_s, report_workers=report_workers,
-                                   index_lag_s=index_lag_s, sqs_endpoint=sqs_endpoint)
+                                   index_lag_s=index_lag_s, sqs_endpoint=sqs_endpoint,
+                                   feed_processing_s=feed_processing_s)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True

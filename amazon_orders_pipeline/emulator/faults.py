@@ -1,5 +1,5 @@
-"""Faults the emulator can inject: 429 storms, 5xx, slow or dropped responses, truncated bodies, revoked tokens,
-refused restricted data tokens."""
+"""Faults the emulator can inject: 429 storms, 5xx, slow or dropped responses, truncated bodies, responses lost
+after the request took effect, revoked tokens, refused restricted data tokens."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class FaultPlan:
     slow_seconds: float = 0.5
     drop: float = 0.0  # the connection closes without a response
     truncate: float = 0.0  # a 200 whose JSON body is cut in half
+    lost_response: float = 0.0  # the request takes effect, then the connection closes before the response
     revoke_token_every: int = 0  # every Nth authorised call finds its access token revoked (403)
     deny_rdt: bool = False  # createRestrictedDataToken answers 403: the seller has not granted the restricted role
     report_fatal: float = 0.0  # a report request ends FATAL (with an error document)
@@ -52,14 +53,15 @@ class FaultInjector:
             self._authorised_calls = 0
 
     def draw(self) -> str | None:
-        """The fault for the next API request: throttle, server_error, unavailable, drop, truncate, or None."""
+        """The fault for the next API request: throttle, server_error, unavailable, drop, truncate,
+        lost_response, or None."""
         with self._lock:
             p = self.plan
             if self._storm_left > 0:
                 self._storm_left -= 1
                 return "throttle"
             roll = self._rng.random()
-            for name in ("throttle", "server_error", "unavailable", "drop", "truncate"):
+            for name in ("throttle", "server_error", "unavailable", "drop", "truncate", "lost_response"):
                 chance = getattr(p, name)
                 if roll < chance:
                     if name == "throttle":

@@ -51,7 +51,7 @@ def v0_order(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
     updated_at, status = state
     name, currency, _, _, _, _, _ = MARKETPLACES[history.marketplace_id]
     quantity = sum(line.quantity for line in history.lines)
-    shipped = quantity if status == "SHIPPED" else 0
+    shipped = sum(history.shipped_quantity(line, status, as_of) for line in history.lines)
     cod = any(line.cod_fee for line in history.lines)
     order: dict = {
         "AmazonOrderId": history.order_id,
@@ -116,7 +116,7 @@ def v0_items(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
             "OrderItemId": line.order_item_id,
             "Title": line.title,
             "QuantityOrdered": line.quantity,
-            "QuantityShipped": line.quantity if status == "SHIPPED" else 0,
+            "QuantityShipped": history.shipped_quantity(line, status, as_of),
             "ProductInfo": {"NumberOfItems": "1"},
             "IsGift": "false",
             "ConditionId": "New",

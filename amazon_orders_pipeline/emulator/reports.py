@@ -326,13 +326,13 @@ class Reports:
             data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             expires = datetime.fromisoformat(data["x"])
         except (ValueError, KeyError):
-            return 403, _s3_error("SignatureDoesNotMatch", "The request signature we calculated does not match."), {}
+            return 403, s3_error("SignatureDoesNotMatch", "The request signature we calculated does not match."), {}
         if self.state.clock.now() > expires:
-            return 403, _s3_error("AccessDenied", "Request has expired"), {}
+            return 403, s3_error("AccessDenied", "Request has expired"), {}
         with self._lock:
             doc = self._documents.get(data["d"])
         if doc is None:
-            return 404, _s3_error("NoSuchKey", "The specified key does not exist."), {}
+            return 404, s3_error("NoSuchKey", "The specified key does not exist."), {}
         headers = {"Content-Type": f"text/plain;charset={doc.charset}",
                    "Content-Encoding": "gzip" if data.get("e") else "identity"}
         return 200, doc.content, headers
@@ -459,7 +459,7 @@ def _worker_document(job: DocumentJob) -> tuple[bytes | None, str]:
     return make_document(_worker_state, job)
 
 
-def _s3_error(code: str, message: str) -> bytes:
+def s3_error(code: str, message: str) -> bytes:
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
             "</Error>").encode()
 

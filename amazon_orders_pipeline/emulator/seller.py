@@ -109,6 +109,17 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Package:
+    """A package the seller confirmed as shipped (confirmShipment): its items and quantities from `shipped_at`."""
+
+    reference_id: str
+    shipped_at: datetime
+    carrier_code: str
+    tracking_number: str
+    items: tuple[tuple[str, int], ...]  # (orderItemId, quantity)
+
+
+@dataclass(frozen=True)
 class OrderHistory:
     """One order from creation to its last change: the emulator answers any query from these."""
 
@@ -124,6 +135,15 @@ class OrderHistory:
     buyer_email: str
     address: dict = field(hash=False, compare=False)
     access_point: bool = False  # delivered to an Amazon Hub locker or counter, or a carrier's pickup point
+    packages: tuple[Package, ...] = ()  # confirmed by the seller; empty for the generated histories
+
+    def shipped_quantity(self, line: Line, status: str, as_of: datetime) -> int:
+        """The units of a line shipped as of a moment: the seller's confirmed packages where there are any, else
+        all of them once the (generated) order is SHIPPED."""
+        if self.packages:
+            return sum(q for p in self.packages if p.shipped_at <= as_of
+                       for item_id, q in p.items if item_id == line.order_item_id)
+        return line.quantity if status == "SHIPPED" else 0
 
     def state_as_of(self, as_of: datetime) -> tuple[datetime, str] | None:
         """(lastUpdatedTime, status) as of a moment, or None if the order does not exist yet."""
@@ -151,8 +171,8 @@ class OrderHistory:
         name, currency, _, _, _, _, _ = MARKETPLACES[self.marketplace_id]
         has_money = self.had_money(as_of)
         items = []
-        shipped_all = status == "SHIPPED"
         for line in self.lines:
+            fulfilled = self.shipped_quantity(line, status, as_of)
             item: dict = {
                 "orderItemId": line.order_item_id,
                 "quantityOrdered": line.quantity,
@@ -163,8 +183,8 @@ class OrderHistory:
                     "condition": {"conditionType": "NEW", "conditionSubtype": "NEW", "conditionNote": ""},
                 },
                 "fulfillment": {
-                    "quantityFulfilled": line.quantity if shipped_all else 0,
-                    "quantityUnfulfilled": 0 if shipped_all else line.quantity,
+                    "quantityFulfilled": fulfilled,
+                    "quantityUnfulfilled": line.quantity - fulfilled,
                 },
             }
             if has_money:
@@ -302,6 +322,17 @@ class SyntheticSeller:
         self.orders_per_day = orders_per_day
         self._cache: OrderedDict[tuple[str, date], list[OrderHistory]] = OrderedDict()
         self._cache_days = cache_days
+        # Histories the seller's own actions changed (a shipment confirmed, an order cancelled by feed), by
+        # (seller, creation day, order id): they replace the generated ones, also after a day leaves the cache.
+        self._overrides: dict[tuple[str, date], dict[str, OrderHistory]] = {}
+
+    def override(self, history: OrderHistory) -> None:
+        """Replace an order's history from now on (the caller holds the emulator's lock)."""
+        key = (history.seller, history.created_at.date())
+        self._overrides.setdefault(key, {})[history.order_id] = history
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache[key] = [history if o.order_id == history.order_id else o for o in cached]
 
     def orders_created_on(self, seller: str, day: date) -> list[OrderHistory]:
         key = (seller, day)
@@ -310,6 +341,8 @@ class SyntheticSeller:
             self._cache.move_to_end(key)
             return hit
         orders = self._generate_day(seller, day)
+        if overrides := self._overrides.get(key):
+            orders = [overrides.get(o.order_id, o) for o in orders]
         self._cache[key] = orders
         if len(self._cache) > self._cache_days:
             self._cache.popitem(last=False)

@@ -46,6 +46,12 @@ class SpApiError(RuntimeError):
     def __init__(self, operation: str, status: int | None, code: str, message: str):
         super().__init__(f"{operation} failed: {status or 'no response'} {code}: {message}")
         self.operation, self.status, self.code = operation, status, code
+        self.amazon_message = message
+
+
+class UnclearOutcome(SpApiError):
+    """A write whose outcome is unknown: the connection broke, Amazon answered 5xx, or its answer was unreadable.
+    It may have taken effect; read back before sending it again."""
 
 
 @dataclass
@@ -186,9 +192,11 @@ class SpApiClient:
 
     # --- one call -----------------------------------------------------------------------------
     def call(self, operation: str, method: str, path: str, params: dict[str, str] | None = None, *,
-             json_body: dict | None = None, access: AccessToken | None = None) -> Response:
+             json_body: dict | None = None, access: AccessToken | None = None, idempotent: bool = True) -> Response:
         """One logical call: paced, authorised (by the LWA token unless `access` says otherwise), retried until it
-        succeeds or the policy gives up."""
+        succeeds or the policy gives up. A call that is not `idempotent` (a write that would act twice) is retried
+        only where Amazon surely did not act on it (429, 403 with a stale token); any other failure raises
+        UnclearOutcome at once, for the caller to read back."""
         access = access or self.auth
         bucket = self._buckets[operation]
         attempts = throttles = 0
@@ -208,6 +216,8 @@ class SpApiClient:
                                             timeout=self.retry.timeout_s)
             except requests.RequestException as e:
                 failure = f"{type(e).__name__}"
+                if not idempotent:
+                    raise UnclearOutcome(operation, None, type(e).__name__, "no response") from None
             else:
                 limit = resp.headers.get("x-amzn-RateLimit-Limit")
                 if limit:
@@ -217,12 +227,16 @@ class SpApiClient:
                         pass
                 if 200 <= resp.status_code < 300:  # 202 for createReport; an empty 200 for cancelReport
                     try:
-                        # Only a DELETE (cancelReport) answers with no body at all.
-                        data = json.loads(resp.content) if resp.content or method != "DELETE" else {}
+                        # Only a DELETE (cancelReport) and a 204 (confirmShipment) answer with no body at all.
+                        data = json.loads(resp.content) if resp.content or (
+                            method != "DELETE" and resp.status_code != 204) else {}
                         if not isinstance(data, dict):
                             raise ValueError("not a JSON object")
                     except ValueError:
                         failure = "unreadable body"
+                        if not idempotent:
+                            raise UnclearOutcome(operation, resp.status_code, "Unreadable",
+                                                 "the response body could not be read") from None
                     else:
                         return Response(resp.status_code, resp.content, data, resp.headers.get("x-amzn-RequestId"),
                                         datetime.now(UTC))
@@ -246,6 +260,9 @@ class SpApiClient:
                     continue
                 elif resp.status_code in RETRYABLE_STATUS:
                     failure = f"HTTP {resp.status_code}"
+                    if not idempotent:
+                        error = self._error(operation, resp)
+                        raise UnclearOutcome(operation, error.status, error.code, error.amazon_message)
                 else:
                     raise self._error(operation, resp)
             attempts += 1
@@ -289,6 +306,12 @@ class SpApiClient:
         params = encode_params({"includedData": included_data})
         resp = self.call("getOrder", "GET", f"{SEARCH_ORDERS_PATH}/{order_id}", params)
         return Page(1, params, resp.request_id, resp.fetched_at, resp.body, resp.data, None, "getOrder")
+
+    def confirm_shipment(self, order_id: str, body: dict) -> Response:
+        """Orders v0 confirmShipment (204). Sending the same packageReferenceId again edits that package, so the
+        call is retried as any other: a retry cannot add a second package."""
+        return self.call("confirmShipment", "POST", f"{V0_ORDERS_PATH}/{order_id}/shipmentConfirmation",
+                         json_body=body)
 
     def create_restricted_data_token(self, resources: list[dict]) -> tuple[str, float]:
         """A restricted data token for `resources`, and its lifetime in seconds."""

@@ -20,6 +20,15 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getReports": (0.0222, 10),
     "cancelReport": (0.0222, 10),
     "getReportDocument": (0.0167, 15),
+    # Orders v0's shipment confirmation (a write; not on the 2027-03-27 removal list).
+    "confirmShipment": (2.0, 10),
+    # Feeds API 2021-06-30 (the model's usage plans).
+    "createFeedDocument": (0.5, 15),
+    "createFeed": (0.0083, 15),
+    "getFeed": (2.0, 15),
+    "getFeeds": (0.0222, 10),
+    "cancelFeed": (0.0222, 10),
+    "getFeedDocument": (0.0222, 10),
     # Notifications API v1: every operation 1 per second, burst 5.
     **{op: (1.0, 5) for op in ("createDestination", "getDestinations", "getDestination", "deleteDestination",
                                "createSubscription", "getSubscription", "getSubscriptionById",

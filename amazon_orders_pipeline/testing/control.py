@@ -26,6 +26,10 @@ class EmulatorControl:
     def stats(self) -> dict:
         return requests.get(f"{self.url}/_emulator/stats", timeout=10).json()
 
+    def merchant(self) -> dict:
+        """The seller's actions: packages created and edited per "order/packageReferenceId", orders cancelled."""
+        return requests.get(f"{self.url}/_emulator/merchant", timeout=10).json()
+
     def ground_truth(self, refresh_token: str, start: datetime, end: datetime, marketplace_ids=None) -> list[dict]:
         resp = requests.post(f"{self.url}/_emulator/ground_truth", json={
             "refresh_token": refresh_token, "last_updated_after": start.isoformat(),

@@ -59,6 +59,11 @@ def materialize_transform(environ: dict[str, str], first: date, last: date | Non
                                             full_refresh=full_refresh)
 
 
+def writeback(environ: dict[str, str], instance=None, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    return local_runs.materialize_writeback(environ=environ, resources=fast_resources(environ), instance=instance,
+                                            raise_on_error=raise_on_error)
+
+
 def query(db: str, sql: str, params=None) -> list[tuple]:
     with duckdb.connect(db, read_only=True) as conn:
         return conn.execute(sql, params or []).fetchall()

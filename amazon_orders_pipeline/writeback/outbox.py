@@ -1,0 +1,156 @@
+"""The write-back's own tables in DuckDB (schema `writeback`): every inbox file and line with its outcome, and every
+request with its state, recorded before and after anything is sent.
+
+A request's states:
+
+    received -> refused                                     (the guard; never sent)
+    shipment:      received -> sending -> sent -> confirmed (the marts show it shipped)
+                                        \\-> failed          (Amazon refused it, with its message)
+    cancellation:  received -> queued -> submitting -> in_feed -> accepted -> confirmed
+                                                              \\-> rejected | failed
+
+`sending` and `submitting` are written before the call: a run killed there finds them and reads back (a package is
+sent again under the same packageReferenceId, which edits it; a feed is looked for with getFeeds before another is
+created)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+import duckdb
+
+from amazon_orders_pipeline.writeback.erp_files import LineOutcome, Request
+
+DDL = """
+create schema if not exists writeback;
+create table if not exists writeback.inbox_files (
+    file_key     varchar     not null,
+    sha256       varchar     not null,
+    received_at  timestamptz not null,
+    line_count   integer     not null,
+    primary key (file_key, sha256)
+);
+create table if not exists writeback.inbox_lines (
+    file_key     varchar     not null,
+    sha256       varchar     not null,
+    line_number  integer     not null,
+    outcome      varchar     not null,  -- accepted | duplicate | invalid
+    reason       varchar,
+    request_id   varchar,
+    primary key (file_key, sha256, line_number)
+);
+create table if not exists writeback.requests (
+    request_id            varchar primary key,
+    kind                  varchar     not null,  -- shipment | cancellation
+    account_id            varchar,
+    order_id              varchar     not null,
+    package_reference_id  varchar,
+    details               json        not null,  -- what the ERP asked for
+    request_body          json,                  -- what is sent to Amazon (shipments), set by the guard
+    marketplace_id        varchar,
+    status                varchar     not null,
+    reason                varchar,               -- why refused, rejected or failed
+    feed_id               varchar,
+    feed_document_id      varchar,
+    submit_started_at     timestamptz,
+    attempts              integer     not null default 0,
+    source_file           varchar     not null,
+    received_at           timestamptz not null,
+    sent_at               timestamptz,
+    closed_at             timestamptz,
+    updated_at            timestamptz not null
+);
+"""
+
+OPEN = ("received", "sending", "queued", "submitting", "in_feed")
+# Sent, and waiting for the marts to show it.
+AWAITING_MARTS = ("sent", "accepted")
+
+
+def ensure(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(DDL)
+
+
+def file_taken(conn: duckdb.DuckDBPyConnection, key: str, sha256: str) -> bool:
+    return conn.execute("select 1 from writeback.inbox_files where file_key = ? and sha256 = ?",
+                        [key, sha256]).fetchone() is not None
+
+
+def take_file(conn: duckdb.DuckDBPyConnection, key: str, sha256: str, requests: list[Request],
+              lines: list[LineOutcome], now: datetime) -> dict[str, int]:
+    """Record a file, its lines and its requests in one transaction. A request already known is not taken again
+    (its lines say `duplicate`) unless it was refused before: sending it again is how the ERP retries a refusal.
+    A request with the same id but other details is a line error: the package was already sent as it was."""
+    counts = {"accepted": 0, "duplicate": 0, "invalid": 0}
+    conn.execute("begin")
+    try:
+        known = {row[0]: (row[1], json.loads(row[2])) for row in conn.execute(
+            "select request_id, status, details from writeback.requests where request_id in "
+            "(select unnest(?::varchar[]))", [[r.request_id for r in requests]]).fetchall()}
+        settled: dict[int, tuple[str, str | None]] = {}  # line number -> (outcome, reason)
+        for request in requests:
+            request_id, details = request.request_id, request.details()
+            previous = known.get(request_id)
+            if previous is None or previous[0] == "refused":
+                conn.execute("delete from writeback.requests where request_id = ?", [request_id])
+                conn.execute(
+                    "insert into writeback.requests (request_id, kind, account_id, order_id, package_reference_id, "
+                    "details, status, source_file, received_at, updated_at) values (?, ?, ?, ?, ?, ?, 'received', "
+                    "?, ?, ?)",
+                    [request_id, request.kind, request.account_id, request.order_id, request.package_reference_id,
+                     json.dumps(details), key, now, now])
+                known[request_id] = ("received", details)
+                outcome = ("accepted", None)
+            elif previous[1] == details:
+                outcome = ("duplicate", f"already received; its status is {previous[0]}")
+            else:
+                outcome = ("invalid", "this package (order and tracking number) was received before with other "
+                                      f"details and is {previous[0]}; correct it in Seller Central")
+            for n in request.line_numbers:
+                settled[n] = outcome
+        rows = []
+        for line in lines:
+            outcome, reason = line.outcome, line.reason
+            if line.line_number in settled:
+                outcome, reason = settled[line.line_number]
+            counts[outcome] += 1
+            rows.append([key, sha256, line.line_number, outcome, reason, line.request_id])
+        if rows:
+            conn.executemany("insert into writeback.inbox_lines values (?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("insert into writeback.inbox_files values (?, ?, ?, ?)", [key, sha256, now, len(lines)])
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return counts
+
+
+def update(conn: duckdb.DuckDBPyConnection, changes: Iterable[tuple[str, dict]], now: datetime) -> None:
+    """Set columns of requests: (request_id, {column: value}) each, in one transaction."""
+    changes = list(changes)
+    if not changes:
+        return
+    conn.execute("begin")
+    try:
+        for request_id, values in changes:
+            values = {**values, "updated_at": now}
+            columns = ", ".join(f"{c} = ?" for c in values)
+            conn.execute(f"update writeback.requests set {columns} where request_id = ?",  # noqa: S608 - our names
+                         [*(json.dumps(v) if isinstance(v, dict) else v for v in values.values()), request_id])
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+
+
+def rows(conn: duckdb.DuckDBPyConnection, where: str, params: list | None = None) -> list[dict]:
+    cursor = conn.execute(f"select * from writeback.requests where {where} order by received_at, request_id",  # noqa: S608
+                          params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(conn.execute("select status, count(*) from writeback.requests group by status").fetchall())
