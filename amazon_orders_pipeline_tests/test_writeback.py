@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -21,15 +22,19 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from amazon_orders_pipeline.assets.writeback import build_writeback
 from amazon_orders_pipeline.emulator.app import Emulator, seller_key
 from amazon_orders_pipeline.emulator.seller import OrderHistory
 from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.sensors import build_writeback_sensor
+from amazon_orders_pipeline.sp_api.feeds import FeedsClient
 from amazon_orders_pipeline.testing.conformance import validate
 from amazon_orders_pipeline.testing.control import EmulatorControl
 from amazon_orders_pipeline.testing.env import emulator_env
 from amazon_orders_pipeline.testing.runs import fast_resources, materialize_transform, query, sweep, writeback
+from amazon_orders_pipeline.writeback import ack_feed, outbox
 from amazon_orders_pipeline.writeback.erp_files import package_reference_id
+from amazon_orders_pipeline.writeback.run import Outcome
 
 from .spapi_models import load as load_model
 
@@ -161,11 +166,15 @@ def test_shipments_and_a_cancellation_reach_amazon_and_the_next_extraction_shows
         {**whole_shipment(by_sku, "S-1", date), "lines": [{"sku": line.sku, "quantity": line.quantity}
                                                           for line in by_sku.lines]},
         {"type": "cancellation", "amazon_order_id": cancelled.order_id, "reason": "NoInventory"},
+        {**whole_shipment(whole, "W-2", date), "carrier": "Carrier Pigeon"},  # a bad line holds back no other
     ])
     result = writeback(scene.env)
     assert result.success
     metadata = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
     assert metadata["shipments_sent"] == 3 and metadata["feeds"] == 1 and metadata["cancellations_accepted"] == 1
+    assert (metadata["lines_accepted"], metadata["lines_invalid"]) == (4, 1)
+    (invalid,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "no_invalid_inbox_lines"]
+    assert not invalid.passed and "unknown carrier 'Carrier Pigeon'" in invalid.metadata["rows"].value
     ids = [whole.order_id, partly.order_id, by_sku.order_id, cancelled.order_id]
     assert sorted(s for s, _ in scene.requests(ids).values()) == ["accepted", "sent", "sent", "sent"]
     merchant = scene.control.merchant()
@@ -306,3 +315,44 @@ def test_the_inbox_may_be_an_s3_prefix(scene, moto_s3):
     assert [s for s, _ in scene.requests([order.order_id]).values()] == ["sent"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="landing", Prefix="erp/outbound/")["Contents"]]
     assert keys == ["erp/outbound/processed/2026/s3.jsonl"]
+
+
+def test_a_run_that_died_after_create_feed_is_read_back_and_the_feed_not_made_again(scene):
+    """The narrowest window: createFeed took effect, and the run died before recording the feed id."""
+    scene.control.set_clock(scene.at)
+    orders = scene.take(2)
+    scene.drop("dead.jsonl", [{"type": "cancellation", "amazon_order_id": o.order_id} for o in orders])
+    resources = fast_resources(scene.env)
+    log = logging.getLogger("test")
+    dead = build_writeback(resources["sp_api"], resources["duckdb"], resources["writeback_inbox"], log)
+    with dead.connect() as conn:
+        outbox.ensure(conn)
+    dead.take_inbox(Outcome())
+    dead.guard(Outcome())
+    # What submit_cancellations does up to createFeed, and createFeed itself; then nothing is recorded.
+    feeds = FeedsClient(dead._client(ACCOUNT), sleep=lambda s: None)
+    with dead.connect() as conn:
+        queued = outbox.rows(conn, "status = 'queued' and order_id in (select unnest(?::varchar[]))",
+                             [[o.order_id for o in orders]])
+    content = ack_feed.document("SELLER", [
+        ack_feed.Cancellation(n, r["order_id"], json.loads(r["request_body"])["items"], "NoInventory")
+        for n, r in enumerate(queued, start=1)])
+    document_id = feeds.upload(content, ack_feed.CONTENT_TYPE)
+    started = feeds.client.now()
+    with dead.connect() as conn:
+        outbox.update(conn, [(r["request_id"], {
+            "status": "submitting", "feed_document_id": document_id, "submit_started_at": started,
+            "request_body": {**json.loads(r["request_body"]), "message_id": n}})
+            for n, r in enumerate(queued, start=1)], started)
+    made = feeds.submit(ack_feed.FEED_TYPE, [US], document_id, started, known=set())
+    before = scene.control.stats().get("createFeed.calls", 0)
+
+    result = writeback(scene.env)
+    metadata = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
+    assert metadata["feeds_read_back"] == 1
+    assert scene.control.stats().get("createFeed.calls", 0) == before  # not made again
+    got = query(scene.db, "select status, feed_id from writeback.requests where order_id in "
+                          "(select unnest(?::varchar[]))", [[o.order_id for o in orders]])
+    assert got == [("accepted", made.feed_id)] * 2
+    assert {o.order_id: scene.control.merchant()["cancelled"].get(o.order_id) for o in orders} == {
+        o.order_id: 1 for o in orders}

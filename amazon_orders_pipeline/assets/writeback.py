@@ -36,6 +36,18 @@ def _table(rows: list[dict], limit: int = 50) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
+def build_writeback(sp_api: SpApiResource, duckdb: WarehouseResource, writeback_inbox: WritebackInboxResource,
+                    log) -> Writeback:
+    """A write-back pass wired to the resources: DuckDB in turns, each account's client, the carrier mapping."""
+    seller_ids = {account_id: seller_id for seller_id, accounts in sp_api.seller_ids().items()
+                  for account_id, _ in accounts}
+    return Writeback(
+        inbox=writeback_inbox.store(), connect=lambda: duckdb.get_connection(log=log),
+        client_for=sp_api.client_for, accounts=sp_api.accounts(), carriers=writeback_inbox.carriers(),
+        log=log, now=lambda: datetime.now(UTC), confirm_within=timedelta(minutes=writeback_inbox.confirm_minutes),
+        merchant_ids=seller_ids)
+
+
 @dg.asset(
     key=WRITEBACK_KEY,
     group_name="writeback",
@@ -47,14 +59,7 @@ def _table(rows: list[dict], limit: int = 50) -> dg.MetadataValue:
 )
 def mfn_writeback(context: dg.AssetExecutionContext, sp_api: SpApiResource, duckdb: WarehouseResource,
                   writeback_inbox: WritebackInboxResource) -> dg.MaterializeResult:
-    seller_ids = {account_id: seller_id for seller_id, accounts in sp_api.seller_ids().items()
-                  for account_id, _ in accounts}
-    writeback = Writeback(
-        inbox=writeback_inbox.store(), connect=lambda: duckdb.get_connection(log=context.log),
-        client_for=sp_api.client_for, accounts=sp_api.accounts(), carriers=writeback_inbox.carriers(),
-        log=context.log, now=lambda: datetime.now(UTC),
-        confirm_within=timedelta(minutes=writeback_inbox.confirm_minutes), merchant_ids=seller_ids)
-    out = writeback.run()
+    out = build_writeback(sp_api, duckdb, writeback_inbox, context.log).run()
 
     def check(name: str, rows: list[dict]) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(check_name=name, asset_key=WRITEBACK_KEY, passed=not rows,
