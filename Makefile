@@ -38,7 +38,7 @@ $(CHROMIUM):
 
 ## test: install (Chromium from Debian too) and run the whole test suite
 test: $(MANIFEST) $(CHROMIUM)
-	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/python -m pytest
+	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/python -m pytest --durations=25
 
 ## dev: install and start the Dagster UI on http://127.0.0.1:3000
 dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml

@@ -181,3 +181,31 @@ def test_a_window_replaces_the_days_sweeps_but_not_what_get_order_read(tmp_path)
     assert [(i.attempt_id, replace) for i, replace in log.to_load()] == [
         ("w2", True), ("o1", False), ("s2", False)]
     assert log.swept_until() == datetime(2026, 11, 20, 6, tzinfo=UTC)
+
+
+def test_a_sweep_round_skips_an_account_whose_quota_another_run_spent_and_sweeps_it_once_refilled(
+        pipeline_env, emulator, control):
+    """Amazon's searchOrders bucket is the seller's: a run that spent it (a backfill page by page) leaves its level
+    in the landing area, and the next round skips that account instead of waiting on it, sweeping the others."""
+    from amazon_orders_pipeline.extract.quota import QuotaLedger
+    from amazon_orders_pipeline.stores import put_json
+
+    day = datetime.now(UTC).date() - timedelta(days=3)
+    at = midnight(day) + timedelta(hours=12)
+    control.set_clock(at)
+    landing = LocalStore(pipeline_env["LANDING_DIR"])
+    # As a client paced at Amazon's own rate (one page per 180 s) leaves it when its burst is gone.
+    put_json(landing, QuotaLedger(landing, ACCOUNT).key,
+             {"tokens": 0.0, "rate": 0.0056, "burst": 20, "at": at.isoformat()})
+    result = sweep(pipeline_env, day, [ACCOUNT, "acme-eu"])
+    meta = landed_metadata(result)
+    assert meta["accounts_skipped_for_quota"] == 1 and meta["sweeps"] == 0
+    assert DayLog(landing, ACCOUNT, day).increments() == [] and DayLog(landing, "acme-eu", day).increments()
+
+    control.set_clock(at + timedelta(minutes=4))  # 240 s at 0.0056/s: a page's worth is back
+    meta = landed_metadata(sweep(pipeline_env, day, [ACCOUNT, "acme-eu"]))
+    assert meta["accounts_skipped_for_quota"] == 0
+    assert [i.kind for i in DayLog(landing, ACCOUNT, day).increments()] == ["window"]
+    # The extraction left the level it ended with, on the API's clock, for the next round.
+    record = json.loads(landing.get(QuotaLedger(landing, ACCOUNT).key))
+    assert record["burst"] == 20 and record["rate"] > 0.0056 and record["at"] > at.isoformat()

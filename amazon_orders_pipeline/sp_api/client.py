@@ -186,6 +186,10 @@ class SpApiClient:
         session = requests.Session()
         return cls(endpoint, LwaAuth(token_url, credentials, session=session), session=session, **kwargs)
 
+    def bucket(self, operation: str) -> TokenBucket:
+        """This client's pacing of an operation (its rate as Amazon last reported it)."""
+        return self._buckets[operation]
+
     def quota_seconds(self, operation: str, calls: int) -> float:
         """The least time `calls` more calls of `operation` take under its usage plan, from now."""
         return self._buckets[operation].seconds_for(calls)

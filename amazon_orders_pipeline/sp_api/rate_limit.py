@@ -89,6 +89,18 @@ class TokenBucket:
             self._refill(self._clock())
             self.rate = rate
 
+    def level(self) -> float:
+        """The tokens in the bucket now (below 0 when calls have reserved tokens not yet refilled)."""
+        with self._lock:
+            self._refill(self._clock())
+            return self._tokens
+
+    def set_level(self, tokens: float) -> None:
+        """Start from what another process left (a quota shared across runs), never above the burst."""
+        with self._lock:
+            self._refill(self._clock())
+            self._tokens = min(float(self.burst), tokens)
+
     def drain(self) -> None:
         """Empty the bucket: after a 429 the server's bucket is empty whatever ours believed."""
         with self._lock:
