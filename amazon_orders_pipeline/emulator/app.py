@@ -17,7 +17,7 @@ from collections import Counter, OrderedDict, deque
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid
 from amazon_orders_pipeline.emulator.faults import FaultInjector, FaultPlan
@@ -29,6 +29,7 @@ from amazon_orders_pipeline.emulator.feeds import (
     UPLOAD_PATH,
     Feeds,
 )
+from amazon_orders_pipeline.emulator.fulfillment import FULFILLMENT_PATH, PREVIEW_PATH, Fulfillment
 from amazon_orders_pipeline.emulator.merchant import CONFIRM_PATH_RE, Merchant
 from amazon_orders_pipeline.emulator.notifications import (
     NOTIFICATIONS_PATH,
@@ -152,6 +153,7 @@ class EmulatorState:
         self.notifications = Notifications(self, sqs_endpoint)
         self.merchant = Merchant(self)
         self.feeds = Feeds(self, feed_processing_s)
+        self.fulfillment = Fulfillment(self)
 
     # --- auth ---------------------------------------------------------------------------------
     def issue_token(self, refresh_token: str | None) -> str:
@@ -469,6 +471,8 @@ class Handler(BaseHTTPRequestHandler):
                                  rate_header_on=(204, 400, 404, 429, 500, 503))
             if path == FEEDS_PATH or path.startswith((FEEDS_PATH + "/", FEED_DOCUMENTS_PATH)):
                 return self._feeds(method, path, params)
+            if path == FULFILLMENT_PATH or path.startswith(FULFILLMENT_PATH + "/"):
+                return self._fulfillment(method, path, params)
             if method == "GET" and path == SEARCH_PATH:
                 return self._api("searchOrders", path, lambda c: self._search_orders(c[0], params))
             if method == "GET" and path.startswith(SEARCH_PATH + "/"):
@@ -536,6 +540,24 @@ class Handler(BaseHTTPRequestHandler):
             return self._api("getFeed", path, lambda c: feeds.get(c[0], feed_id), rate_header_on=on)
         if path.startswith(FEEDS_PATH + "/") and method == "DELETE":
             return self._api("cancelFeed", path, lambda c: feeds.cancel(c[0], feed_id), rate_header_on=on)
+        self._send(404, ApiError(404, "NotFound", "Resource not found.").body())
+
+    def _fulfillment(self, method: str, path: str, params: dict[str, list[str]]) -> None:
+        """Fulfillment Outbound 2020-07-01 (emulator/fulfillment.py); the rate header on 200, 400 and 404."""
+        fo = self.state.fulfillment
+        if path == PREVIEW_PATH and method == "POST":
+            body = self._read_body()
+            return self._api("getFulfillmentPreview", path, lambda c: fo.preview(c[0], body))
+        if path == FULFILLMENT_PATH and method == "POST":
+            body = self._read_body()
+            return self._api("createFulfillmentOrder", path, lambda c: fo.create(c[0], body))
+        if path == FULFILLMENT_PATH and method == "GET":
+            return self._api("listAllFulfillmentOrders", path, lambda c: fo.list(c[0], params))
+        parts = [unquote(p) for p in path[len(FULFILLMENT_PATH) + 1:].split("/")]
+        if len(parts) == 1 and method == "GET":
+            return self._api("getFulfillmentOrder", path, lambda c: fo.get(c[0], parts[0]))
+        if len(parts) == 2 and parts[1] == "cancel" and method == "PUT":
+            return self._api("cancelFulfillmentOrder", path, lambda c: fo.cancel(c[0], parts[0]))
         self._send(404, ApiError(404, "NotFound", "Resource not found.").body())
 
     def _notifications(self, method: str, path: str) -> None:
@@ -850,6 +872,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, dict(st.stats))
         if path == "/_emulator/merchant":
             return self._send(200, st.merchant.report())
+        if path == "/_emulator/fulfillment":
+            try:
+                return self._send(200, st.fulfillment.configure(body) if method == "POST" else st.fulfillment.report())
+            except ValueError as e:
+                return self._send(400, {"error": str(e)})
         if path == "/_emulator/ground_truth" and method == "POST":
             as_of = _when(body["as_of"]) if body.get("as_of") else st.clock.now()
             start, end = _when(body["last_updated_after"]), _when(body["last_updated_before"])

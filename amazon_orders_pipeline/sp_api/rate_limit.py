@@ -29,6 +29,9 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getFeeds": (0.0222, 10),
     "cancelFeed": (0.0222, 10),
     "getFeedDocument": (0.0222, 10),
+    # Fulfillment Outbound 2020-07-01 (Multi-Channel Fulfillment): 2 per second, burst 30 each.
+    **{op: (2.0, 30) for op in ("getFulfillmentPreview", "createFulfillmentOrder", "getFulfillmentOrder",
+                               "listAllFulfillmentOrders", "cancelFulfillmentOrder")},
     # Notifications API v1: every operation 1 per second, burst 5.
     **{op: (1.0, 5) for op in ("createDestination", "getDestinations", "getDestination", "deleteDestination",
                                "createSubscription", "getSubscription", "getSubscriptionById",
