@@ -150,6 +150,7 @@ class ExportResource(StoreResource):
 
     local_dir: str = DEFAULT_EXPORT_DIR
     mappings_file: str = str(DEFAULT_MAPPINGS_FILE)
+    include_mcf_orders: bool = False  # EXPORT_MCF_ORDERS
 
     def mappings(self) -> ExportMappings:
         return load_mappings(self.mappings_file)
@@ -185,6 +186,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             s3_uri=settings.export_s3_uri,
             s3_endpoint_url=settings.export_s3_endpoint_url,
             mappings_file=settings.export_mappings_file,
+            include_mcf_orders=settings.export_mcf_orders,
         ),
         "writeback_inbox": WritebackInboxResource(
             local_dir=settings.writeback_inbox_dir,

@@ -48,6 +48,7 @@ class Settings:
     export_s3_uri: str | None = None
     export_s3_endpoint_url: str | None = None
     export_mappings_file: str = str(DEFAULT_MAPPINGS_FILE)
+    export_mcf_orders: bool = False
     writeback_inbox_dir: str = DEFAULT_WRITEBACK_INBOX_DIR
     writeback_inbox_s3_uri: str | None = None
     writeback_inbox_s3_endpoint_url: str | None = None
@@ -83,6 +84,7 @@ class Settings:
             export_s3_uri=text("EXPORT_S3_URI"),
             export_s3_endpoint_url=text("EXPORT_S3_ENDPOINT_URL"),
             export_mappings_file=text("EXPORT_MAPPINGS_FILE", str(DEFAULT_MAPPINGS_FILE)),
+            export_mcf_orders=flag(env, "EXPORT_MCF_ORDERS"),
             writeback_inbox_dir=text("WRITEBACK_INBOX_DIR", DEFAULT_WRITEBACK_INBOX_DIR),
             writeback_inbox_s3_uri=text("WRITEBACK_INBOX_S3_URI"),
             writeback_inbox_s3_endpoint_url=text("WRITEBACK_INBOX_S3_ENDPOINT_URL"),
@@ -104,6 +106,13 @@ def whole_number(env: Mapping[str, str], name: str, default: int, low: int, high
     if not low <= value <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
     return value
+
+
+def flag(env: Mapping[str, str], name: str) -> bool:
+    text = (env.get(name) or "false").strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name} must be true or false, got {env.get(name)!r}")
+    return text in ("true", "1", "yes")
 
 
 def positive_number(env: Mapping[str, str], name: str, default: float) -> float:

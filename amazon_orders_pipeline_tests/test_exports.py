@@ -345,3 +345,22 @@ def test_exports_go_to_s3_through_moto(synthetic_env, moto_s3):
     for name, data in expected.items():
         assert client.get_object(Bucket="exports", Key=f"amazon/{name}")["Body"].read() == data
     assert not Path(env["EXPORT_DIR"]).exists()
+
+
+@pytest.mark.parametrize("included", [False, True])
+def test_multi_channel_orders_stay_in_the_marts_and_out_of_the_exports_unless_asked_for(synthetic_env, included):
+    """A web shop's own order that Amazon ships (MCF) comes back through the Orders API as an Amazon-fulfilled order
+    of the NON_AMAZON channel: the marts keep it, the exports leave it out (the shop has booked that sale)."""
+    mcf = order("114-0000010-0000010", "SHIPPED", "AMAZON", "ATVPDKIKX0DER", "USD",
+                [item("11400000100001", "YOGA-MAT-6MM", 1, "24.95", "USD", tax="2.00")])
+    mcf["salesChannel"] = {"channelName": "NON_AMAZON", "marketplaceId": "ATVPDKIKX0DER"}
+    load_pages(synthetic_env["DUCKDB_PATH"], "acme-us", DAY, [{"orders": SYNTHETIC_DAY["acme-us"] + [mcf]}])
+    env = {**synthetic_env, "EXPORT_MCF_ORDERS": "true" if included else "false"}
+    assert materialize_transform(env, DAY).success
+    assert query(env["DUCKDB_PATH"], "select sales_channel, fulfilled_by from orders where order_id = ?",
+                 [mcf["orderId"]]) == [("NON_AMAZON", "AMAZON")]
+    exported = tree(Path(env["EXPORT_DIR"]))
+    salesforce = exported[f"salesforce/acme-us/{DAY}/external_order_sync.csv"].decode()
+    erp = exported[f"erp/acme-us/{DAY}/sales_order_lines.csv"].decode()
+    assert (mcf["orderId"] in salesforce, mcf["orderId"] in erp) == (included, included)
+    assert "114-0000005-0000005" in salesforce and "114-0000005-0000005" in erp  # the Amazon-channel order stays

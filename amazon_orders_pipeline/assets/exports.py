@@ -21,7 +21,9 @@ ERP_EXPORT_KEY = dg.AssetKey(["erp_sales_order_export"])
 EXPORT_KEYS = (SALESFORCE_EXPORT_KEY, ERP_EXPORT_KEY)
 
 # The delta of day D: every order whose current state came from D's change window. A cancellation on D+3 moves
-# the order into D+3's files, and a re-run of D no longer lists it.
+# the order into D+3's files, and a re-run of D no longer lists it. Multi-Channel Fulfillment orders (a web shop's
+# own orders Amazon ships: sales channel NON_AMAZON) are left out unless EXPORT_MCF_ORDERS is set: the shop's
+# system books those sales already, and they would be counted twice.
 CHANGED_ORDERS_SQL = """
 select o.account_id, o.order_id, o.marketplace_id, o.purchased_at, o.last_updated_at, o.order_status,
        o.fulfilled_by, o.order_total_amount, o.currency_code,
@@ -29,7 +31,7 @@ select o.account_id, o.order_id, o.marketplace_id, o.purchased_at, o.last_update
        a.address_line3, a.postal_code, a.phone, a.buyer_name, a.buyer_email
 from main.orders as o
 left join main.order_addresses as a using (account_id, order_id)
-where o.account_id = ? and o.last_changed_partition = ?
+where o.account_id = ? and o.last_changed_partition = ? and (? or o.sales_channel is distinct from 'NON_AMAZON')
 order by o.order_id
 """
 
@@ -38,7 +40,7 @@ select i.order_id, i.order_item_id, i.sku, i.quantity_ordered, i.unit_price_amou
        i.currency_code
 from main.order_items as i
 join main.orders as o using (account_id, order_id)
-where o.account_id = ? and o.last_changed_partition = ?
+where o.account_id = ? and o.last_changed_partition = ? and (? or o.sales_channel is distinct from 'NON_AMAZON')
 order by i.order_id, i.order_item_id
 """
 
@@ -56,7 +58,7 @@ def partition_days(context: dg.AssetExecutionContext) -> list[date]:
     return [first + timedelta(days=i) for i in range((end - first).days)]
 
 
-Build = Callable[[object, ExportMappings, str, date, bool], ExportFiles]
+Build = Callable[[object, ExportMappings, str, date, bool, bool], ExportFiles]
 
 
 def export_partitions(context: dg.AssetExecutionContext, duckdb: WarehouseResource, exports: ExportResource,
@@ -69,7 +71,7 @@ def export_partitions(context: dg.AssetExecutionContext, duckdb: WarehouseResour
     with duckdb.get_connection(read_only=True, log=context.log) as conn:
         for day in partition_days(context):
             for account in accounts.values():
-                export = build(conn, mappings, account.id, day, account.pii)
+                export = build(conn, mappings, account.id, day, account.pii, exports.include_mcf_orders)
                 deliver(store, export)
                 delivered.append(export)
                 context.log.info(f"{export.prefix()}: " + ", ".join(f"{n} ({r} rows)"
@@ -95,14 +97,14 @@ def build_export_assets(partitions_def: dg.DailyPartitionsDefinition,
               "backfill_policy": dg.BackfillPolicy.single_run(), "automation_condition": automation_condition,
               "pool": DUCKDB_POOL}
 
-    def salesforce_files(conn, mappings, account_id, day, pii) -> ExportFiles:
-        orders = fetch(conn, CHANGED_ORDERS_SQL, [account_id, day], OrderRow)
+    def salesforce_files(conn, mappings, account_id, day, pii, mcf) -> ExportFiles:
+        orders = fetch(conn, CHANGED_ORDERS_SQL, [account_id, day, mcf], OrderRow)
         return salesforce_export(orders, mappings, account_id=account_id, partition=day, pii=pii)
 
-    def erp_files(conn, mappings, account_id, day, pii) -> ExportFiles:
-        orders = fetch(conn, CHANGED_ORDERS_SQL, [account_id, day], OrderRow)
+    def erp_files(conn, mappings, account_id, day, pii, mcf) -> ExportFiles:
+        orders = fetch(conn, CHANGED_ORDERS_SQL, [account_id, day, mcf], OrderRow)
         lines: dict[str, list[LineRow]] = {}
-        for line in fetch(conn, CHANGED_LINES_SQL, [account_id, day], LineRow):
+        for line in fetch(conn, CHANGED_LINES_SQL, [account_id, day, mcf], LineRow):
             lines.setdefault(line.order_id, []).append(line)
         return erp_export(orders, lines, mappings, account_id=account_id, partition=day, pii=pii)
 
