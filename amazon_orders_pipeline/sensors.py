@@ -14,6 +14,7 @@ from datetime import date
 
 import dagster as dg
 
+from amazon_orders_pipeline import request_inbox
 from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, ORDER_BATCH_TAG
 from amazon_orders_pipeline.assets.writeback import OPEN_REQUESTS, WRITEBACK_JOB, WRITEBACK_KEY
 from amazon_orders_pipeline.extract.increments import ORDERS
@@ -21,7 +22,6 @@ from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource, WritebackInboxResource
 from amazon_orders_pipeline.schedules import partition_range
 from amazon_orders_pipeline.settings import Settings
-from amazon_orders_pipeline.writeback.run import inbox_files
 
 SENSOR_NAME = "order_change_sensor"
 # A tick's receiving stops after this long, well inside Dagster's 60-second sensor evaluation limit.
@@ -100,7 +100,7 @@ def build_writeback_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDef
                            "wait for a feed's report or for the marts to show them.")
     def writeback_sensor(context: dg.SensorEvaluationContext,
                          writeback_inbox: WritebackInboxResource) -> dg.SensorResult | dg.SkipReason:
-        waiting = inbox_files(writeback_inbox.store())
+        waiting = request_inbox.waiting(writeback_inbox.store())
         still_open = open_requests(context.instance)
         if not waiting and not still_open:
             return dg.SkipReason("no file in the inbox and no request on its way")

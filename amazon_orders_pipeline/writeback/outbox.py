@@ -21,26 +21,12 @@ from datetime import datetime
 
 import duckdb
 
+from amazon_orders_pipeline.request_inbox import ledger_ddl, record
 from amazon_orders_pipeline.writeback.erp_files import LineOutcome, Request
 
-DDL = """
-create schema if not exists writeback;
-create table if not exists writeback.inbox_files (
-    file_key     varchar     not null,
-    sha256       varchar     not null,
-    received_at  timestamptz not null,
-    line_count   integer     not null,
-    primary key (file_key, sha256)
-);
-create table if not exists writeback.inbox_lines (
-    file_key     varchar     not null,
-    sha256       varchar     not null,
-    line_number  integer     not null,
-    outcome      varchar     not null,  -- accepted | duplicate | invalid
-    reason       varchar,
-    request_id   varchar,
-    primary key (file_key, sha256, line_number)
-);
+SCHEMA = "writeback"
+
+DDL = ledger_ddl(SCHEMA) + """
 create table if not exists writeback.requests (
     request_id            varchar primary key,
     kind                  varchar     not null,  -- shipment | cancellation
@@ -71,11 +57,6 @@ AWAITING_MARTS = ("sent", "accepted")
 
 def ensure(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(DDL)
-
-
-def file_taken(conn: duckdb.DuckDBPyConnection, key: str, sha256: str) -> bool:
-    return conn.execute("select 1 from writeback.inbox_files where file_key = ? and sha256 = ?",
-                        [key, sha256]).fetchone() is not None
 
 
 def take_file(conn: duckdb.DuckDBPyConnection, key: str, sha256: str, requests: list[Request],
@@ -112,14 +93,10 @@ def take_file(conn: duckdb.DuckDBPyConnection, key: str, sha256: str, requests: 
                 settled[n] = outcome
         rows = []
         for line in lines:
-            outcome, reason = line.outcome, line.reason
-            if line.line_number in settled:
-                outcome, reason = settled[line.line_number]
+            outcome, reason = settled.get(line.line_number, (line.outcome, line.reason))
             counts[outcome] += 1
-            rows.append([key, sha256, line.line_number, outcome, reason, line.request_id])
-        if rows:
-            conn.executemany("insert into writeback.inbox_lines values (?, ?, ?, ?, ?, ?)", rows)
-        conn.execute("insert into writeback.inbox_files values (?, ?, ?, ?)", [key, sha256, now, len(lines)])
+            rows.append((line.line_number, outcome, reason, line.request_id))
+        record(conn, SCHEMA, key, sha256, rows, now)
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")

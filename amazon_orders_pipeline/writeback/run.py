@@ -14,7 +14,6 @@ DuckDB is held only between Amazon's calls, never during them, so the loads and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from typing import Protocol
 
 import duckdb
 
+from amazon_orders_pipeline import request_inbox
 from amazon_orders_pipeline.accounts import Account
 from amazon_orders_pipeline.sp_api.client import SpApiClient, SpApiError
 from amazon_orders_pipeline.sp_api.feeds import CLOCK_SLACK, FeedError, FeedsClient
@@ -33,17 +33,10 @@ from amazon_orders_pipeline.writeback import ack_feed, guard, outbox
 from amazon_orders_pipeline.writeback.carriers import Carriers
 from amazon_orders_pipeline.writeback.erp_files import CANCELLATION, SHIPMENT, parse_file
 
-PROCESSED = "processed/"
 # Amazon's answers that refuse a request for good: it is `failed` with Amazon's message, not sent again.
 FINAL_STATUSES = (400, 404)
 FLUSH_EVERY = 20
 MAX_FEED_MESSAGES = 10_000
-
-
-def inbox_files(inbox: ObjectStore) -> list[str]:
-    """The files waiting in the inbox: not yet moved to `processed/`, and not hidden (a writer's temporary file)."""
-    return [k for k in inbox.keys("") if not k.startswith(PROCESSED)
-            and not any(part.startswith(".") for part in k.split("/"))]
 
 
 class Log(Protocol):
@@ -98,27 +91,22 @@ class Writeback:
 
     # --- 1. the inbox -----------------------------------------------------------------------------
     def take_inbox(self, out: Outcome) -> None:
-        for key in inbox_files(self.inbox):
+        for key in request_inbox.waiting(self.inbox):
             content = self.inbox.get(key)
             if content is None:  # moved by a run beside this one
                 continue
-            digest = hashlib.sha256(content).hexdigest()
+            sha = request_inbox.digest(content)
             with self.connect() as conn:
-                if not outbox.file_taken(conn, key, digest):
+                if not request_inbox.taken(conn, outbox.SCHEMA, key, sha):
                     parsed = parse_file(key, content, self.carriers, self.now())
-                    counts = outbox.take_file(conn, key, digest, parsed.requests, parsed.lines, self.now())
+                    counts = outbox.take_file(conn, key, sha, parsed.requests, parsed.lines, self.now())
                     out.files += 1
                     for k, v in counts.items():
                         out.lines[k] += v
-                    out.invalid_lines.extend(
-                        {"file": key, "line": line, "reason": reason} for line, reason in conn.execute(
-                            "select line_number, reason from writeback.inbox_lines where file_key = ? and sha256 = ? "
-                            "and outcome = 'invalid' order by line_number", [key, digest]).fetchall())
+                    out.invalid_lines.extend(request_inbox.invalid_lines(conn, outbox.SCHEMA, key, sha))
                     self.log.info(f"{key}: {counts['accepted']} line(s) accepted, {counts['duplicate']} duplicate, "
                                   f"{counts['invalid']} invalid")
-            # Recorded: now it may leave the inbox (a copy first, so a crash here leaves it in one place or two).
-            self.inbox.put(PROCESSED + key, content)
-            self.inbox.delete(key)
+            request_inbox.move_to_processed(self.inbox, key, content)
 
     # --- 2. the guard -----------------------------------------------------------------------------
     def guard(self, out: Outcome) -> None:

@@ -1,0 +1,77 @@
+"""A folder (or S3 prefix) that another system drops request files into, read once each: the files waiting, the
+ledger of files and lines taken (in DuckDB, per schema), and the move to `processed/` once a file is recorded.
+Used by the write-back of MFN shipments (writeback/) and by the storefront's MCF orders (mcf/).
+
+A file is recorded (its lines with their outcomes, in the caller's transaction) before it moves, so a crash
+between the two leaves a file the ledger knows by its hash: it is only moved, never taken twice."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+
+import duckdb
+
+from amazon_orders_pipeline.stores import ObjectStore
+
+PROCESSED = "processed/"
+
+
+def ledger_ddl(schema: str) -> str:
+    return f"""
+create schema if not exists {schema};
+create table if not exists {schema}.inbox_files (
+    file_key     varchar     not null,
+    sha256       varchar     not null,
+    received_at  timestamptz not null,
+    line_count   integer     not null,
+    primary key (file_key, sha256)
+);
+create table if not exists {schema}.inbox_lines (
+    file_key     varchar     not null,
+    sha256       varchar     not null,
+    line_number  integer     not null,
+    outcome      varchar     not null,  -- accepted | duplicate | invalid
+    reason       varchar,
+    request_id   varchar,
+    primary key (file_key, sha256, line_number)
+);
+"""
+
+
+def waiting(inbox: ObjectStore) -> list[str]:
+    """The files waiting in the inbox: not yet moved to `processed/`, and not hidden (a writer's temporary file)."""
+    return [k for k in inbox.keys("") if not k.startswith(PROCESSED)
+            and not any(part.startswith(".") for part in k.split("/"))]
+
+
+def digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def taken(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str) -> bool:
+    return conn.execute(f"select 1 from {schema}.inbox_files where file_key = ? and sha256 = ?",  # noqa: S608
+                        [key, sha256]).fetchone() is not None
+
+
+def record(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str,
+           lines: Iterable[tuple[int, str, str | None, str | None]], now: datetime) -> int:
+    """The file and its lines (number, outcome, reason, request id), inside the caller's transaction."""
+    rows = [[key, sha256, n, outcome, reason, request_id] for n, outcome, reason, request_id in lines]
+    if rows:
+        conn.executemany(f"insert into {schema}.inbox_lines values (?, ?, ?, ?, ?, ?)", rows)  # noqa: S608
+    conn.execute(f"insert into {schema}.inbox_files values (?, ?, ?, ?)", [key, sha256, now, len(rows)])  # noqa: S608
+    return len(rows)
+
+
+def invalid_lines(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str) -> list[dict]:
+    return [{"file": key, "line": line, "reason": reason} for line, reason in conn.execute(
+        f"select line_number, reason from {schema}.inbox_lines where file_key = ? and sha256 = ? "  # noqa: S608
+        "and outcome = 'invalid' order by line_number", [key, sha256]).fetchall()]
+
+
+def move_to_processed(inbox: ObjectStore, key: str, content: bytes) -> None:
+    """A copy first, then the delete: a crash in between leaves the file in one place or in both, never in none."""
+    inbox.put(PROCESSED + key, content)
+    inbox.delete(key)
