@@ -7,12 +7,13 @@ from collections.abc import Mapping
 import dagster as dg
 
 from amazon_orders_pipeline.assets import build_assets
+from amazon_orders_pipeline.assets.mcf import mcf_job
 from amazon_orders_pipeline.assets.writeback import writeback_job
 from amazon_orders_pipeline.checks import CHECKS, build_freshness_checks
 from amazon_orders_pipeline.execution import EXECUTOR
 from amazon_orders_pipeline.resources import build_resources
 from amazon_orders_pipeline.schedules import build_extract_schedules
-from amazon_orders_pipeline.sensors import build_order_change_sensor, build_writeback_sensor
+from amazon_orders_pipeline.sensors import build_mcf_sensor, build_order_change_sensor, build_writeback_sensor
 from amazon_orders_pipeline.settings import Settings
 
 
@@ -23,13 +24,13 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
                                              settings.sweep_interval_minutes)
     sensors = [build_order_change_sensor(job, assets.account_ids, settings)] if settings.order_change_queue_url \
         else []
-    writeback = writeback_job()
-    sensors.append(build_writeback_sensor(writeback))
+    writeback, mcf = writeback_job(), mcf_job()
+    sensors += [build_writeback_sensor(writeback), build_mcf_sensor(mcf)]
     freshness = build_freshness_checks([*assets.mart_keys, *assets.export_keys], settings.freshness_deadline_cron)
     return dg.Definitions(
         assets=[*assets.all, *assets.writeback],
         asset_checks=[*CHECKS, *freshness],
-        jobs=[job, writeback],
+        jobs=[job, writeback, mcf],
         schedules=schedules,
         sensors=[dg.build_sensor_for_freshness_checks(freshness_checks=freshness, name="freshness_checks_sensor"),
                  *sensors],

@@ -12,7 +12,6 @@ from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.assets.dbt import DBT_ASSETS_OP
 from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
 from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, RAW_KEYS
-from amazon_orders_pipeline.assets.writeback import WRITEBACK_KEY
 from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.extract.increments import WINDOW
 from amazon_orders_pipeline.resources import build_resources
@@ -64,13 +63,14 @@ def materialize_raw_tags(tags: Mapping[str, str], *, environ: Mapping[str, str] 
                           run_config=QUIET)
 
 
-def materialize_writeback(*, environ: Mapping[str, str] = os.environ, resources: dict | None = None,
-                          instance: dg.DagsterInstance | None = None,
-                          raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    """One write-back pass (the `writeback` job): the inbox, the guard, Amazon, the loop."""
+def materialize_writes(key: dg.AssetKey, *, environ: Mapping[str, str] = os.environ, resources: dict | None = None,
+                       instance: dg.DagsterInstance | None = None,
+                       raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """One pass of an unpartitioned write to Amazon: the MFN write-back (WRITEBACK_KEY) or the MCF orders
+    (MCF_KEY)."""
     settings = Settings.from_env(environ)
     assets = build_assets(settings)
-    return dg.materialize([*assets.all, *assets.writeback], selection=[WRITEBACK_KEY],
+    return dg.materialize([*assets.all, *assets.writeback], selection=[key],
                           resources=resources or build_resources(settings),
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
                           run_config=QUIET)
@@ -94,3 +94,19 @@ def materialize_transform(first: date, last: date, *, environ: Mapping[str, str]
                           resources=resources or build_resources(settings),
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
                           run_config=run_config)
+
+
+def writes_command(key: dg.AssetKey, prog: str, doc: str, argv: list[str] | None = None) -> int:
+    """A command that runs one pass of a write to Amazon and prints its figures as one JSON object (1 if it failed)."""
+    import argparse
+    import json
+
+    argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+                            ).parse_args(argv)
+    result = materialize_writes(key, environ=os.environ, raise_on_error=False)
+    figures = {}
+    for event in result.get_asset_materialization_events():
+        if event.asset_key == key:
+            figures = {k: v.value for k, v in event.materialization.metadata.items()}
+    print(json.dumps({"success": result.success, **figures}, default=str))
+    return 0 if result.success else 1

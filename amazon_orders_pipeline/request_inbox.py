@@ -8,6 +8,7 @@ between the two leaves a file the ledger knows by its hash: it is only moved, ne
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -75,3 +76,30 @@ def move_to_processed(inbox: ObjectStore, key: str, content: bytes) -> None:
     """A copy first, then the delete: a crash in between leaves the file in one place or in both, never in none."""
     inbox.put(PROCESSED + key, content)
     inbox.delete(key)
+
+
+def select_rows(conn: duckdb.DuckDBPyConnection, table: str, where: str, params: list | None = None,
+                order: str = "received_at") -> list[dict]:
+    """Rows of one of the requests tables, as dicts."""
+    cursor = conn.execute(f"select * from {table} where {where} order by {order}", params or [])  # noqa: S608
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def update_rows(conn: duckdb.DuckDBPyConnection, table: str, key: str, changes: Iterable[tuple[str, dict]],
+                now: datetime) -> None:
+    """Set columns of rows, (key value, {column: value}) each, and their updated_at, in one transaction."""
+    changes = list(changes)
+    if not changes:
+        return
+    conn.execute("begin")
+    try:
+        for key_value, values in changes:
+            values = {**values, "updated_at": now}
+            columns = ", ".join(f"{c} = ?" for c in values)
+            conn.execute(f"update {table} set {columns} where {key} = ?",  # noqa: S608 - our own names
+                         [*(json.dumps(v) if isinstance(v, dict) else v for v in values.values()), key_value])
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise

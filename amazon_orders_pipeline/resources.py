@@ -13,10 +13,12 @@ from dagster_dbt import DbtCliResource
 from amazon_orders_pipeline.accounts import Account, load_accounts
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_executable, dbt_project
 from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE, ExportMappings, load_mappings
+from amazon_orders_pipeline.mcf.config import DEFAULT_MCF_CONFIG, McfConfig, load_mcf_config
 from amazon_orders_pipeline.settings import (
     DEFAULT_EMULATOR_SPEED,
     DEFAULT_EXPORT_DIR,
     DEFAULT_LANDING_DIR,
+    DEFAULT_MCF_INBOX_DIR,
     DEFAULT_WRITEBACK_CONFIRM_MINUTES,
     DEFAULT_WRITEBACK_INBOX_DIR,
     Settings,
@@ -145,6 +147,17 @@ class WritebackInboxResource(StoreResource):
         return load_carriers(self.carrier_mapping_file)
 
 
+class McfInboxResource(StoreResource):
+    """Where the web shop's order files arrive (MCF_INBOX_DIR, or MCF_INBOX_S3_URI), and how they map onto
+    Fulfillment Outbound orders (MCF_CONFIG_FILE)."""
+
+    local_dir: str = DEFAULT_MCF_INBOX_DIR
+    config_file: str = str(DEFAULT_MCF_CONFIG)
+
+    def config(self) -> McfConfig:
+        return load_mcf_config(self.config_file)
+
+
 class ExportResource(StoreResource):
     """Where export files go (EXPORT_DIR, or EXPORT_S3_URI) and how values map (EXPORT_MAPPINGS_FILE)."""
 
@@ -187,6 +200,12 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             s3_endpoint_url=settings.export_s3_endpoint_url,
             mappings_file=settings.export_mappings_file,
             include_mcf_orders=settings.export_mcf_orders,
+        ),
+        "mcf_inbox": McfInboxResource(
+            local_dir=settings.mcf_inbox_dir,
+            s3_uri=settings.mcf_inbox_s3_uri,
+            s3_endpoint_url=settings.mcf_inbox_s3_endpoint_url,
+            config_file=settings.mcf_config_file,
         ),
         "writeback_inbox": WritebackInboxResource(
             local_dir=settings.writeback_inbox_dir,

@@ -3,23 +3,25 @@
 - ORDER_CHANGE: long-polls the notifications queue, lands each message before deleting it (inbox.py), and asks
   for one run per batch of changed orders: getOrder of each (mode `orders`), then, by automation, the transform
   and exports of that day. The intraday sweeps stay the reconciliation for late or lost messages.
-- Write-back: asks for a write-back run when files wait in its inbox or requests are still on their way, one run
-  at a time (the run takes in every file; a second one beside it would only wait for DuckDB)."""
+- The request inboxes (the ERP's write-back files, the web shop's MCF orders): a run when files wait, and one every
+  few minutes while requests are on their way."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import date
 
 import dagster as dg
 
 from amazon_orders_pipeline import request_inbox
+from amazon_orders_pipeline.assets.mcf import MCF_KEY, OPEN_ORDERS
 from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, ORDER_BATCH_TAG
-from amazon_orders_pipeline.assets.writeback import OPEN_REQUESTS, WRITEBACK_JOB, WRITEBACK_KEY
+from amazon_orders_pipeline.assets.writeback import OPEN_REQUESTS, WRITEBACK_KEY
 from amazon_orders_pipeline.extract.increments import ORDERS
 from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
-from amazon_orders_pipeline.resources import LandingResource, SpApiResource, WritebackInboxResource
+from amazon_orders_pipeline.resources import LandingResource, McfInboxResource, SpApiResource, WritebackInboxResource
 from amazon_orders_pipeline.schedules import partition_range
 from amazon_orders_pipeline.settings import Settings
 
@@ -80,32 +82,54 @@ def build_order_change_sensor(job: dg.UnresolvedAssetJobDefinition, account_ids:
 
 
 WRITEBACK_SENSOR = "writeback_sensor"
+MCF_SENSOR = "mcf_sensor"
 ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
           dg.DagsterRunStatus.STARTED]
 
 
-def open_requests(instance: dg.DagsterInstance) -> int:
-    """Requests the last write-back run left on their way (its materialization's metadata)."""
-    event = instance.get_latest_materialization_event(WRITEBACK_KEY)
+def open_work(instance: dg.DagsterInstance, asset_key: dg.AssetKey, metadata_key: str) -> tuple[int, float | None]:
+    """(requests the asset's last run left on their way, when that run materialized it) from its metadata."""
+    event = instance.get_latest_materialization_event(asset_key)
     if event is None or event.asset_materialization is None:
-        return 0
-    value = event.asset_materialization.metadata.get(OPEN_REQUESTS)
-    return int(value.value) if value is not None else 0
+        return 0, None
+    value = event.asset_materialization.metadata.get(metadata_key)
+    return (int(value.value) if value is not None else 0), event.timestamp
 
 
-def build_writeback_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def inbox_tick(context: dg.SensorEvaluationContext, inbox, job_name: str, asset_key: dg.AssetKey,
+               metadata_key: str, recheck_minutes: float) -> dg.SensorResult | dg.SkipReason:
+    """A request inbox's sensor tick: a run as soon as files wait in the inbox, and, while the last run left requests
+    on their way, one every `recheck_minutes` to follow them. One run at a time: a run takes in every file, and a
+    second one beside it would only wait for DuckDB."""
+    waiting = request_inbox.waiting(inbox)
+    still_open, last = open_work(context.instance, asset_key, metadata_key)
+    due = bool(still_open) and (last is None or time.time() - last >= recheck_minutes * 60)
+    if not waiting and not due:
+        return dg.SkipReason("no file in the inbox" + (f"; {still_open} request(s) on their way, followed every "
+                                                       f"{recheck_minutes:g} minutes" if still_open else ""))
+    if context.instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=ACTIVE), limit=1):
+        return dg.SkipReason("a run of this job is already queued or running")
+    return dg.SensorResult(run_requests=[dg.RunRequest(tags={"amazon_orders/inbox_files": str(len(waiting))})])
+
+
+def build_writeback_sensor(job) -> dg.SensorDefinition:
     @dg.sensor(name=WRITEBACK_SENSOR, job=job, minimum_interval_seconds=30,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Asks for a write-back run when the ERP's files wait in the inbox, or sent requests "
-                           "wait for a feed's report or for the marts to show them.")
+               description="Asks for a write-back run when the ERP's files wait in the inbox, and every 5 minutes "
+                           "while sent requests wait for a feed's report or for the marts to show them.")
     def writeback_sensor(context: dg.SensorEvaluationContext,
                          writeback_inbox: WritebackInboxResource) -> dg.SensorResult | dg.SkipReason:
-        waiting = request_inbox.waiting(writeback_inbox.store())
-        still_open = open_requests(context.instance)
-        if not waiting and not still_open:
-            return dg.SkipReason("no file in the inbox and no request on its way")
-        if context.instance.get_run_records(dg.RunsFilter(job_name=WRITEBACK_JOB, statuses=ACTIVE), limit=1):
-            return dg.SkipReason("a write-back run is already queued or running")
-        return dg.SensorResult(run_requests=[dg.RunRequest(tags={"amazon_orders/writeback_files": str(len(waiting))})])
+        return inbox_tick(context, writeback_inbox.store(), job.name, WRITEBACK_KEY, OPEN_REQUESTS, 5)
 
     return writeback_sensor
+
+
+def build_mcf_sensor(job) -> dg.SensorDefinition:
+    @dg.sensor(name=MCF_SENSOR, job=job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Asks for an MCF run when the shop's order files wait in the inbox, and every 15 minutes "
+                           "while fulfillment orders are open at Amazon (their tracking).")
+    def mcf_sensor(context: dg.SensorEvaluationContext,
+                   mcf_inbox: McfInboxResource) -> dg.SensorResult | dg.SkipReason:
+        return inbox_tick(context, mcf_inbox.store(), job.name, MCF_KEY, OPEN_ORDERS, 15)
+
+    return mcf_sensor

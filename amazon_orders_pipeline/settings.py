@@ -9,6 +9,7 @@ from pathlib import Path
 
 from amazon_orders_pipeline.accounts import DEFAULT_ACCOUNTS_FILE, Account, ConfigError, load_accounts
 from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE
+from amazon_orders_pipeline.mcf.config import DEFAULT_MCF_CONFIG
 from amazon_orders_pipeline.warehouse_resource import DEFAULT_LOCK_TIMEOUT_S
 from amazon_orders_pipeline.writeback.carriers import DEFAULT_CARRIERS_FILE
 
@@ -23,6 +24,7 @@ DEFAULT_SWEEP_INTERVAL_MINUTES = 15
 DEFAULT_SWEEP_OVERLAP_MINUTES = 5
 DEFAULT_WRITEBACK_INBOX_DIR = "data/writeback-inbox"
 DEFAULT_WRITEBACK_CONFIRM_MINUTES = 120
+DEFAULT_MCF_INBOX_DIR = "data/mcf-inbox"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class Settings:
     writeback_inbox_s3_endpoint_url: str | None = None
     carrier_mapping_file: str = str(DEFAULT_CARRIERS_FILE)
     writeback_confirm_minutes: int = DEFAULT_WRITEBACK_CONFIRM_MINUTES
+    mcf_inbox_dir: str = DEFAULT_MCF_INBOX_DIR
+    mcf_inbox_s3_uri: str | None = None
+    mcf_inbox_s3_endpoint_url: str | None = None
+    mcf_config_file: str = str(DEFAULT_MCF_CONFIG)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +97,10 @@ class Settings:
             carrier_mapping_file=text("CARRIER_MAPPING_FILE", str(DEFAULT_CARRIERS_FILE)),
             writeback_confirm_minutes=whole_number(env, "WRITEBACK_CONFIRM_MINUTES",
                                                    DEFAULT_WRITEBACK_CONFIRM_MINUTES, 1, 7 * 24 * 60),
+            mcf_inbox_dir=text("MCF_INBOX_DIR", DEFAULT_MCF_INBOX_DIR),
+            mcf_inbox_s3_uri=text("MCF_INBOX_S3_URI"),
+            mcf_inbox_s3_endpoint_url=text("MCF_INBOX_S3_ENDPOINT_URL"),
+            mcf_config_file=text("MCF_CONFIG_FILE", str(DEFAULT_MCF_CONFIG)),
         )
 
     def accounts(self) -> list[Account]:

@@ -9,6 +9,7 @@ import dagster as dg
 
 from amazon_orders_pipeline.assets.dbt import build_dbt_assets
 from amazon_orders_pipeline.assets.exports import build_export_assets
+from amazon_orders_pipeline.assets.mcf import fba_fulfillment_orders
 from amazon_orders_pipeline.assets.raw import build_landed_pages_asset, build_order_pages_asset
 from amazon_orders_pipeline.assets.writeback import mfn_writeback
 from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
@@ -33,8 +34,8 @@ class PipelineAssets:
 
     @property
     def writeback(self) -> list[dg.AssetsDefinition]:
-        """The unpartitioned write-back to Amazon, run by its own job."""
-        return [mfn_writeback]
+        """The unpartitioned writes to Amazon, each run by its own job: the MFN write-back and the MCF orders."""
+        return [mfn_writeback, fba_fulfillment_orders]
 
     @property
     def mart_keys(self) -> list[dg.AssetKey]:

@@ -25,7 +25,7 @@ CHECKS = {
 }
 
 
-def _table(rows: list[dict], limit: int = 50) -> dg.MetadataValue:
+def table(rows: list[dict], limit: int = 50) -> dg.MetadataValue:
     if not rows:
         return dg.MetadataValue.md("none")
     head = list(rows[0])
@@ -64,7 +64,7 @@ def mfn_writeback(context: dg.AssetExecutionContext, sp_api: SpApiResource, duck
     def check(name: str, rows: list[dict]) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(check_name=name, asset_key=WRITEBACK_KEY, passed=not rows,
                                    severity=dg.AssetCheckSeverity.WARN, metadata={"count": len(rows),
-                                                                                  "rows": _table(rows)})
+                                                                                  "rows": table(rows)})
 
     return dg.MaterializeResult(
         metadata={"files": out.files, **{f"lines_{k}": v for k, v in out.lines.items()},

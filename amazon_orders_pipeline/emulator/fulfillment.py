@@ -221,7 +221,9 @@ class Fulfillment:
     def _item_problem(self, sku: str, quantity: int) -> str | None:
         if sku not in self.inventory:
             return "InvalidSku"
-        if sku in self.stranded or self.inventory[sku] < quantity:
+        # A stranded SKU counts as sellable here: the preview says fulfillable for stock the fulfilment centre then
+        # cannot pick, as users report (amzn/selling-partner-api-models#5260).
+        if self.inventory[sku] < quantity:
             return "InventoryUnavailable"
         return None
 

@@ -10,6 +10,8 @@ import dagster as dg
 import duckdb
 
 from amazon_orders_pipeline import local_runs, warehouse
+from amazon_orders_pipeline.assets.mcf import MCF_KEY
+from amazon_orders_pipeline.assets.writeback import WRITEBACK_KEY
 from amazon_orders_pipeline.resources import SpApiResource, build_resources
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.warehouse import replace_partition
@@ -60,8 +62,13 @@ def materialize_transform(environ: dict[str, str], first: date, last: date | Non
 
 
 def writeback(environ: dict[str, str], instance=None, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    return local_runs.materialize_writeback(environ=environ, resources=fast_resources(environ), instance=instance,
-                                            raise_on_error=raise_on_error)
+    return local_runs.materialize_writes(WRITEBACK_KEY, environ=environ, resources=fast_resources(environ),
+                                         instance=instance, raise_on_error=raise_on_error)
+
+
+def mcf(environ: dict[str, str], instance=None, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    return local_runs.materialize_writes(MCF_KEY, environ=environ, resources=fast_resources(environ),
+                                         instance=instance, raise_on_error=raise_on_error)
 
 
 def query(db: str, sql: str, params=None) -> list[tuple]:

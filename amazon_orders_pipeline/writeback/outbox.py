@@ -21,7 +21,7 @@ from datetime import datetime
 
 import duckdb
 
-from amazon_orders_pipeline.request_inbox import ledger_ddl, record
+from amazon_orders_pipeline.request_inbox import ledger_ddl, record, select_rows, update_rows
 from amazon_orders_pipeline.writeback.erp_files import LineOutcome, Request
 
 SCHEMA = "writeback"
@@ -106,27 +106,11 @@ def take_file(conn: duckdb.DuckDBPyConnection, key: str, sha256: str, requests: 
 
 def update(conn: duckdb.DuckDBPyConnection, changes: Iterable[tuple[str, dict]], now: datetime) -> None:
     """Set columns of requests: (request_id, {column: value}) each, in one transaction."""
-    changes = list(changes)
-    if not changes:
-        return
-    conn.execute("begin")
-    try:
-        for request_id, values in changes:
-            values = {**values, "updated_at": now}
-            columns = ", ".join(f"{c} = ?" for c in values)
-            conn.execute(f"update writeback.requests set {columns} where request_id = ?",  # noqa: S608 - our names
-                         [*(json.dumps(v) if isinstance(v, dict) else v for v in values.values()), request_id])
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+    update_rows(conn, "writeback.requests", "request_id", changes, now)
 
 
 def rows(conn: duckdb.DuckDBPyConnection, where: str, params: list | None = None) -> list[dict]:
-    cursor = conn.execute(f"select * from writeback.requests where {where} order by received_at, request_id",  # noqa: S608
-                          params or [])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return select_rows(conn, "writeback.requests", where, params, order="received_at, request_id")
 
 
 def counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
