@@ -12,12 +12,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import requests
 
 from amazon_orders_pipeline.mcf.storefront import parse_orders, seller_fulfillment_order_id
+from amazon_orders_pipeline.testing import mcf_faults
 from amazon_orders_pipeline.testing.conformance import validate
-from amazon_orders_pipeline.testing.runs import mcf, query
+from amazon_orders_pipeline.testing.runs import materialize_transform, mcf, query, sweep
 
 from .spapi_models import load as load_model
 
@@ -67,7 +69,8 @@ def test_storefront_lines_each_get_an_outcome_and_ids_are_amazon_safe():
         **shop_order("x")["customer"], "addresses": [{"type": "delivery", "street": "1 Main", "postalCode": "1",
                                                        "country": "US"}]}}).encode()
     lines = [good, no_city, b'{"id": "1003", "cart": []}', b"\xff\xfe", b'{"type": "cancellation", "id": "1001"}',
-             json.dumps(shop_order("1004", ("X", 300))).encode(), good[:40]]
+             json.dumps(shop_order("1004", ("X", 300))).encode(), good[:40],
+             json.dumps(shop_order("1005", *[(f"SKU-{n}", 1) for n in range(101)])).encode()]
     requests_, outcomes = parse_orders(b"\n".join(lines))
     by_line = {o.line_number: (o.outcome, o.reason) for o in outcomes}
     assert [n for n, (o, _) in by_line.items() if o == "accepted"] == [1, 5]
@@ -75,7 +78,8 @@ def test_storefront_lines_each_get_an_outcome_and_ids_are_amazon_safe():
     assert by_line[3][1] == "the order has no customer"
     assert by_line[4][1].startswith("not UTF-8")
     assert "250 units" in by_line[6][1]
-    assert by_line[7][1] == "not valid JSON (the file may be truncated)"
+    assert by_line[7][1] == "not valid JSON"  # cut short, and not the file's last line
+    assert "100 lines" in by_line[8][1]
     order = requests_[0]
     assert order.address["addressLine1"] == "1 Main Street" and order.address["city"] == "Seattle"  # delivery
     assert seller_fulfillment_order_id("1001") == "1001"
@@ -83,6 +87,7 @@ def test_storefront_lines_each_get_an_outcome_and_ids_are_amazon_safe():
     assert len(long_id) <= 40 and long_id == seller_fulfillment_order_id(
         "order #2026/11 for Ada Lovelace, thank you very much")
     assert all(c.isalnum() or c in "-_" for c in long_id)
+    assert "  " not in seller_fulfillment_order_id("A  B") and seller_fulfillment_order_id("A  B") != "A  B"
 
 
 def test_shop_orders_are_fulfilled_once_tracked_to_the_shop_and_checked(pipeline_env, emulator, control):
@@ -91,15 +96,17 @@ def test_shop_orders_are_fulfilled_once_tracked_to_the_shop_and_checked(pipeline
     drop(env, "shop-1.jsonl", [shop_order("A-1", ("ECHO-DOT-5-CHARCOAL", 2), ("USB-C-CABLE-2M", 1)),
                                shop_order("A-2", ("FIRE-TV-4K-MAX", 1), method="Express"),
                                shop_order("A-3", ("KINDLE-PW-16GB", 1)),  # none sellable: the preview says so
-                               {"id": "A-4", "customer": {}}])
-    first = mcf(env)
+                               {"id": "A-4", "customer": {}},
+                               shop_order("A-5", ("NO-SUCH-SKU", 1))])  # unknown to Amazon
+    instance = dg.DagsterInstance.ephemeral()
+    first = mcf(env, instance=instance)
     meta = metadata(first)
-    assert (meta["submitted"], meta["refused"], meta["lines_invalid"]) == (2, 1, 1)
+    assert (meta["submitted"], meta["refused"], meta["lines_invalid"]) == (2, 2, 1)
     assert creates(emulator) == {"A-1": 1, "A-2": 1}
-    assert orders(env)["A-3"][0] == "refused"
+    assert orders(env)["A-3"][0] == orders(env)["A-5"][0] == "refused"
     assert not checks(first)["no_refused_storefront_orders"].passed
-    assert "KINDLE-PW-16GB: InventoryUnavailable" in checks(first)["no_refused_storefront_orders"].metadata[
-        "rows"].value
+    refused = checks(first)["no_refused_storefront_orders"].metadata["rows"].value
+    assert "KINDLE-PW-16GB: InventoryUnavailable" in refused and "NO-SUCH-SKU: InvalidSku" in refused
     assert not checks(first)["no_invalid_storefront_lines"].passed
     model = load_model("fulfillmentOutbound_2020-07-01.json")
     bodies = dict(query(env["DUCKDB_PATH"], "select shop_order_id, request_body from mcf.fulfillment_orders"))
@@ -109,7 +116,11 @@ def test_shop_orders_are_fulfilled_once_tracked_to_the_shop_and_checked(pipeline
     assert json.loads(bodies["A-1"])["items"][0]["perUnitDeclaredValue"] == {"currencyCode": "USD", "value": "49.99"}
 
     control.set_clock(emulator.state.clock.now() + timedelta(hours=5) / emulator.state.speed)
-    second = mcf(env)
+    second = mcf(env, instance=instance)
+    # The shop's customers stay out of the run's logs and metadata (the warehouse keeps what Amazon needs).
+    logged = json.dumps([(r.user_message, str(r.dagster_event)) for run in (first, second)
+                         for r in instance.all_logs(run.run_id)])
+    assert logged and not any(pii in logged for pii in ("Lovelace", "ada@example.com", "1 Main Street", "206 555"))
     assert {k: v for k, v in orders(env).items() if k in ("A-1", "A-2")} == {
         "A-1": ("submitted", "Complete"), "A-2": ("submitted", "Complete")}
     packages = query(env["DUCKDB_PATH"], "select seller_fulfillment_order_id, tracking_number, carrier_code "
@@ -120,6 +131,17 @@ def test_shop_orders_are_fulfilled_once_tracked_to_the_shop_and_checked(pipeline
     assert {s["shop_order_id"]: s["status"] for s in sent} == {"A-1": "Complete", "A-2": "Complete"}
     assert {s["packages"][0]["tracking_number"] for s in sent} == {p[1] for p in packages}
     assert metadata(second)["open_orders"] == 0 and creates(emulator) == {"A-1": 1, "A-2": 1}
+
+    # Amazon's Orders API shows them as Amazon-fulfilled orders of the NON_AMAZON channel: the marts keep them,
+    # the exports leave them out (the shop has booked those sales).
+    control.set_clock(emulator.state.clock.now() + timedelta(minutes=10))  # past the window's end and index lag
+    day = emulator.state.clock.now().date()
+    assert sweep(env, day, ["acme-us"]).success and materialize_transform(env, day).success
+    mcf_orders = query(env["DUCKDB_PATH"], "select order_id, order_status, fulfilled_by from orders "
+                                           "where sales_channel = 'NON_AMAZON'")
+    assert sorted(o[1:] for o in mcf_orders) == [("SHIPPED", "AMAZON")] * 2
+    exported = "".join(p.read_text() for p in Path(env["EXPORT_DIR"]).rglob("*.csv"))
+    assert exported and not any(order_id in exported for order_id, *_ in mcf_orders)
 
 
 def test_a_cancellation_stops_a_received_order_and_is_reported_too_late_once_processing(
@@ -200,8 +222,6 @@ def test_exactly_once_under_faults_and_after_a_kill_mid_flight(pipeline_env, emu
 
 @pytest.mark.parametrize("files", [False, True])
 def test_the_mcf_sensor_asks_for_a_run_when_files_wait(pipeline_env, tmp_path, files):
-    import dagster as dg
-
     from amazon_orders_pipeline.assets.mcf import mcf_job
     from amazon_orders_pipeline.sensors import build_mcf_sensor
     from amazon_orders_pipeline.testing.runs import fast_resources
@@ -214,3 +234,12 @@ def test_the_mcf_sensor_asks_for_a_run_when_files_wait(pipeline_env, tmp_path, f
         result = sensor(dg.build_sensor_context(instance=instance,
                                                 resources={"mcf_inbox": fast_resources(env)["mcf_inbox"]}))
     assert isinstance(result, dg.SensorResult) == files
+
+
+def test_thirty_fault_seeds_create_each_fulfillment_order_exactly_once(tmp_path):
+    """The campaign `python -m benchmarks.faults --campaign mcf` runs at any size: timeouts after the request
+    reached the emulator, answers lost after it acted, 5xx, dropped connections, 429 storms, the same file twice."""
+    out = mcf_faults.run_campaign(range(int(os.environ.get("MCF_FAULT_SEEDS", "30"))), tmp_path)
+    assert out["failed_seeds"] == [] and out["created_twice"] == 0 and out["never_created"] == 0
+    assert out["orders"] == out["seeds"] * 6
+    assert out["faults_served"]["lost_response"] > 0 and out["faults_served"]["500"] > 0

@@ -313,6 +313,13 @@ class EmulatorState:
                 self._results.popitem(last=False)
         return result
 
+    def add_order(self, seller: str, day, make) -> OrderHistory:
+        """A new order of a seller (a Multi-Channel Fulfillment order), built by `make(index in its day)`."""
+        with self._lock:
+            history = self.seller.add(seller, day, make)
+            self._results.clear()
+        return history
+
     def override(self, history: OrderHistory) -> None:
         """An order's history as the seller's action left it (emulator/merchant.py); cached query results go."""
         with self._lock:

@@ -9,7 +9,8 @@ unknown SKU is the reported 400 ("the SellerSKU for Item Id: ... is invalid."). 
 than are sellable is accepted and then `Invalid` ("not enough sellable inventory"). A SKU marked stranded is
 `Unfulfillable` once planned: the fulfilment centre found none to pick. Statuses are served as the model's enum
 spells them, except for one order in two, which gets them in capitals as the model's own examples do; clients
-must read them without regard to case."""
+must read them without regard to case. Each accepted order also becomes an order of the seller in the Orders API:
+Amazon-fulfilled, of the NON_AMAZON sales channel, following the fulfillment order's progress."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
+from amazon_orders_pipeline.emulator.merchant import with_change
 from amazon_orders_pipeline.emulator.query import single as _single
-from amazon_orders_pipeline.emulator.seller import CATALOGUE, MARKETPLACES, iso
+from amazon_orders_pipeline.emulator.seller import CATALOGUE, MARKETPLACES, Line, OrderHistory, iso, seller_tag
 
 FULFILLMENT_PATH = "/fba/outbound/2020-07-01/fulfillmentOrders"
 PREVIEW_PATH = FULFILLMENT_PATH + "/preview"
@@ -50,6 +53,7 @@ class FulfillmentOrder:
     cancelled_at: datetime | None = None
     package_base: int = 0
     upper: bool = False
+    amazon_order_id: str | None = None  # the order it is in the Orders API (NON_AMAZON channel)
 
     @property
     def order_id(self) -> str:
@@ -172,6 +176,9 @@ class Fulfillment:
                 seller, body, now, invalid=short, stranded=any(i["sellerSku"] in self.stranded for i in items),
                 package_base=self._packages, upper=bool(digest % 2))
             self.store.creates[order_id] += 1
+            order = self.store.orders[(seller, order_id)]
+        if not order.invalid:
+            order.amazon_order_id = self._publish(order).order_id
         return 200, {}
 
     def get(self, seller: str, order_id: str) -> tuple[int, dict]:
@@ -215,7 +222,49 @@ class Fulfillment:
             if not order.invalid:
                 for item in order.request["items"]:
                     self.inventory[item["sellerSku"]] += item["quantity"]
+        if order.amazon_order_id:
+            history = self.state.find_order(seller, order.amazon_order_id)
+            if history is not None:
+                self.state.override(with_change(history, now, "CANCELLED"))
         return 200, {}
+
+    def _publish(self, order: FulfillmentOrder) -> OrderHistory:
+        """The order as the Orders API shows it: Amazon-fulfilled, of the NON_AMAZON channel, Pending until planned,
+        then Unshipped, then Shipped when complete (or Unfulfillable when its SKU is stranded)."""
+        request, speed = order.request, self.state.speed
+        marketplace = request.get("marketplaceId") or _marketplace(None, request["destinationAddress"])
+        _, currency, digits, _, _, factor, prefix = MARKETPLACES[marketplace]
+        at = {name: order.received + timedelta(seconds=s / speed) for name, s in LIFECYCLE}
+        events = [(order.received, "PENDING")]
+        if order.stranded:
+            events.append((at["Planning"] + timedelta(seconds=60 / speed), "UNFULFILLABLE"))
+        else:
+            events += [(at["Planning"], "UNSHIPPED"), (at["Complete"], "SHIPPED")]
+        catalogue = {sku: (asin, title, usd) for sku, asin, title, usd in CATALOGUE}
+        address = request["destinationAddress"]
+        day = order.received.date()
+
+        def make(index: int) -> OrderHistory:
+            order_id = f"{prefix}-{day.toordinal() % 10_000_000:07d}-{seller_tag(order.seller):02d}{index:05d}"
+            lines = []
+            for n, item in enumerate(request["items"]):
+                asin, title, usd = catalogue[item["sellerSku"]]
+                declared = (item.get("perUnitDeclaredValue") or {}).get("value")
+                unit = Decimal(declared) if declared else (usd * factor).quantize(Decimal(1).scaleb(-digits))
+                lines.append(Line(f"{order_id.replace('-', '')[-11:]}{n:03d}", item["sellerSku"], asin, title,
+                                  item["quantity"], unit, Decimal(0), Decimal(0), Decimal(0)))
+            return OrderHistory(
+                order_id=order_id, seller=order.seller, marketplace_id=marketplace, created_at=order.received,
+                fulfilled_by="AMAZON", events=tuple(events), lines=tuple(lines), programs=(),
+                buyer_name=address["name"], buyer_email="",
+                address={"name": address["name"], "addressLine1": address["addressLine1"],
+                         "addressLine2": address.get("addressLine2", ""), "city": address.get("city", ""),
+                         "stateOrRegion": address.get("stateOrRegion", ""), "postalCode": address["postalCode"],
+                         "countryCode": address["countryCode"], "phone": address.get("phone", ""),
+                         "addressType": "RESIDENTIAL"},
+                sales_channel="NON_AMAZON")
+
+        return self.state.add_order(order.seller, day, make)
 
     # --- internals --------------------------------------------------------------------------------
     def _item_problem(self, sku: str, quantity: int) -> str | None:

@@ -59,7 +59,7 @@ def v0_order(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
         "LastUpdateDate": iso(updated_at),
         "OrderStatus": V0_STATUS[status],
         "FulfillmentChannel": V0_CHANNEL[history.fulfilled_by],
-        "SalesChannel": name,
+        "SalesChannel": name if history.sales_channel == "AMAZON" else "Non-Amazon",
         "ShipServiceLevel": "Std Dom",
         "NumberOfItemsShipped": shipped,
         "NumberOfItemsUnshipped": quantity - shipped,

@@ -131,7 +131,8 @@ def order_rows(order: OrderHistory, as_of: datetime, columns: list[str]) -> list
                 "order-status": ("Shipped - Delivered to Buyer" if order.fulfilled_by == "AMAZON" else "Shipped")
                 if status == "SHIPPED" else ORDER_STATUS[status],
                 "fulfillment-channel": "Amazon" if order.fulfilled_by == "AMAZON" else "Merchant",
-                "sales-channel": name, "order-channel": "", "url": "", "ship-service-level": "Standard",
+                "sales-channel": name if order.sales_channel == "AMAZON" else "Non-Amazon", "order-channel": "",
+                "url": "", "ship-service-level": "Standard",
                 "product-name": line.title, "sku": line.sku, "asin": line.asin,
                 "item-status": ITEM_STATUS.get(status, "Unshipped"), "quantity": str(q),
                 "currency": currency if priced else "",

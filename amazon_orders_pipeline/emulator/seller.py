@@ -136,6 +136,7 @@ class OrderHistory:
     address: dict = field(hash=False, compare=False)
     access_point: bool = False  # delivered to an Amazon Hub locker or counter, or a carrier's pickup point
     packages: tuple[Package, ...] = ()  # confirmed by the seller; empty for the generated histories
+    sales_channel: str = "AMAZON"  # NON_AMAZON: a Multi-Channel Fulfillment order (emulator/fulfillment.py)
 
     def shipped_quantity(self, line: Line, status: str, as_of: datetime) -> int:
         """The units of a line shipped as of a moment: the seller's confirmed packages where there are any, else
@@ -206,7 +207,8 @@ class OrderHistory:
             "createdTime": iso(self.created_at),
             "lastUpdatedTime": iso(updated_at),
             "programs": list(self.programs),
-            "salesChannel": {"channelName": "AMAZON", "marketplaceId": self.marketplace_id, "marketplaceName": name},
+            "salesChannel": {"channelName": self.sales_channel, "marketplaceId": self.marketplace_id,
+                             **({"marketplaceName": name} if self.sales_channel == "AMAZON" else {})},
             "buyer": {"buyerName": self.buyer_name},
             "recipient": {"deliveryAddress": {**self.address, "addressType": "PICKUP_POINT"} if self.access_point
                           else dict(self.address)},
@@ -325,6 +327,18 @@ class SyntheticSeller:
         # Histories the seller's own actions changed (a shipment confirmed, an order cancelled by feed), by
         # (seller, creation day, order id): they replace the generated ones, also after a day leaves the cache.
         self._overrides: dict[tuple[str, date], dict[str, OrderHistory]] = {}
+        self._added: dict[tuple[str, date], list[str]] = {}  # orders added to a day, in order
+
+    def add(self, seller: str, day: date, make) -> OrderHistory:
+        """A new order of a seller created on `day` (a Multi-Channel Fulfillment order): `make(index)` builds it
+        from its index in the day, which its id must end in (find_order looks orders up by it). Kept like an
+        override, so it survives the day leaving the cache (the caller holds the emulator's lock)."""
+        orders = self.orders_created_on(seller, day)
+        history = make(len(orders))
+        self._overrides.setdefault((seller, day), {})[history.order_id] = history
+        self._added.setdefault((seller, day), []).append(history.order_id)
+        self._cache[(seller, day)] = [*orders, history]
+        return history
 
     def override(self, history: OrderHistory) -> None:
         """Replace an order's history from now on (the caller holds the emulator's lock)."""
@@ -343,6 +357,7 @@ class SyntheticSeller:
         orders = self._generate_day(seller, day)
         if overrides := self._overrides.get(key):
             orders = [overrides.get(o.order_id, o) for o in orders]
+            orders += [overrides[order_id] for order_id in self._added.get(key, [])]
         self._cache[key] = orders
         if len(self._cache) > self._cache_days:
             self._cache.popitem(last=False)

@@ -164,7 +164,10 @@ class McfRun:
                 except SpApiError as e:
                     if e.status in (401, 403):
                         raise
-                    reasons = [f"the preview failed: {e}"]
+                    if e.status != 400:  # Amazon did not answer in time: the next pass previews it again
+                        self.log.warning(f"{sfo_id}: getFulfillmentPreview failed ({e}); tried again next pass")
+                        continue
+                    reasons = [f"Amazon refused the preview: {e}"]
                 if reasons:
                     self._set(order, status="refused", error="; ".join(reasons))
                     out.refused.append({"order": order["shop_order_id"], "reason": "; ".join(reasons)})
