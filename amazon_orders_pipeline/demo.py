@@ -1,4 +1,5 @@
-"""`make demo`: start the embedded emulator, materialize the last complete UTC days through the exports, summarise."""
+"""`make demo`: start the embedded emulator, materialize the last complete UTC days through the exports, run one
+pass of each write to Amazon over its inbox (the ERP's write-back, the web shop's MCF orders), summarise."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import dagster as dg
 import duckdb
 
 from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
+from amazon_orders_pipeline.assets.mcf import MCF_KEY
+from amazon_orders_pipeline.assets.writeback import WRITEBACK_KEY
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.local_runs import materialize_raw, materialize_transform
+from amazon_orders_pipeline.local_runs import materialize_raw, materialize_transform, materialize_writes
 from amazon_orders_pipeline.resources import build_resources
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.warehouse import mart_row_counts
@@ -80,6 +83,17 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -
                 meta = event.materialization.metadata
                 exported[event.asset_key.to_user_string()] = {
                     "rows": meta["rows"].value, "files": meta["files"].value, "location": meta["location"].value}
+        # One pass of each write to Amazon, over their inboxes (empty unless files were dropped there): the ERP's
+        # shipments and cancellations, and the web shop's MCF orders.
+        writes = {}
+        for key in (WRITEBACK_KEY, MCF_KEY):
+            result = materialize_writes(key, environ=environ, resources=resources, instance=instance,
+                                        raise_on_error=False)
+            print(f"  {key.to_user_string()}: {'ok' if result.success else 'FAILED'}")
+            if not result.success:
+                failed.append(key.to_user_string())
+            for event in result.get_asset_materialization_events():
+                writes[key.to_user_string()] = {k: v.value for k, v in event.materialization.metadata.items()}
 
     with duckdb.connect(db_path, read_only=True) as conn:
         pages, orders = conn.execute(
@@ -98,6 +112,11 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -
     print(f"  quarantine      : {quarantined} records")
     for name, info in exported.items():
         print(f"  {name}: {info['rows']} rows in {info['files']} files under {info['location']}")
+    if MCF_KEY.to_user_string() in writes:
+        wb, mcf = writes[WRITEBACK_KEY.to_user_string()], writes[MCF_KEY.to_user_string()]
+        print(f"  write-back      : {wb['files']} inbox file(s), {wb['shipments_sent']} shipment(s) sent, "
+              f"{wb['refused']} refused")
+        print(f"  mcf             : {mcf['files']} inbox file(s), {mcf['submitted']} fulfillment order(s) sent")
     print(f"  duckdb          : {Path(db_path).resolve()}")
     print(f"  quotas          : emulator at {args.speed:g}x Amazon's documented rates")
     print(f"  wall time       : {time.monotonic() - started:.1f} s")

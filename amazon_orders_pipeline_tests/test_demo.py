@@ -41,6 +41,9 @@ def test_demo_materializes_the_last_three_days_and_summarises(tmp_path, monkeypa
         assert count > 0 and re.search(rf"{table}\s+:\s+{count} rows", out)
     assert str(db) in out and "500x" in out
     assert "0 failed" in out
+    # One pass of each write to Amazon over its empty inbox: their tables exist (the docs' SQL reads them).
+    assert "write-back      : 0 inbox file(s), 0 shipment(s) sent, 0 refused" in out
+    assert "mcf             : 0 inbox file(s), 0 fulfillment order(s) sent" in out
 
     # The exports: one Salesforce CSV and one ERP document file per account and day, as many Salesforce rows as the
     # summary says.
