@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -17,9 +18,20 @@ import duckdb
 from amazon_orders_pipeline.stores import ObjectStore
 
 PROCESSED = "processed/"
+# The schemas and tables these helpers may name: identifiers come from this fixed list, values always as `?`.
+SCHEMAS = ("writeback", "mcf")
+TABLES = {"writeback.requests": "request_id", "mcf.fulfillment_orders": "shop_order_id"}
+ORDERS = ("received_at, request_id", "received_at, shop_order_id")
+
+
+def _known(name: str, allowed) -> str:
+    if name not in allowed:
+        raise ValueError(f"{name!r} is not one of the write-back's own names: {sorted(allowed)}")
+    return name
 
 
 def ledger_ddl(schema: str) -> str:
+    schema = _known(schema, SCHEMAS)
     return f"""
 create schema if not exists {schema};
 create table if not exists {schema}.inbox_files (
@@ -41,6 +53,49 @@ create table if not exists {schema}.inbox_lines (
 """
 
 
+class LineError(ValueError):
+    """Why one line of a request file is not a request."""
+
+
+@dataclass(frozen=True)
+class LineOutcome:
+    line_number: int
+    outcome: str  # accepted | invalid (duplicate is decided against the ledger)
+    reason: str | None = None
+    request_id: str | None = None
+
+
+def file_lines(content: bytes) -> list[tuple[int, bytes, bool]]:
+    """A request file's lines: (number from 1, bytes, whether a newline ended it, so a cut-off last line can be
+    told apart), a UTF-8 byte-order mark and blank lines left out."""
+    raw = content.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    out = []
+    for n, line in enumerate(raw, start=1):
+        line = line.rstrip(b"\r")
+        if line.strip():
+            out.append((n, line, n < len(raw)))
+    return out
+
+
+def utf8(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise LineError(f"not UTF-8 text (byte {e.start + 1})") from None
+
+
+def json_object_line(line: bytes, ended: bool) -> dict:
+    """A JSON Lines line as an object, or the LineError saying why not."""
+    text = utf8(line)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise LineError("not valid JSON" + ("" if ended else " (the file may be truncated)")) from None
+    if not isinstance(data, dict):
+        raise LineError("not a JSON object")
+    return data
+
+
 def waiting(inbox: ObjectStore) -> list[str]:
     """The files waiting in the inbox: not yet moved to `processed/`, and not hidden (a writer's temporary file)."""
     return [k for k in inbox.keys("") if not k.startswith(PROCESSED)
@@ -52,6 +107,7 @@ def digest(content: bytes) -> str:
 
 
 def taken(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str) -> bool:
+    schema = _known(schema, SCHEMAS)
     return conn.execute(f"select 1 from {schema}.inbox_files where file_key = ? and sha256 = ?",  # noqa: S608
                         [key, sha256]).fetchone() is not None
 
@@ -59,6 +115,7 @@ def taken(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str) -
 def record(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str,
            lines: Iterable[tuple[int, str, str | None, str | None]], now: datetime) -> int:
     """The file and its lines (number, outcome, reason, request id), inside the caller's transaction."""
+    schema = _known(schema, SCHEMAS)
     rows = [[key, sha256, n, outcome, reason, request_id] for n, outcome, reason, request_id in lines]
     if rows:
         conn.executemany(f"insert into {schema}.inbox_lines values (?, ?, ?, ?, ?, ?)", rows)  # noqa: S608
@@ -67,6 +124,7 @@ def record(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str,
 
 
 def invalid_lines(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str) -> list[dict]:
+    schema = _known(schema, SCHEMAS)
     return [{"file": key, "line": line, "reason": reason} for line, reason in conn.execute(
         f"select line_number, reason from {schema}.inbox_lines where file_key = ? and sha256 = ? "  # noqa: S608
         "and outcome = 'invalid' order by line_number", [key, sha256]).fetchall()]
@@ -79,8 +137,10 @@ def move_to_processed(inbox: ObjectStore, key: str, content: bytes) -> None:
 
 
 def select_rows(conn: duckdb.DuckDBPyConnection, table: str, where: str, params: list | None = None,
-                order: str = "received_at") -> list[dict]:
-    """Rows of one of the requests tables, as dicts."""
+                order: str = "received_at, request_id") -> list[dict]:
+    """Rows of one of the requests tables, as dicts. `where` is a fixed condition written in the code, its values
+    passed as `?` in `params`."""
+    table, order = _known(table, TABLES), _known(order, ORDERS)
     cursor = conn.execute(f"select * from {table} where {where} order by {order}", params or [])  # noqa: S608
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -89,13 +149,19 @@ def select_rows(conn: duckdb.DuckDBPyConnection, table: str, where: str, params:
 def update_rows(conn: duckdb.DuckDBPyConnection, table: str, key: str, changes: Iterable[tuple[str, dict]],
                 now: datetime) -> None:
     """Set columns of rows, (key value, {column: value}) each, and their updated_at, in one transaction."""
+    table, key = _known(table, TABLES), _known(key, {TABLES[table]})
     changes = list(changes)
     if not changes:
         return
+    columns_of = {r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_schema || '.' || table_name = ?",
+        [table]).fetchall()}
     conn.execute("begin")
     try:
         for key_value, values in changes:
             values = {**values, "updated_at": now}
+            for column in values:
+                _known(column, columns_of)
             columns = ", ".join(f"{c} = ?" for c in values)
             conn.execute(f"update {table} set {columns} where {key} = ?",  # noqa: S608 - our own names
                          [*(json.dumps(v) if isinstance(v, dict) else v for v in values.values()), key_value])

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
+from amazon_orders_pipeline.emulator.query import listing_page, resume_listing
 from amazon_orders_pipeline.emulator.query import multi as _multi
 from amazon_orders_pipeline.emulator.query import single as _single
 from amazon_orders_pipeline.emulator.reports import s3_error
@@ -176,26 +177,13 @@ class Feeds:
         return 200, self._feed(seller, feed_id).to_api(self.state.clock.now())
 
     def search(self, seller: str, params: dict[str, list[str]]) -> tuple[int, dict]:
-        token = _single(params, "nextToken")
-        if token is not None:
-            if set(params) - {"nextToken"}:
-                raise invalid("nextToken must be the only parameter")
-            try:
-                query = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            except ValueError:
-                raise invalid("nextToken is malformed") from None
-            params, offset = query["params"], query["offset"]
-        else:
-            offset = 0
+        params, offset = resume_listing(params)
         types = _multi(params, "feedTypes")
         if not types:
             raise invalid("feedTypes is required unless nextToken is given")
         statuses = _multi(params, "processingStatuses")
         if bad := [s for s in statuses if s not in STATUSES]:
             raise invalid(f"invalid processingStatuses: {bad}")
-        page_size = int(_single(params, "pageSize") or 10)
-        if not 1 <= page_size <= 100:
-            raise invalid("pageSize must be between 1 and 100")
         now = self.state.clock.now()
         since_raw = _single(params, "createdSince")
         since = datetime.fromisoformat(since_raw.replace("Z", "+00:00")) if since_raw else now - METADATA_TTL
@@ -204,11 +192,7 @@ class Feeds:
                     and f.created >= since and now - f.created <= METADATA_TTL]
         feeds = [f.to_api(now) for f in sorted(mine, key=lambda f: f.created, reverse=True)]
         feeds = [f for f in feeds if not statuses or f["processingStatus"] in statuses]
-        body: dict = {"feeds": feeds[offset: offset + page_size]}
-        if offset + page_size < len(feeds):
-            body["nextToken"] = base64.urlsafe_b64encode(json.dumps(
-                {"params": params, "offset": offset + page_size}).encode()).decode().rstrip("=")
-        return 200, body
+        return 200, listing_page(feeds, "feeds", params, offset)
 
     def cancel(self, seller: str, feed_id: str) -> tuple[int, None]:
         feed = self._feed(seller, feed_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from datetime import UTC, datetime
 
@@ -44,3 +46,31 @@ def parse_timestamp(name: str, value: str, offsets: bool = True) -> datetime:
     except ValueError:
         raise invalid(f"{name} is not a valid ISO-8601 date-time: {value!r}") from None
     return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def resume_listing(params: dict[str, list[str]]) -> tuple[dict[str, list[str]], int]:
+    """A getReports/getFeeds request: (its query, the offset), from a nextToken (then the only parameter) or as
+    given from the first page."""
+    token = single(params, "nextToken")
+    if token is None:
+        return params, 0
+    if set(params) - {"nextToken"}:
+        raise invalid("nextToken must be the only parameter")
+    try:
+        query = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return query["params"], int(query["offset"])
+    except (ValueError, KeyError, TypeError):
+        raise invalid("nextToken is malformed") from None
+
+
+def listing_page(items: list, key: str, params: dict[str, list[str]], offset: int) -> dict:
+    """One page of a listing (pageSize 1 to 100, 10 by default), with a nextToken carrying the query when more
+    are left."""
+    page_size = int(single(params, "pageSize") or 10)
+    if not 1 <= page_size <= 100:
+        raise invalid("pageSize must be between 1 and 100")
+    body: dict = {key: items[offset: offset + page_size]}
+    if offset + page_size < len(items):
+        body["nextToken"] = base64.urlsafe_b64encode(json.dumps(
+            {"params": params, "offset": offset + page_size}).encode()).decode().rstrip("=")
+    return body

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
+from amazon_orders_pipeline.emulator.query import listing_page, parse_timestamp, resume_listing
 from amazon_orders_pipeline.emulator.query import multi as _multi
-from amazon_orders_pipeline.emulator.query import parse_timestamp
 from amazon_orders_pipeline.emulator.query import single as _single
 from amazon_orders_pipeline.emulator.seller import MARKETPLACES, Line, OrderHistory
 from amazon_orders_pipeline.sp_api.marketplaces import region_of
@@ -267,26 +267,13 @@ class Reports:
         return 200, self._report(self._request(seller, report_id))
 
     def search(self, seller: str, params: dict[str, list[str]]) -> tuple[int, dict]:
-        token = _single(params, "nextToken")
-        if token is not None:
-            if set(params) - {"nextToken"}:
-                raise invalid("nextToken must be the only parameter")
-            try:
-                query = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            except ValueError:
-                raise invalid("nextToken is malformed") from None
-            params, offset = query["params"], query["offset"]
-        else:
-            offset = 0
+        params, offset = resume_listing(params)
         types = _multi(params, "reportTypes")
         statuses = _multi(params, "processingStatuses")
         if types and not 1 <= len(types) <= 10:
             raise invalid("reportTypes takes 1 to 10 values")
         if bad := [s for s in statuses if s not in STATUSES]:
             raise invalid(f"invalid processingStatuses: {bad}")
-        page_size = int(_single(params, "pageSize") or 10)
-        if not 1 <= page_size <= 100:
-            raise invalid("pageSize must be between 1 and 100")
         now = self.state.clock.now()
         since = _date_time({"t": _single(params, "createdSince")}, "t", now - METADATA_TTL)
         with self._lock:
@@ -294,11 +281,7 @@ class Reports:
                     and now - r.created <= METADATA_TTL and (not types or r.report_type in types)]
         reports = [self._report(r) for r in sorted(mine, key=lambda r: r.created, reverse=True)]
         reports = [r for r in reports if not statuses or r["processingStatus"] in statuses]
-        body: dict = {"reports": reports[offset: offset + page_size]}
-        if offset + page_size < len(reports):
-            body["nextToken"] = base64.urlsafe_b64encode(json.dumps(
-                {"params": params, "offset": offset + page_size}).encode()).decode().rstrip("=")
-        return 200, body
+        return 200, listing_page(reports, "reports", params, offset)
 
     def cancel(self, seller: str, report_id: str) -> tuple[int, dict | None]:
         request = self._request(seller, report_id)

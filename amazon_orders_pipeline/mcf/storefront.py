@@ -15,20 +15,17 @@ name, quantity and a price with currency, gross and net). A line with `"type": "
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from amazon_orders_pipeline.request_inbox import LineError, LineOutcome, file_lines, json_object_line
+
 ORDER, CANCELLATION = "order", "cancellation"
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MAX_LINES, MAX_UNITS = 100, 250  # Amazon's limits for one fulfillment order
 DELIVERY_TYPES = ("delivery", "shipping")
-
-
-class LineError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -58,14 +55,6 @@ class StorefrontRequest:
         return seller_fulfillment_order_id(self.shop_order_id)
 
 
-@dataclass(frozen=True)
-class LineOutcome:
-    line_number: int
-    outcome: str  # accepted | invalid
-    reason: str | None = None
-    request_id: str | None = None
-
-
 def seller_fulfillment_order_id(shop_order_id: str) -> str:
     """Amazon's id for the shop's order: the shop's id itself when it is at most 40 letters, digits, `-` and `_`
     (the characters Amazon reads back reliably), otherwise its safe part and a hash of the whole. Deterministic, so a
@@ -78,23 +67,9 @@ def seller_fulfillment_order_id(shop_order_id: str) -> str:
 
 def parse_orders(content: bytes) -> tuple[list[StorefrontRequest], list[LineOutcome]]:
     requests, outcomes = [], []
-    raw = content.removeprefix(b"\xef\xbb\xbf").split(b"\n")
-    for n, line in enumerate(raw, start=1):
-        if not line.strip():
-            continue
-        ended = n < len(raw)
+    for n, line, ended in file_lines(content):
         try:
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise LineError(f"not UTF-8 text (byte {e.start + 1})") from None
-            try:
-                data = json.loads(text)
-            except ValueError:
-                raise LineError("not valid JSON" + ("" if ended else " (the file may be truncated)")) from None
-            if not isinstance(data, dict):
-                raise LineError("not a JSON object")
-            request = _request(data, n)
+            request = _request(json_object_line(line, ended), n)
         except LineError as e:
             outcomes.append(LineOutcome(n, "invalid", str(e)))
             continue

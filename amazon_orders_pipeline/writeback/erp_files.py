@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from amazon_orders_pipeline.request_inbox import LineError, LineOutcome, file_lines, json_object_line, utf8
 from amazon_orders_pipeline.writeback.carriers import Carrier, Carriers, UnknownCarrier
 
 ORDER_ID_RE = re.compile(r"^\d{3}-\d{7}-\d{7}$")
@@ -41,10 +41,6 @@ DEFAULT_CANCEL_REASON = "NoInventory"
 # A ship date may be this far ahead of our clock (the ERP's clock differs a little), not more.
 FUTURE_SLACK = timedelta(minutes=10)
 MAX_TEXT = 200
-
-
-class LineError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -92,14 +88,6 @@ class Request:
                           for i in self.items]}
 
 
-@dataclass(frozen=True)
-class LineOutcome:
-    line_number: int
-    outcome: str  # accepted | invalid
-    reason: str | None = None
-    request_id: str | None = None
-
-
 @dataclass
 class ParsedFile:
     requests: list[Request]
@@ -122,36 +110,11 @@ def parse_file(name: str, content: bytes, carriers: Carriers, now: datetime) -> 
     return ParsedFile([], [LineOutcome(0, "invalid", f"unsupported file type {name!r}: use .csv or .jsonl")])
 
 
-def _lines(content: bytes) -> list[tuple[int, bytes, bool]]:
-    """(line number from 1, bytes, whether a newline ended it), blank lines left out."""
-    raw = content.removeprefix(b"\xef\xbb\xbf").split(b"\n")
-    out = []
-    for n, line in enumerate(raw, start=1):
-        ended = n < len(raw)
-        line = line.rstrip(b"\r")
-        if line.strip():
-            out.append((n, line, ended))
-    return out
-
-
-def _text(line: bytes) -> str:
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise LineError(f"not UTF-8 text (byte {e.start + 1})") from None
-
-
 def _parse_jsonl(content: bytes, carriers: Carriers, now: datetime) -> ParsedFile:
     requests, outcomes = [], []
-    for n, line, ended in _lines(content):
+    for n, line, ended in file_lines(content):
         try:
-            text = _text(line)
-            try:
-                data = json.loads(text)
-            except ValueError:
-                raise LineError("not valid JSON" + ("" if ended else " (the file may be truncated)")) from None
-            if not isinstance(data, dict):
-                raise LineError("not a JSON object")
+            data = json_object_line(line, ended)
             request = _request(data, [n], carriers, now)
             request.items = _items(data.get("lines")) if request.kind == SHIPMENT else []
         except LineError as e:
@@ -163,12 +126,12 @@ def _parse_jsonl(content: bytes, carriers: Carriers, now: datetime) -> ParsedFil
 
 
 def _parse_csv(content: bytes, carriers: Carriers, now: datetime) -> ParsedFile:
-    lines = _lines(content)
+    lines = file_lines(content)
     if not lines:
         return ParsedFile([], [])
     header_n, header_line, _ = lines[0]
     try:
-        header = [h.strip().lower() for h in next(csv.reader([_text(header_line)]))]
+        header = [h.strip().lower() for h in next(csv.reader([utf8(header_line)]))]
     except LineError as e:
         return ParsedFile([], [LineOutcome(n, "invalid", f"the header row is {e}") for n, _, _ in lines])
     missing = {"type", "amazon_order_id"} - set(header)
@@ -181,7 +144,7 @@ def _parse_csv(content: bytes, carriers: Carriers, now: datetime) -> ParsedFile:
     for n, line, ended in lines[1:]:
         key = None
         try:
-            values = next(csv.reader([_text(line)]))
+            values = next(csv.reader([utf8(line)]))
             if len(values) != len(header):
                 raise LineError(f"has {len(values)} of {len(header)} fields"
                                 + ("" if ended else " (the file may be truncated)"))

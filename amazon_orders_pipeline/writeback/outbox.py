@@ -21,8 +21,8 @@ from datetime import datetime
 
 import duckdb
 
-from amazon_orders_pipeline.request_inbox import ledger_ddl, record, select_rows, update_rows
-from amazon_orders_pipeline.writeback.erp_files import LineOutcome, Request
+from amazon_orders_pipeline.request_inbox import LineOutcome, ledger_ddl, record, select_rows, update_rows
+from amazon_orders_pipeline.writeback.erp_files import Request
 
 SCHEMA = "writeback"
 

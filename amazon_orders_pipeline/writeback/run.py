@@ -83,7 +83,7 @@ class Writeback:
         self.take_inbox(out)
         self.guard(out)
         self.send_shipments(out)
-        for account_id in self._accounts_with("status in ('queued', 'submitting')"):
+        for account_id in self._accounts_with(("queued", "submitting")):
             self.submit_cancellations(account_id, out)
         self.follow_feeds(out)
         self.close_loop(out)
@@ -303,11 +303,11 @@ class Writeback:
             return {r[0] for r in conn.execute(
                 "select distinct feed_id from writeback.requests where feed_id is not null").fetchall()}
 
-    def _accounts_with(self, where: str) -> list[str]:
+    def _accounts_with(self, statuses: tuple[str, ...]) -> list[str]:
         with self.connect() as conn:
             return [r[0] for r in conn.execute(
-                f"select distinct account_id from writeback.requests where kind = '{CANCELLATION}' and {where} "  # noqa: S608
-                "order by 1").fetchall()]
+                "select distinct account_id from writeback.requests where kind = ? and status in "
+                "(select unnest(?::varchar[])) order by 1", [CANCELLATION, list(statuses)]).fetchall()]
 
     def _flush(self, changes: list[tuple[str, dict]]) -> None:
         if changes:
