@@ -14,6 +14,8 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 from dagster_dbt.dbt_project import using_dagster_dev
 
+from amazon_orders_pipeline.lake import LakeConfig
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -65,12 +67,13 @@ def dbt_window_vars(start: date, end: date) -> dict[str, str]:
     return {"start_date": start.isoformat(), "end_date": end.isoformat()}
 
 
-def dbt_build_args(start: date, end: date, database: str | Path | None = None, full_refresh: bool = False
-                   ) -> list[str]:
-    """The `dbt build` of one run: the window (and the warehouse file, when given) as vars, and no unit tests.
+def dbt_build_args(start: date, end: date, database: str | Path | LakeConfig | None = None,
+                   full_refresh: bool = False) -> list[str]:
+    """The `dbt build` of one run: the window (and the warehouse, when given) as vars, and no unit tests.
 
     - The warehouse goes to profiles.yml as the `duckdb_path` var (absolute, because dbt runs in its project folder),
-      so that no process environment is changed to tell dbt where it is.
+      so that no process environment is changed to tell dbt where it is. A DuckLake is profiles.yml's `lake`
+      target, with where it is as vars (LakeConfig.dbt_vars: no credential; those are boto3's and libpq's).
     - `full_refresh`: the incremental models are rebuilt from raw over the window, as after a change to their
       columns (dbt's `--full-refresh`).
 
@@ -81,9 +84,13 @@ def dbt_build_args(start: date, end: date, database: str | Path | None = None, f
     - No unit tests: they check the models' SQL on fixed inputs, so their result cannot change from one partition
       to the next. They run in the test suite (`make test`), not in every pipeline run, as dbt's docs advise."""
     dbt_vars = dbt_window_vars(start, end)
-    if database is not None:
+    target = []
+    if isinstance(database, LakeConfig):
+        dbt_vars.update(database.dbt_vars())
+        target = ["--target", "lake"]
+    elif database is not None:
         dbt_vars["duckdb_path"] = str(Path(database).resolve())
-    return ["build", "--vars", json.dumps(dbt_vars, sort_keys=True), "--no-partial-parse",
+    return ["build", *target, "--vars", json.dumps(dbt_vars, sort_keys=True), "--no-partial-parse",
             "--exclude-resource-type", "unit_test", *(["--full-refresh"] if full_refresh else [])]
 
 

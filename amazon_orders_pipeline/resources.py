@@ -192,6 +192,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "duckdb": WarehouseResource(
             database=settings.duckdb_path,
             lock_timeout_s=settings.duckdb_lock_timeout_s,
+            **({"lake_catalog": settings.lake.catalog, "lake_data_path": settings.lake.data_path,
+                "lake_s3_endpoint_url": settings.lake.s3_endpoint_url} if settings.lake else {}),
         ),
         "dbt": dbt_resource(),
         "exports": ExportResource(

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from amazon_orders_pipeline import lake
 from amazon_orders_pipeline.accounts import DEFAULT_ACCOUNTS_FILE, Account, ConfigError, load_accounts
 from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE
 from amazon_orders_pipeline.mcf.config import DEFAULT_MCF_CONFIG
@@ -46,6 +47,10 @@ class Settings:
     landing_s3_endpoint_url: str | None = None
     duckdb_path: str = DEFAULT_DUCKDB_PATH
     duckdb_lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    warehouse_backend: str = "duckdb"  # or ducklake
+    ducklake_catalog: str | None = None
+    ducklake_data_path: str | None = None
+    ducklake_s3_endpoint_url: str | None = None
     export_dir: str = DEFAULT_EXPORT_DIR
     export_s3_uri: str | None = None
     export_s3_endpoint_url: str | None = None
@@ -86,6 +91,10 @@ class Settings:
             landing_s3_endpoint_url=text("LANDING_S3_ENDPOINT_URL"),
             duckdb_path=text("DUCKDB_PATH", DEFAULT_DUCKDB_PATH),
             duckdb_lock_timeout_s=positive_number(env, "DUCKDB_LOCK_TIMEOUT_S", DEFAULT_LOCK_TIMEOUT_S),
+            warehouse_backend=choice(env, "WAREHOUSE_BACKEND", WAREHOUSE_BACKENDS),
+            ducklake_catalog=text("DUCKLAKE_CATALOG"),
+            ducklake_data_path=text("DUCKLAKE_DATA_PATH"),
+            ducklake_s3_endpoint_url=text("DUCKLAKE_S3_ENDPOINT_URL"),
             export_dir=text("EXPORT_DIR", DEFAULT_EXPORT_DIR),
             export_s3_uri=text("EXPORT_S3_URI"),
             export_s3_endpoint_url=text("EXPORT_S3_ENDPOINT_URL"),
@@ -105,6 +114,32 @@ class Settings:
 
     def accounts(self) -> list[Account]:
         return load_accounts(self.accounts_file)
+
+    @property
+    def lake(self) -> lake.LakeConfig | None:
+        """The DuckLake, when WAREHOUSE_BACKEND is ducklake (a clear error when its settings are missing)."""
+        if self.warehouse_backend != "ducklake":
+            return None
+        try:
+            return lake.LakeConfig(self.ducklake_catalog or "", self.ducklake_data_path or "",
+                                   self.ducklake_s3_endpoint_url)
+        except ValueError as e:
+            raise ConfigError(f"WAREHOUSE_BACKEND=ducklake: {e}") from None
+
+    @property
+    def warehouse(self) -> str | lake.LakeConfig:
+        """Where the warehouse is: the DuckDB file's path, or the DuckLake."""
+        return self.lake or self.duckdb_path
+
+
+WAREHOUSE_BACKENDS = ("duckdb", "ducklake")
+
+
+def choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    text = (env.get(name) or allowed[0]).strip().lower()
+    if text not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {env.get(name)!r}")
+    return text
 
 
 def whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

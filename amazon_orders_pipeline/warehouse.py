@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import duckdb
 import pandas as pd
 
+from amazon_orders_pipeline import lake
 from amazon_orders_pipeline.extract import LandedWindow, PageStore, landed_window, mark_loaded
 from amazon_orders_pipeline.extract.increments import WINDOW, DayLog, Increment
 from amazon_orders_pipeline.stores import ObjectStore
@@ -28,10 +30,42 @@ from amazon_orders_pipeline.stores import ObjectStore
 STORAGE_CONFIG = {"storage_compatibility_version": "v1.5.0"}
 
 
-def connect(path: str, read_only: bool = False, config: Mapping[str, object] | None = None
+T = TypeVar("T")
+
+# Where the warehouse is: a DuckDB file's path, or a DuckLake (lake.py).
+Location = str | lake.LakeConfig
+
+
+def connect(location: Location, read_only: bool = False, config: Mapping[str, object] | None = None
             ) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse file, creating it in STORAGE_CONFIG's format if it does not exist."""
-    return duckdb.connect(path, read_only=read_only, config={**STORAGE_CONFIG, **(config or {})})
+    """A connection to the warehouse: the file (created in STORAGE_CONFIG's format if it does not exist), or an
+    in-memory DuckDB with the lake attached and in use."""
+    if isinstance(location, lake.LakeConfig):
+        return lake.connect(location, read_only=read_only, settings=config)
+    return duckdb.connect(location, read_only=read_only, config={**STORAGE_CONFIG, **(config or {})})
+
+
+def describe(location: Location) -> str:
+    return location.describe() if isinstance(location, lake.LakeConfig) else str(location)
+
+
+def is_lake(conn: duckdb.DuckDBPyConnection) -> bool:
+    return conn.execute("select current_database()").fetchone()[0] == lake.ALIAS
+
+
+# DuckLake keeps no PRIMARY KEY or UNIQUE constraint (it refuses them), so on the lake a table is made without
+# them. The pipeline never relied on them to merge: each writer replaces what it owns in one transaction, and the
+# ledgers look a key up before they add it.
+_CONSTRAINTS = (re.compile(r",\s*primary key\s*\([^)]*\)", re.I), re.compile(r"\s+primary key\b", re.I),
+                re.compile(r"\s+unique\b(?=\s*[,\n])", re.I))
+
+
+def create_tables(conn: duckdb.DuckDBPyConnection, ddl: str) -> None:
+    """Run `ddl` (create ... if not exists), without the constraints DuckLake refuses when on the lake."""
+    if is_lake(conn):
+        for pattern in _CONSTRAINTS:
+            ddl = pattern.sub("", ddl)
+    conn.execute(ddl)
 
 
 RAW_DDL = """
@@ -133,7 +167,7 @@ def mart_row_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(RAW_DDL)
+    create_tables(conn, RAW_DDL)
 
 
 def split_orders(page: PageRow, order_items: Mapping[str, list] | None = None) -> list[str]:
@@ -333,13 +367,19 @@ class NothingLanded(RuntimeError):
     """A day with nothing (complete) in the landing area to load."""
 
 
+def run_once(work: Callable[[], T], what: str) -> T:
+    return work()
+
+
 def load_increments(store: ObjectStore, account_id: str, day: date,
-                    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+                    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+                    retry: Callable[[Callable[[], LandedWindow], str], LandedWindow] = run_once
                     ) -> Iterator[tuple[LandedWindow, str]]:
     """The load step of one (account, day): its landed increments not yet in DuckDB (extract/increments.py), in
     order, each in one transaction on a connection from `connect`: a whole window replaces the day, a sweep or
     getOrder increment is added to it. Yields (LandedWindow, attempt id) per increment. A day landed before
-    increments existed (no increments folder) loads its current attempt, as it always did."""
+    increments existed (no increments folder) loads its current attempt, as it always did. `retry(work, what)`
+    runs each transaction (on DuckLake, again after a write conflict: WarehouseResource.retrying)."""
     pages = PageStore(store, account_id, day)
     log = DayLog(store, account_id, day)
     day_increments = log.increments()  # one read of the day's increment files
@@ -352,9 +392,12 @@ def load_increments(store: ObjectStore, account_id: str, day: date,
         plan = [(Increment(state["attempt_id"], WINDOW, state["window_start"], state["window_end"],
                            state["pages"], "fetched"), True)]
     for increment, replace in plan:
-        with connect() as conn:
-            window = load_landed(conn, pages, account_id, day, increment.attempt_id, increment.pages,
-                                 replace=replace)
+        def load(increment: Increment = increment, replace: bool = replace) -> LandedWindow:
+            with connect() as conn:
+                return load_landed(conn, pages, account_id, day, increment.attempt_id, increment.pages,
+                                   replace=replace)
+
+        window = retry(load, f"the load of {account_id} {day} (attempt {increment.attempt_id})")
         if increment.landed_at:
             log.mark_loaded(increment)
         mark_loaded(store, account_id, day, increment.attempt_id)

@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from amazon_orders_pipeline import warehouse
+from amazon_orders_pipeline import lake, warehouse
 
 DEFAULT_LOCK_TIMEOUT_S = 300.0
 
@@ -46,7 +46,10 @@ def _backoff(deadline: float, delay: float) -> float:
 
 
 class WarehouseResource(DuckDBResource):
-    """The DuckDB file (DUCKDB_PATH), used in turns.
+    """The warehouse: the DuckDB file (DUCKDB_PATH), used in turns, or DuckLake (WAREHOUSE_BACKEND=ducklake).
+
+    On DuckLake there are no turns: writers on any machine commit through its transactions (lake.py), and the
+    `duckdb` pool of a PostgreSQL-backed Dagster instance still runs one dbt build at a time. On the file:
 
     - The pipeline's own steps take turns through an exclusive lock on `<file>.lock`, held for as long as a step
       uses DuckDB (a whole dbt build included). This is what keeps them apart: the raw loads are not in the
@@ -58,9 +61,35 @@ class WarehouseResource(DuckDBResource):
     """
 
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    # DuckLake (all three set, or none): see lake.LakeConfig.
+    lake_catalog: str | None = None
+    lake_data_path: str | None = None
+    lake_s3_endpoint_url: str | None = None
+
+    @property
+    def lake(self) -> lake.LakeConfig | None:
+        if not self.lake_catalog:
+            return None
+        return lake.LakeConfig(self.lake_catalog, self.lake_data_path or "", self.lake_s3_endpoint_url)
+
+    @property
+    def location(self) -> warehouse.Location:
+        return self.lake or self.database
+
+    def describe(self) -> str:
+        return warehouse.describe(self.location)
+
+    def retrying(self, work, what: str, log: dg.DagsterLogManager | None = None):
+        """`work()` (one whole transaction) once on the file; on the lake, again after a write conflict."""
+        if self.lake is None:
+            return work()
+        return lake.retry_conflicts(work, what, log=log.warning if log else None)
 
     @contextmanager
     def turn(self, log: dg.DagsterLogManager | None = None) -> Iterator[None]:
+        if self.lake is not None:
+            yield
+            return
         path = os.path.abspath(self.database) + ".lock"
         with _turns_lock:
             held = _turns.get(path)
@@ -100,6 +129,8 @@ class WarehouseResource(DuckDBResource):
 
     def connect(self, read_only: bool = False, log: dg.DagsterLogManager | None = None
                 ) -> duckdb.DuckDBPyConnection:
+        if self.lake is not None:
+            return warehouse.connect(self.lake, read_only=read_only, config=self.connection_config)
         deadline = time.monotonic() + self.lock_timeout_s
         delay, announced = 0.1, False
         while True:
@@ -131,5 +162,6 @@ class WarehouseResource(DuckDBResource):
 
     def wait_until_free(self, log: dg.DagsterLogManager | None = None) -> None:
         """For dbt, which opens the file itself and does not wait: inside a turn, wait until other processes
-        have let go of the file."""
-        self.connect(log=log).close()
+        have let go of the file. Nothing to wait for on the lake."""
+        if self.lake is None:
+            self.connect(log=log).close()

@@ -14,6 +14,7 @@ from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.testing.control import EmulatorControl
 from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env, moto_server_running
 from amazon_orders_pipeline.testing.notifications import OrderQueue
+from amazon_orders_pipeline.testing.production import TEST_CREDENTIALS, production_services
 
 from .spapi_models import load as load_model
 
@@ -92,3 +93,28 @@ def order_queue(moto_server, emulator, pipeline_env) -> OrderQueue:
     """A standard SQS queue (with a dead-letter queue) on moto server, the emulator publishing ORDER_CHANGE to it,
     and the pipeline's environment pointing its sensor at it."""
     return OrderQueue.create(moto_server, emulator, pipeline_env)
+
+
+@pytest.fixture(scope="session")
+def production():
+    """The production profile's services for the session, started by the first test that asks: a throwaway
+    PostgreSQL cluster (Debian's) and moto server. Each test makes its own lake in them (Services.lake_env)."""
+    with production_services(set_credentials=False) as services:
+        yield services
+
+
+@pytest.fixture
+def lake_env(production, monkeypatch, request) -> dict[str, str]:
+    """A new, empty DuckLake for this test: the settings that select it, and moto's test credentials in the
+    environment (the lake's S3 secret and dbt's subprocess read them there)."""
+    for key, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    return production.lake_env(f"t{abs(hash(request.node.nodeid)) % 10**8}")
+
+
+@pytest.fixture(params=["duckdb", "ducklake"])
+def backend_env(request, pipeline_env) -> dict[str, str]:
+    """pipeline_env on each warehouse backend: the DuckDB file, then DuckLake."""
+    if request.param == "ducklake":
+        pipeline_env.update(request.getfixturevalue("lake_env"))
+    return pipeline_env

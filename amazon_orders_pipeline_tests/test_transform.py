@@ -16,6 +16,7 @@ from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_build_args, dbt_executable, dbt_window_vars
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.runs import load_pages, materialize_raw, materialize_transform, query
 from amazon_orders_pipeline.testing.truth import orders_against_truth
 
@@ -42,7 +43,8 @@ def test_dbt_window_vars_and_args_are_half_open_days():
         dbt_window_vars(date(2026, 11, 21), date(2026, 11, 21))
 
 
-def test_marts_equal_the_ground_truth_for_a_week_across_two_accounts(pipeline_env, control):
+def test_marts_equal_the_ground_truth_for_a_week_across_two_accounts(backend_env, control):
+    pipeline_env = backend_env
     first = datetime.now(UTC).date() - timedelta(days=9)
     days = [first + timedelta(days=i) for i in range(7)]
     accounts = {"acme-us": ["ATVPDKIKX0DER"], "acme-eu": ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]}
@@ -54,7 +56,7 @@ def test_marts_equal_the_ground_truth_for_a_week_across_two_accounts(pipeline_en
     checks = check_results(result)
     assert checks["raw_orders_are_all_staged_or_quarantined"] and checks["order_totals_match_their_items"]
     assert len(checks) > 15 and all(checks.values())
-    db = pipeline_env["DUCKDB_PATH"]
+    db = Settings.from_env(pipeline_env).warehouse
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     for account_id, marketplaces in accounts.items():
         got, expected = orders_against_truth(db, control, account_id, start, start + timedelta(days=7), marketplaces)
@@ -73,7 +75,8 @@ def test_marts_equal_the_ground_truth_for_a_week_across_two_accounts(pipeline_en
         db, "select count(*), count(*) from main.order_addresses where account_id = 'acme-eu'")[0]
 
 
-def test_a_late_status_change_updates_the_order_without_duplicating_lines(pipeline_env, emulator, control):
+def test_a_late_status_change_updates_the_order_without_duplicating_lines(backend_env, emulator, control):
+    pipeline_env = backend_env
     day = datetime.now(UTC).date() - timedelta(days=9)
     d0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
     first_look, second_look = d0 + timedelta(days=1, minutes=5), d0 + timedelta(days=3, minutes=5)
@@ -87,7 +90,7 @@ def test_a_late_status_change_updates_the_order_without_duplicating_lines(pipeli
 
     order = next(o for o in seller.orders_created_on(key, day) + seller.orders_created_on(key, day - timedelta(1))
                  if fits(o))
-    db = pipeline_env["DUCKDB_PATH"]
+    db = Settings.from_env(pipeline_env).warehouse
     control.set_clock(first_look)
     materialize_raw(pipeline_env, day, "acme-us")
     materialize_transform(pipeline_env, day)

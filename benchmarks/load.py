@@ -1,7 +1,7 @@
 """Load: many accounts x days backfilled through `dagster dev` against one emulator, as a data engineer backfills.
 
     python -m benchmarks.load [--accounts 20] [--days 7] [--orders-per-day 300] [--speed 50]
-                              [--max-concurrent-runs 4]
+                              [--max-concurrent-runs 4] [--backend duckdb|ducklake]
 
 One emulator serves every account (every fifth on Orders v0, the rest on v2026-01-01; PII on for every other one;
 US and EU marketplaces alternately). `dagster dev` runs with the repository's dagster.yaml (the DuckDB pool and
@@ -15,6 +15,9 @@ Prints one JSON object: the backfill's status, runs (raw, succeeded, failed, wit
 runs in flight at once, orders, accounts whose marts differ from the truth, wall time from launch to the end, and
 peak memory sampled every second: the whole `dagster dev` session (webserver, daemon, code servers, runs, steps),
 its largest single process, and this process (the emulator and the sampler). Exits 1 if anything failed.
+`--backend ducklake` runs the production profile instead, every service on loopback: a throwaway PostgreSQL (the
+DuckLake catalog and the Dagster instance, with dagster.production.yaml) and moto server (the lake's data files,
+the landing area, the exports); the JSON then says `"backend": "ducklake"`.
 `--speed` scales the emulator's quotas (1 = Amazon's own; a v0 day of 300 orders then takes 9 minutes of
 getOrderItems calls).
 """
@@ -35,10 +38,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--speed", type=float, default=50.0)
     parser.add_argument("--max-concurrent-runs", type=int, default=None,
                         help="default: the repository's dagster.yaml")
+    parser.add_argument("--backend", choices=["duckdb", "ducklake"], default="duckdb",
+                        help="ducklake: the production profile (DuckLake on PostgreSQL and S3, landing and exports "
+                             "in S3, the Dagster instance in PostgreSQL), all started here on loopback")
     add_keep(parser)
     args = parser.parse_args(argv)
     return run_in_workdir(args.keep, lambda workdir: run_load(
-        workdir, args.accounts, args.days, args.orders_per_day, args.speed, args.max_concurrent_runs), ok)
+        workdir, args.accounts, args.days, args.orders_per_day, args.speed, args.max_concurrent_runs,
+        backend=args.backend), ok)
 
 
 if __name__ == "__main__":

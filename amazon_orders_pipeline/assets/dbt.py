@@ -1,12 +1,17 @@
 """The transform stage: dbt staging, intermediate and mart models as partitioned Dagster assets."""
 
+import json
+import tempfile
+import time
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from amazon_orders_pipeline import lake
 from amazon_orders_pipeline.dbt_project import Model, dbt_build_args, dbt_project, models, prepare_if_stale
 from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
 
@@ -72,27 +77,74 @@ def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition,
                           config: DbtRunConfig):
         window = context.partition_time_window
         start, end = window.start.date(), window.end.date()
-        args = dbt_build_args(start, end, database=duckdb.database, full_refresh=config.full_refresh)
+        args = dbt_build_args(start, end, database=duckdb.location, full_refresh=config.full_refresh)
         with duckdb.turn(log=context.log):
             # dbt does not wait for a lock: wait here for other holders (analysts) to let go.
             duckdb.wait_until_free(log=context.log)
             # Materializations are held back until dbt has let go of the file, then sent with the window's counts.
             held = []
-            try:
-                for event in dbt.cli(args, context=context).stream():
-                    if isinstance(event, dg.Output | dg.AssetMaterialization):
-                        held.append(event)
-                    else:
-                        yield event
-            except Exception:
-                yield from held
-                raise
+            if duckdb.lake is None:
+                try:
+                    for event in dbt.cli(args, context=context).stream():
+                        if isinstance(event, dg.Output | dg.AssetMaterialization):
+                            held.append(event)
+                        else:
+                            yield event
+                except Exception:
+                    yield from held
+                    raise
+            else:
+                events, failure = lake_build(context, dbt, args)
+                held = [e for e in events if isinstance(e, dg.Output | dg.AssetMaterialization)]
+                yield from (e for e in events if not isinstance(e, dg.Output | dg.AssetMaterialization))
+                if failure:
+                    yield from held
+                    raise failure
             metrics = window_metrics(duckdb, start, end)
         for event in held:
             name = event.output_name if isinstance(event, dg.Output) else event.asset_key.path[-1]
             yield event.with_metadata({**event.metadata, **metrics.get(name, {})})
 
     return amazon_orders_dbt
+
+
+def lake_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str]
+               ) -> tuple[list, dg.Failure | None]:
+    """The dbt build on DuckLake: the events of its last attempt, and the failure when that attempt failed too.
+
+    - dbt's target and logs go to a folder of the run's own, removed afterwards: a worker keeps no state.
+    - A model whose commit lost to another writer (lake.is_conflict, in dbt's run results) is built again by running
+      the whole build again, at most lake.CONFLICT_ATTEMPTS times: every model replaces its window, so a second build
+      converges on the same tables. Its events are sent only from the build that succeeded, so no check or
+      materialization is reported twice."""
+    pause = lake.CONFLICT_FIRST_PAUSE_S
+    for attempt in range(1, lake.CONFLICT_ATTEMPTS + 1):
+        with tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
+            events: list = []
+            invocation = dbt.cli(args, context=context, target_path=Path(target), raise_on_error=False)
+            events.extend(invocation.stream())
+            if invocation.is_successful():
+                return events, None
+            errors = failed_results(Path(target) / "run_results.json")
+            conflicted = any(lake.is_conflict_message(message) for message in errors)
+            if not conflicted or attempt == lake.CONFLICT_ATTEMPTS:
+                yielded = "; ".join(errors[:3]) or "see the run's logs"
+                more = (f" (DuckLake reported a write conflict in each of {attempt} attempts: other writers keep "
+                        "changing the same tables)") if conflicted else ""
+                return events, dg.Failure(f"dbt build failed{more}: {yielded}")
+            context.log.warning(f"dbt build: a write conflict on DuckLake (attempt {attempt} of "
+                                f"{lake.CONFLICT_ATTEMPTS}), building again: {errors[0]}")
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
+    raise AssertionError("unreachable")
+
+
+def failed_results(run_results: Path) -> list[str]:
+    """The messages of the nodes dbt reports as error or fail."""
+    if not run_results.exists():
+        return []
+    results = json.loads(run_results.read_text()).get("results", [])
+    return [f"{r.get('unique_id')}: {r.get('message')}" for r in results if r.get("status") in ("error", "fail")]
 
 
 def window_metrics(duckdb: WarehouseResource, start: date, end: date) -> dict[str, dict[str, int]]:

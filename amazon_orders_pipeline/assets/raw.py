@@ -314,7 +314,8 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
         accounts = _accounts(sp_api, by_account)
         store = landing.store()
         mode = extract_mode(context)
-        Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
+        if duckdb.lake is None:
+            Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
         pages = orders = report_records = size = without_items = 0
         api_versions, attempts = set(), []
         for account_id, days in by_account.items():
@@ -330,11 +331,14 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
                 params = {"source": "reports", "reports": [r.report_id for r in landed[0]]}
                 for covered, read in window_records(reports, landed[0], sorted(report_days), pii=account.pii):
                     # A transaction per window, one day's records in memory at a time.
-                    with duckdb.get_connection(log=context.log) as conn:
-                        report_records += replace_report_days(
-                            conn, account_id, ((day, read(day)) for day in covered),
-                            attempt_id=context.run.run_id[:12], fetched_at=datetime.now(UTC),
-                            is_redacted=not account.pii, request_params=params)
+                    def load(covered=covered, read=read, account_id=account_id, pii=account.pii, params=params) -> int:
+                        with duckdb.get_connection(log=context.log) as conn:
+                            return replace_report_days(
+                                conn, account_id, ((day, read(day)) for day in covered),
+                                attempt_id=context.run.run_id[:12], fetched_at=datetime.now(UTC),
+                                is_redacted=not pii, request_params=params)
+
+                    report_records += duckdb.retrying(load, f"the report load of {account_id}", log=context.log)
                 api_versions.add(REPORT_API_VERSION)
             for day in days:
                 if day in report_days:
@@ -365,7 +369,8 @@ def load_day(context: dg.AssetExecutionContext, store, duckdb: WarehouseResource
     `may_be_empty`: a sweep round, whose extraction skips an account whose quota is spent; a day of it with
     nothing landed yet waits for the next round."""
     try:
-        yield from load_increments(store, account_id, day, lambda: duckdb.get_connection(log=context.log))
+        yield from load_increments(store, account_id, day, lambda: duckdb.get_connection(log=context.log),
+                                   retry=lambda work, what: duckdb.retrying(work, what, log=context.log))
     except NothingLanded as e:
         if may_be_empty:
             context.log.info(f"{e}: skipped this round, the next one lands it")

@@ -17,6 +17,7 @@ from datetime import datetime
 import duckdb
 
 from amazon_orders_pipeline.request_inbox import ledger_ddl, select_rows, update_rows
+from amazon_orders_pipeline.warehouse import create_tables
 
 SCHEMA = "mcf"
 DDL = ledger_ddl(SCHEMA) + """
@@ -51,7 +52,7 @@ create table if not exists mcf.fulfillment_packages (
 
 
 def ensure(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(DDL)
+    create_tables(conn, DDL)
 
 
 def rows(conn: duckdb.DuckDBPyConnection, where: str, params: list | None = None) -> list[dict]:

@@ -4,12 +4,13 @@ many accounts x days backfilled through `dagster dev` against one emulator, then
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import yaml
 
+from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.app import seller_key
@@ -18,6 +19,7 @@ from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.dagster_dev import REPO, dagster_dev, rss_mb
 from amazon_orders_pipeline.testing.env import emulator_env
+from amazon_orders_pipeline.testing.production import production_services
 from amazon_orders_pipeline.testing.truth import marts_and_truth, window_truth
 
 MARKETPLACES = {"NA": ["ATVPDKIKX0DER"], "EU": ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]}
@@ -40,20 +42,22 @@ def load_accounts(n: int) -> list[dict]:
     return accounts
 
 
-def dagster_yaml(max_concurrent_runs: int | None) -> str:
-    """The repository's dagster.yaml, with `max_concurrent_runs` changed if asked."""
-    config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+def dagster_yaml(max_concurrent_runs: int | None, backend: str = "duckdb") -> str:
+    """The repository's dagster.yaml (dagster.production.yaml on DuckLake), with `max_concurrent_runs` changed if
+    asked."""
+    config = yaml.safe_load((REPO / ("dagster.production.yaml" if backend == "ducklake" else "dagster.yaml"))
+                            .read_text())
     if max_concurrent_runs:
         config["concurrency"]["runs"]["max_concurrent_runs"] = max_concurrent_runs
     return yaml.safe_dump(config)
 
 
-def compare_all(db: str, emulator: Emulator, accounts: list[dict], first_day, days: int) -> dict:
+def compare_all(db: warehouse.Location, emulator: Emulator, accounts: list[dict], first_day, days: int) -> dict:
     """Every account's marts against the ground truth of its window [first_day, first_day + days)."""
     start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
     end = start + timedelta(days=days)
     mismatched, orders = {}, 0
-    with duckdb.connect(db, read_only=True) as conn:
+    with warehouse.connect(db, read_only=True) as conn:
         for account in accounts:
             truth, moved = window_truth(emulator.state, emulator_refresh_token(account["id"]), start, end,
                                         set(account["marketplace_ids"]))
@@ -67,16 +71,26 @@ def compare_all(db: str, emulator: Emulator, accounts: list[dict], first_day, da
 
 
 def run_load(workdir: Path, n_accounts: int, days: int, orders_per_day: int, speed: float,
-             max_concurrent_runs: int | None = None, timeout_s: float = 5400) -> dict:
+             max_concurrent_runs: int | None = None, timeout_s: float = 5400, backend: str = "duckdb") -> dict:
+    """`backend` ducklake: the production profile (production.py): DuckLake on PostgreSQL and moto's S3, landing
+    and exports in S3, and the Dagster instance in PostgreSQL (dagster.production.yaml)."""
     accounts = load_accounts(n_accounts)
     (workdir / "accounts.yaml").write_text(yaml.safe_dump({"accounts": accounts}, sort_keys=False))
     first_day = datetime.now(UTC).date() - timedelta(days=days)
     peaks = {"session": 0.0, "process": 0.0, "self": 0.0}
-    with Emulator(speed=speed, seed=17, orders_per_day=orders_per_day) as emulator:
+    with ExitStack() as stack:
+        emulator = stack.enter_context(Emulator(speed=speed, seed=17, orders_per_day=orders_per_day))
         env = emulator_env(emulator.url, workdir, workdir / "accounts.yaml", first_day.isoformat())
+        if backend == "ducklake":
+            services = stack.enter_context(production_services())
+            instance_env = services.postgres.dagster_env(services.postgres.create_database("dagster"))
+            # This process reads the instance too (the backfill's runs and logs).
+            os.environ.update(instance_env)
+            env.update(services.production_env("load"), **instance_env)
+        location = Settings.from_env(env).warehouse
         keys = [list(k.path) for a in build_assets(Settings.from_env({**os.environ, **env})).all for k in a.keys]
         with dagster_dev(env, workdir / "dagster_home", workdir / "dagster-dev.log",
-                         dagster_yaml=dagster_yaml(max_concurrent_runs)) as server:
+                         dagster_yaml=dagster_yaml(max_concurrent_runs, backend)) as server:
 
             def sample() -> None:
                 sizes = [rss_mb(pid) for pid in server.processes()]
@@ -88,17 +102,18 @@ def run_load(workdir: Path, n_accounts: int, days: int, orders_per_day: int, spe
                                       on_tick=sample, every_s=1.0,
                                       days=(first_day, first_day + timedelta(days=days - 1),
                                             [a["id"] for a in accounts]))
-        checked = compare_all(env["DUCKDB_PATH"], emulator, accounts, first_day, days) \
+        checked = compare_all(location, emulator, accounts, first_day, days) \
             if outcome.status == "COMPLETED_SUCCESS" else {"orders": None, "mismatched_accounts": None}
     failed = outcome.failed
     return {
+        "backend": backend,
         "accounts": n_accounts,
         "v0_accounts": sum(a["api_version"] == "v0" for a in accounts),
         "days": days,
         "partitions": n_accounts * days,
         "orders_per_day": orders_per_day,
         "emulator_speed": speed,
-        "max_concurrent_runs": yaml.safe_load(dagster_yaml(max_concurrent_runs))["concurrency"]["runs"][
+        "max_concurrent_runs": yaml.safe_load(dagster_yaml(max_concurrent_runs, backend))["concurrency"]["runs"][
             "max_concurrent_runs"],
         "backfill_status": outcome.status,
         "runs": len(outcome.runs),

@@ -71,8 +71,9 @@ def mcf(environ: dict[str, str], instance=None, raise_on_error: bool = True) -> 
                                          instance=instance, raise_on_error=raise_on_error)
 
 
-def query(db: str, sql: str, params=None) -> list[tuple]:
-    with duckdb.connect(db, read_only=True) as conn:
+def query(db: warehouse.Location, sql: str, params=None) -> list[tuple]:
+    """A read of the warehouse: a DuckDB file's path, or a DuckLake (Settings.warehouse)."""
+    with warehouse.connect(db, read_only=True) as conn:
         return conn.execute(sql, params or []).fetchall()
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import duckdb
 
+from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.testing.control import EmulatorControl
@@ -64,12 +65,12 @@ def marts_and_truth(conn: duckdb.DuckDBPyConnection, account_id: str, truth: lis
     return got, [("order", *r) for r in want_orders] + [("item", *r) for r in want_items]
 
 
-def orders_against_truth(db: str, control: EmulatorControl, account_id: str, start: datetime, end: datetime,
-                         marketplace_ids: list[str]) -> tuple[list[tuple], list[tuple]]:
+def orders_against_truth(db: warehouse.Location, control: EmulatorControl, account_id: str, start: datetime,
+                         end: datetime, marketplace_ids: list[str]) -> tuple[list[tuple], list[tuple]]:
     """(marts, emulator) for one account's orders and order lines changed in [start, end), as `marts_and_truth`
     compares them; orders the emulator changed again since `end` are left out."""
     truth, moved = control_truth(control, account_id, start, end, marketplace_ids)
-    with duckdb.connect(db, read_only=True) as conn:
+    with warehouse.connect(db, read_only=True) as conn:
         return marts_and_truth(conn, account_id, truth, moved)
 
 
@@ -84,8 +85,9 @@ def control_truth(control: EmulatorControl, account_id: str, start: datetime, en
     return truth, moved
 
 
-def orders_against_truth_by_sku(db: str, control: EmulatorControl, account_id: str, start: datetime, end: datetime,
-                                marketplace_ids: list[str], api_version: str | None = None) -> tuple[dict, dict]:
+def orders_against_truth_by_sku(db: warehouse.Location, control: EmulatorControl, account_id: str,
+                                start: datetime, end: datetime, marketplace_ids: list[str],
+                                api_version: str | None = None) -> tuple[dict, dict]:
     """(marts, emulator) for marts that may hold orders from order reports, whose lines have no item id in some
     headers: the orders as (id, status), and the lines summed by (order, SKU) as quantities and line totals.
     Orders the emulator changed again since `end` are left out on both sides. `api_version`: only the marts' orders
@@ -101,7 +103,7 @@ def orders_against_truth_by_sku(db: str, control: EmulatorControl, account_id: s
             if "price" in i["product"]:
                 want["totals"][key] = want["totals"].get(key, 0) + \
                     Decimal(i["product"]["price"]["unitPrice"]["amount"]) * i["quantityOrdered"]
-    with duckdb.connect(db, read_only=True) as conn:
+    with warehouse.connect(db, read_only=True) as conn:
         source = "" if api_version is None else " and api_version = ?"
         params = [account_id] + ([] if api_version is None else [api_version])
         orders = conn.execute("select order_id, order_status from main.orders where account_id = ?" + source

@@ -22,6 +22,7 @@ from datetime import datetime
 import duckdb
 
 from amazon_orders_pipeline.request_inbox import LineOutcome, ledger_ddl, record, select_rows, update_rows
+from amazon_orders_pipeline.warehouse import create_tables
 from amazon_orders_pipeline.writeback.erp_files import Request
 
 SCHEMA = "writeback"
@@ -56,7 +57,7 @@ AWAITING_MARTS = ("sent", "accepted")
 
 
 def ensure(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(DDL)
+    create_tables(conn, DDL)
 
 
 def take_file(conn: duckdb.DuckDBPyConnection, key: str, sha256: str, requests: list[Request],

@@ -12,9 +12,11 @@ with changed as (
 latest as (
     -- A hash aggregate over the ordering key: cheaper than sorting every version with a window function.
     -- max, not arg_max(key, key): that was a quarter faster at 1M orders, but at 5M it ran out of dbt's 1 GB
-    -- memory limit here, where max stays within it.
+    -- memory limit here, where max stays within it. The struct's fields are named: DuckDB 1.5.5 (the version the
+    -- DuckLake extension wheels need) cannot index an unnamed struct that comes from a subquery.
     select account_id, order_id,
-           max((last_updated_at, api_version <> 'report', fetched_at, partition_date, page_number, record_index))
+           max({'last_updated_at': last_updated_at, 'is_api': api_version <> 'report', 'fetched_at': fetched_at,
+                'partition_date': partition_date, 'page_number': page_number, 'record_index': record_index})
                as version
     from {{ ref('stg_amazon_sp_api__orders') }}
     semi join changed using (account_id, order_id)
@@ -24,9 +26,9 @@ latest as (
 select
     account_id,
     order_id,
-    version[1] as last_updated_at,
-    version[3] as fetched_at,
-    version[4] as partition_date,
-    version[5] as page_number,
-    version[6] as record_index
+    version.last_updated_at,
+    version.fetched_at,
+    version.partition_date,
+    version.page_number,
+    version.record_index
 from latest

@@ -1,0 +1,181 @@
+"""The production warehouse: DuckLake, its catalog in PostgreSQL and its data files in S3, attached to DuckDB.
+
+The same SQL and dbt models run on it as on the local file: a connection attaches the lake as `lake` and makes it
+the default database, so `raw.order_pages` and `main.orders` name the lake's tables.
+
+- Extensions come from their PyPI wheels (`duckdb-extension-ducklake`, `-postgres-scanner`, `-httpfs`) and are
+  loaded by path: DuckDB's INSTALL downloads from DuckDB's site, and nothing is downloaded at run time.
+- Credentials never pass through a setting, a dbt var or a log line: the S3 keys are boto3's (its environment and
+  files, as for the landing area and the exports), given to DuckDB as a temporary secret; the catalog's password is
+  libpq's (PGPASSWORD or ~/.pgpass), never in DUCKLAKE_CATALOG.
+- Several writers, on several machines, commit through DuckLake's transactions. DuckLake retries a commit that does
+  not conflict by itself; a real conflict (two transactions deleting from the same data file) fails the later one,
+  and `retry_conflicts` runs that whole transaction again, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import duckdb
+
+ALIAS = "lake"
+EXTENSIONS = ("httpfs", "postgres_scanner", "ducklake")
+# A transaction that lost to another writer is run again up to this many times, after a growing pause.
+CONFLICT_ATTEMPTS = 6
+CONFLICT_FIRST_PAUSE_S = 0.2
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """Where the lake is. `catalog`: a libpq connection string without a password (`dbname=lake host=... port=...
+    user=...`); `data_path`: an S3 prefix (or a local folder, for a lake on one machine); `s3_endpoint_url`: an
+    S3-compatible endpoint other than AWS's (http://host:port), as for the landing area."""
+
+    catalog: str
+    data_path: str
+    s3_endpoint_url: str | None = None
+
+    def __post_init__(self):
+        if not self.catalog.strip():
+            raise ValueError("DUCKLAKE_CATALOG is empty: give the catalog's PostgreSQL connection string "
+                             "(dbname=... host=... port=... user=...)")
+        if re.search(r"(^|\s)password\s*=", self.catalog):
+            raise ValueError("DUCKLAKE_CATALOG must not hold a password: set PGPASSWORD or use ~/.pgpass")
+        if not self.data_path.strip():
+            raise ValueError("DUCKLAKE_DATA_PATH is empty: give the S3 prefix of the lake's data files")
+
+    def describe(self) -> str:
+        """For logs and metadata: where, never who."""
+        keep = [p for p in self.catalog.split() if p.split("=", 1)[0] in ("dbname", "host", "port")]
+        return f"DuckLake (catalog {' '.join(keep)}, data {self.data_path})"
+
+    def dbt_vars(self) -> dict[str, str]:
+        """What dbt's `lake` target reads (profiles.yml); no credential among them."""
+        return {"lake_catalog": self.catalog, "lake_data_path": self.data_path,
+                "lake_s3_endpoint_url": self.s3_endpoint_url or ""}
+
+
+def extension_file(name: str) -> str:
+    """The extension's file inside its PyPI wheel, for this DuckDB version."""
+    try:
+        package = importlib.import_module(f"duckdb_extension_{name}")
+    except ImportError:
+        raise RuntimeError(f"the DuckDB extension {name} is not installed: pip install "
+                           f"'duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}'") from None
+    folder = Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+    files = sorted(folder.glob("*.duckdb_extension"))
+    if not files:
+        raise RuntimeError(f"duckdb-extension-{name} has no build for DuckDB {duckdb.__version__} ({folder}); "
+                           "install the wheel of the same version as duckdb")
+    return str(files[0])
+
+
+def load_extensions(conn: duckdb.DuckDBPyConnection) -> None:
+    for name in EXTENSIONS:
+        conn.execute(f"load '{extension_file(name)}'")
+
+
+def s3_secret(conn: duckdb.DuckDBPyConnection, endpoint_url: str | None) -> None:
+    """boto3's credentials and region as DuckDB's temporary S3 secret (kept in memory, gone with the connection)."""
+    import boto3
+
+    session = boto3.Session()
+    options: dict[str, str | bool] = {"type": "s3", "region": session.region_name or "us-east-1"}
+    credentials = session.get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        options.update(key_id=frozen.access_key, secret=frozen.secret_key)
+        if frozen.token:
+            options["session_token"] = frozen.token
+    if endpoint_url:
+        parts = urlsplit(endpoint_url)
+        options.update(endpoint=parts.netloc, url_style="path", use_ssl=parts.scheme == "https")
+    # Values as parameters would not do here (CREATE SECRET takes literals), so they are quoted as SQL strings.
+    body = ", ".join(f"{k} {_literal(v)}" for k, v in options.items())
+    conn.execute(f"create or replace temporary secret lake_s3 ({body})")
+
+
+def _literal(value: str | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def attach(conn: duckdb.DuckDBPyConnection, config: LakeConfig, read_only: bool = False) -> None:
+    """Load the extensions, give DuckDB the S3 credentials, attach the lake as `lake` and use it."""
+    load_extensions(conn)
+    s3_secret(conn, config.s3_endpoint_url)
+    options = [f"data_path {_literal(config.data_path)}"] + (["read_only"] if read_only else [])
+    statement = (f"attach if not exists {_literal('ducklake:postgres:' + config.catalog)} as {ALIAS} "
+                 f"({', '.join(options)})")
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            conn.execute(statement)
+            break
+        except duckdb.Error as e:
+            # The first attach of a new lake creates its catalog tables. Two workers doing that at once: one
+            # loses on PostgreSQL's unique names, and its next attach finds the catalog made.
+            if "Failed to initialize DuckLake" not in str(e) or attempt == CONFLICT_ATTEMPTS:
+                raise
+            time.sleep(CONFLICT_FIRST_PAUSE_S * attempt)
+    conn.execute(f"use {ALIAS}")
+
+
+def connect(config: LakeConfig, read_only: bool = False, settings: dict | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake attached and in use."""
+    conn = duckdb.connect(config=dict(settings or {}))
+    try:
+        conn.execute("set timezone = 'UTC'")
+        attach(conn, config, read_only=read_only)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def is_conflict_message(text: str) -> bool:
+    """DuckLake's words for a commit that lost to another writer's: "Transaction conflict - attempting to insert
+    into table ... but another transaction has deleted from it" and the like."""
+    return "transaction conflict" in text.lower()
+
+
+def is_conflict(error: BaseException) -> bool:
+    """A transaction that lost to another writer's commit (safe to run again from the start)."""
+    return isinstance(error, duckdb.Error) and is_conflict_message(str(error))
+
+
+class LakeConflictError(RuntimeError):
+    """Still conflicting after CONFLICT_ATTEMPTS attempts."""
+
+
+def retry_conflicts(work: Callable[[], T], what: str, log: Callable[[str], None] | None = None,
+                    attempts: int = CONFLICT_ATTEMPTS) -> T:
+    """Run `work` (one whole transaction, rolled back when it raises) until it commits without a conflict, at most
+    `attempts` times. Other errors pass at once."""
+    pause = CONFLICT_FIRST_PAUSE_S
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except duckdb.Error as e:
+            if not is_conflict(e):
+                raise
+            if attempt == attempts:
+                raise LakeConflictError(
+                    f"{what}: DuckLake reported a write conflict {attempts} times in a row; other writers keep "
+                    f"changing the same tables. Last error: {e}") from e
+            if log:
+                log(f"{what}: write conflict on DuckLake (attempt {attempt} of {attempts}), trying again: {e}")
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+    raise AssertionError("unreachable")

@@ -1,0 +1,60 @@
+"""The production profile's services on one machine, for tests, `make demo-lake` and the benchmarks: a throwaway
+PostgreSQL cluster (the DuckLake catalog, the Dagster instance) and moto server for S3 (the lake's data files, the
+landing area, the exports), all on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import boto3
+
+from amazon_orders_pipeline.testing.env import moto_server_running
+from amazon_orders_pipeline.testing.postgres import Cluster, postgres_cluster
+
+# moto accepts any credentials; boto3 (and so the lake's DuckDB secret) needs some to sign with.
+TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@dataclass(frozen=True)
+class Services:
+    postgres: Cluster
+    s3_endpoint: str
+
+    def bucket(self, name: str) -> str:
+        boto3.client("s3", endpoint_url=self.s3_endpoint, region_name="us-east-1",
+                     aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=name)
+        return name
+
+    def lake_env(self, name: str) -> dict[str, str]:
+        """A new, empty DuckLake named `name` (its own catalog database and bucket): the pipeline's settings for it."""
+        name = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "lake"
+        database = self.postgres.create_database(name.replace("-", "_"))
+        bucket = self.bucket(f"{name}-lake")
+        return {"WAREHOUSE_BACKEND": "ducklake", "DUCKLAKE_CATALOG": self.postgres.conninfo(database),
+                "DUCKLAKE_DATA_PATH": f"s3://{bucket}/data/", "DUCKLAKE_S3_ENDPOINT_URL": self.s3_endpoint}
+
+    def production_env(self, name: str) -> dict[str, str]:
+        """The whole production profile: the lake, and landing and exports in S3 (no local state)."""
+        name = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "prod"
+        files = self.bucket(f"{name}-files")
+        return {**self.lake_env(name),
+                "LANDING_S3_URI": f"s3://{files}/landing", "LANDING_S3_ENDPOINT_URL": self.s3_endpoint,
+                "EXPORT_S3_URI": f"s3://{files}/exports", "EXPORT_S3_ENDPOINT_URL": self.s3_endpoint}
+
+
+@contextmanager
+def production_services(set_credentials: bool = True) -> Iterator[Services]:
+    """PostgreSQL and moto server until the block ends. `set_credentials`: put moto's test credentials in this
+    process's environment (boto3 and dbt's subprocesses read them there) unless some are set already."""
+    with ExitStack() as stack:
+        if set_credentials:
+            for key, value in TEST_CREDENTIALS.items():
+                os.environ.setdefault(key, value)
+        cluster = stack.enter_context(postgres_cluster())
+        endpoint = stack.enter_context(moto_server_running())
+        yield Services(cluster, endpoint)
