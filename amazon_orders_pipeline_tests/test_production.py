@@ -42,9 +42,9 @@ def test_lake_settings_are_checked_and_hold_no_secret():
     args = dbt_build_args(datetime(2026, 11, 1).date(), datetime(2026, 11, 2).date(), database=settings.lake)
     assert args[1:3] == ["--target", "lake"] and "password" not in " ".join(args).lower()
     with pytest.raises(ConfigError, match="must not hold a password"):
-        Settings.from_env({**env, "DUCKLAKE_CATALOG": "dbname=lake host=db password=hunter2"}).warehouse
+        assert Settings.from_env({**env, "DUCKLAKE_CATALOG": "dbname=lake host=db password=hunter2"}).warehouse
     with pytest.raises(ConfigError, match="DUCKLAKE_DATA_PATH is empty"):
-        Settings.from_env({**env, "DUCKLAKE_DATA_PATH": ""}).warehouse
+        assert Settings.from_env({**env, "DUCKLAKE_DATA_PATH": ""}).warehouse
     with pytest.raises(ConfigError, match="WAREHOUSE_BACKEND must be one of duckdb, ducklake"):
         Settings.from_env({"WAREHOUSE_BACKEND": "motherduck"})
     assert Settings.from_env({}).warehouse == Settings.from_env({}).duckdb_path
