@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # dagster-dbt finds dbt on PATH when `dagster dev` re-parses the project.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test dev sql bench lint clean
+.PHONY: demo demo-lake test dev sql bench lint clean postgresql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ $(DAGSTER_HOME)/dagster.yaml:
 demo: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m amazon_orders_pipeline.demo
 
+## demo-lake: the same demo on the production profile (DuckLake on PostgreSQL + S3, a PostgreSQL Dagster instance),
+## its services (Debian's PostgreSQL, moto's S3) started on loopback for the demo and gone after it
+demo-lake: $(MANIFEST) postgresql
+	$(BIN)/python -m amazon_orders_pipeline.demo --lake
+
+# Debian's PostgreSQL server programs (initdb, pg_ctl), for the production profile's tests and demo: each starts a
+# throwaway cluster of its own (amazon_orders_pipeline/testing/postgres.py). Installed only where missing.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; }; }
+
 # Debian's Chromium for the UI test (Playwright drives it; it never downloads a browser of its own).
 CHROMIUM ?= /usr/bin/chromium
 $(CHROMIUM):
@@ -36,8 +49,8 @@ $(CHROMIUM):
 	$$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-## test: install (Chromium from Debian too) and run the whole test suite
-test: $(MANIFEST) $(CHROMIUM)
+## test: install (Chromium and PostgreSQL from Debian too) and run the whole test suite
+test: $(MANIFEST) $(CHROMIUM) postgresql
 	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/python -m pytest --durations=25
 
 ## dev: install and start the Dagster UI on http://127.0.0.1:3000
@@ -53,7 +66,7 @@ sql: $(STAMP)
 bench: $(MANIFEST)
 	$(BIN)/python -m benchmarks.extract
 	$(BIN)/python -m benchmarks.extract --api v0
-	$(BIN)/python -m benchmarks.transform --orders 1000000
+	$(BIN)/python -m benchmarks.transform --orders 1000000 --ducklake
 	$(BIN)/python -m benchmarks.backfill --days 365 --orders-per-day 5000
 	$(BIN)/python -m benchmarks.freshness
 

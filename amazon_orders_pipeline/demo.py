@@ -1,18 +1,24 @@
 """`make demo`: start the embedded emulator, materialize the last complete UTC days through the exports, run one
-pass of each write to Amazon over its inbox (the ERP's write-back, the web shop's MCF orders), summarise."""
+pass of each write to Amazon over its inbox (the ERP's write-back, the web shop's MCF orders), summarise.
+
+`make demo-lake` (`--lake`): the same on the production profile, its services started here on loopback and gone
+when it ends: DuckLake (catalog in a throwaway PostgreSQL cluster, data in moto's S3), landing, exports and inboxes
+in S3, and the Dagster instance in PostgreSQL (dagster.production.yaml)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
+from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
 from amazon_orders_pipeline.assets.mcf import MCF_KEY
 from amazon_orders_pipeline.assets.writeback import WRITEBACK_KEY
@@ -20,7 +26,10 @@ from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.local_runs import materialize_raw, materialize_transform, materialize_writes
 from amazon_orders_pipeline.resources import build_resources
 from amazon_orders_pipeline.settings import Settings
+from amazon_orders_pipeline.testing.production import production_services
 from amazon_orders_pipeline.warehouse import mart_row_counts
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def last_complete_days(n: int, today: date | None = None) -> list[date]:
@@ -33,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--speed", type=float, default=200.0, help="emulator quota speed-up")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--lake", action="store_true", help="the production profile (see above)")
     args = parser.parse_args(argv)
 
     emulator = Emulator(speed=args.speed, seed=args.seed).start()
@@ -43,21 +53,32 @@ def main(argv: list[str] | None = None) -> int:
             del os.environ[name]
         os.environ["SP_API_ENDPOINT"] = emulator.url
         os.environ["LWA_TOKEN_URL"] = f"{emulator.url}/auth/o2/token"
-        return run(args, dict(os.environ), emulator)
+        if not args.lake:
+            return run(args, dict(os.environ), emulator)
+        with production_services() as services, tempfile.TemporaryDirectory(prefix="demo-lake-") as home:
+            os.environ.update(services.production_env("demo"),
+                              **services.postgres.dagster_env(services.postgres.create_database("dagster")))
+            shutil.copy(REPO / "dagster.production.yaml", Path(home) / "dagster.yaml")
+            print(f"Production profile: PostgreSQL on 127.0.0.1:{services.postgres.port}, S3 (moto) at "
+                  f"{services.s3_endpoint}; both end with the demo")
+            return run(args, dict(os.environ), emulator, instance=dg.DagsterInstance.from_config(home))
     finally:
         emulator.stop()
         os.environ.clear()
         os.environ.update(saved)
 
 
-def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -> int:
+def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator,
+        instance: dg.DagsterInstance | None = None) -> int:
     settings = Settings.from_env(environ)
-    db_path = settings.duckdb_path
-    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    location = settings.warehouse
+    if settings.lake is None:
+        Path(settings.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
 
     resources = build_resources(settings)
     accounts = [a.id for a in settings.accounts()]
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    if instance is None:
+        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     started = time.monotonic()
     days = last_complete_days(args.days)
     print(f"SP-API emulator at {emulator.url}, quotas running {args.speed:g}x faster than Amazon's "
@@ -95,7 +116,7 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -
             for event in result.get_asset_materialization_events():
                 writes[key.to_user_string()] = {k: v.value for k, v in event.materialization.metadata.items()}
 
-    with duckdb.connect(db_path, read_only=True) as conn:
+    with warehouse.connect(location, read_only=True) as conn:
         pages, orders = conn.execute(
             "select count(*), coalesce(sum(order_count), 0) from raw.order_pages "
             "where partition_date >= ? and partition_date <= ?", [days[0], days[-1]]).fetchone()
@@ -117,7 +138,7 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator) -
         print(f"  write-back      : {wb['files']} inbox file(s), {wb['shipments_sent']} shipment(s) sent, "
               f"{wb['refused']} refused")
         print(f"  mcf             : {mcf['files']} inbox file(s), {mcf['submitted']} fulfillment order(s) sent")
-    print(f"  duckdb          : {Path(db_path).resolve()}")
+    print(f"  warehouse       : {Path(location).resolve() if settings.lake is None else warehouse.describe(location)}")
     print(f"  quotas          : emulator at {args.speed:g}x Amazon's documented rates")
     print(f"  wall time       : {time.monotonic() - started:.1f} s")
     return 1 if failed else 0

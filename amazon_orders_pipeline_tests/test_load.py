@@ -31,3 +31,13 @@ def test_a_backfill_of_5_accounts_and_2_days_succeeds_and_its_marts_equal_the_tr
     assert result["v0_accounts"] == 1 and result["orders"] > 500  # 150 a day each, less the orders changed since
     assert result["most_in_flight"] >= 2
     assert result["peak_rss_mb"]["session"] > result["peak_rss_mb"]["process"] > 0
+
+
+def test_the_load_benchmark_runs_on_the_production_profile(tmp_path):
+    # DuckLake on PostgreSQL and S3, landing and exports in S3, the Dagster instance in PostgreSQL: `dagster dev`
+    # with dagster.production.yaml, the backfill launched as on the file.
+    result = run_load(tmp_path, n_accounts=2, days=1, orders_per_day=100, speed=50, timeout_s=900,
+                      backend="ducklake")
+    assert ok(result), result
+    assert result["backend"] == "ducklake" and result["raw_runs"] == 1 and result["failed_runs"] == 0
+    assert result["orders"] > 100 and result["max_concurrent_runs"] == 8

@@ -137,7 +137,7 @@ def test_two_workers_sharing_only_postgres_and_s3_run_at_once_and_the_marts_equa
     files = {o["Key"].split("/")[0] + "/" + o["Key"].split("/")[1]
              for page in s3.get_paginator("list_objects_v2").paginate(Bucket="two-workers-files")
              for o in page.get("Contents", [])}
-    assert {"landing/order_pages", "exports/salesforce", "exports/erp"} <= files
+    assert {"landing/order_pages", "export/salesforce", "export/erp"} <= files
     assert not (tmp_path / "unused-local-state").exists()
     for account_id in MARKETPLACES:
         left = {p.relative_to(tmp_path / f"machine-{account_id}").parts[0]

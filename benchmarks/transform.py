@@ -14,7 +14,10 @@ the same raw state, each with a full parse as in every Dagster run, side by side
 - `pandas_s`: json.loads + pandas.json_normalize on a sample of the pages, latest version per order, both tables
   written as CSV, scaled to all pages;
 - `incremental_ratio`: one day re-materialized with `--history-days` of history, over the same with 1 day;
-- `per_partition_overhead_s`: one dbt run of a 10-order partition.
+- `per_partition_overhead_s`: one dbt run of a 10-order partition;
+- with `--ducklake`: the same raw pages loaded into a DuckLake (the production profile: a throwaway PostgreSQL
+  catalog and moto's S3 on loopback) and the same dbt build timed there, each build right after the file's;
+  `ducklake_wall_s` (median), its samples, `ducklake_raw_load_s` and `ducklake_ratio` (DuckLake over the file).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -37,7 +41,9 @@ import yaml
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR
 from amazon_orders_pipeline.emulator.seller import SyntheticSeller
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.dbt_runs import drop_built, run_dbt
+from amazon_orders_pipeline.testing.production import production_services
 from amazon_orders_pipeline.warehouse import PageRow, replace_partition
 
 FIRST_DAY = date(2026, 1, 1)
@@ -69,7 +75,8 @@ def day_pages(templates: list[dict], day: date, orders: int, serial: int) -> Ite
         yield json.dumps({"orders": batch})
 
 
-def load_days(db: str, templates: list[dict], days: list[date], per_day: int, serial: int = 0) -> tuple[int, float]:
+def load_days(db: warehouse.Location, templates: list[dict], days: list[date], per_day: int,
+              serial: int = 0) -> tuple[int, float]:
     """Load each day through the raw asset's own load step, streaming.
 
     Returns (pages, seconds spent in the load step, generating the pages excluded)."""
@@ -224,13 +231,19 @@ def main(argv: list[str] | None = None) -> dict:
                         help="dbt builds and floors timed side by side, from the same raw state; medians reported")
     parser.add_argument("--history-days", type=int, default=365, help="history for incremental_ratio (0: skip)")
     parser.add_argument("--history-orders-per-day", type=int, default=1000)
+    parser.add_argument("--ducklake", action="store_true",
+                        help="also time the build on DuckLake (PostgreSQL catalog, S3 data), beside the file's")
     args = parser.parse_args(argv)
     templates = template_orders()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as services:
         work = Path(tmp)
         db = str(work / "bench.duckdb")
         days = [FIRST_DAY + timedelta(days=i) for i in range(args.days)]
         pages, load_s = load_days(db, templates, days, args.orders // args.days)
+        lake_db, lake_walls, lake_load_s = None, [], 0.0
+        if args.ducklake:
+            lake_db = Settings.from_env(services.enter_context(production_services()).lake_env("bench")).lake
+            _, lake_load_s = load_days(lake_db, templates, days, args.orders // args.days)
         walls, peaks, floors = [], [], []
         for n in range(args.repeat):
             if n:
@@ -241,6 +254,17 @@ def main(argv: list[str] | None = None) -> dict:
             peaks.append(peak)
             floors.append(floor(db, FLOOR_FULL, order_structure()))
             print(f"build {n + 1}: {wall:.2f} s, floor {floors[-1]:.2f} s", file=sys.stderr, flush=True)
+            if lake_db:
+                if n:
+                    drop_built(lake_db)
+                lake_walls.append(run_dbt(lake_db, days[0], days[-1] + timedelta(days=1))[0])
+                print(f"build {n + 1} on DuckLake: {lake_walls[-1]:.2f} s", file=sys.stderr, flush=True)
+        if lake_db:
+            with warehouse.connect(lake_db, read_only=True) as conn, duckdb.connect(db, read_only=True) as file:
+                same = [conn.execute(f"select count(*) from main.{t}").fetchone()  # noqa: S608 (fixed names)
+                        == file.execute(f"select count(*) from main.{t}").fetchone() for t in ("orders", "order_items")]
+            if not all(same):
+                raise RuntimeError("the DuckLake build's marts differ from the file's")
         wall, peak, floor_s = statistics.median(walls), max(peaks), statistics.median(floors)
         with duckdb.connect(db, read_only=True) as conn:
             orders = conn.execute("select count(*) from main.orders").fetchone()[0]
@@ -267,6 +291,9 @@ def main(argv: list[str] | None = None) -> dict:
         "pandas_peak_rss_mb": round(pandas_peak), "pandas_sample": args.pandas_sample,
         "per_partition_overhead_s": round(overhead, 2),
         **(incremental or {"incremental_ratio": None}),
+        **({"ducklake_wall_s": round(statistics.median(lake_walls), 2),
+            "ducklake_samples_s": [round(w, 2) for w in lake_walls], "ducklake_raw_load_s": round(lake_load_s, 2),
+            "ducklake_ratio": round(statistics.median(lake_walls) / wall, 2)} if lake_walls else {}),
     }
     print(json.dumps(out))
     return out

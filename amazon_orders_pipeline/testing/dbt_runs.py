@@ -7,8 +7,7 @@ import subprocess
 import time
 from datetime import date
 
-import duckdb
-
+from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_build_args, dbt_executable
 from amazon_orders_pipeline.testing.dagster_dev import proc_status_mb
 
@@ -32,7 +31,7 @@ def run_measured(cmd: list[str], **kwargs) -> tuple[subprocess.CompletedProcess,
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), wall, peak
 
 
-def run_dbt(db: str, first: date, end: date) -> tuple[float, float]:
+def run_dbt(db: warehouse.Location, first: date, end: date) -> tuple[float, float]:
     """One dbt build over [first, end), with the pipeline's own arguments: wall seconds and dbt's peak RSS in MB.
 
     Those arguments make dbt parse the project afresh (`--no-partial-parse`), as it must in every Dagster run,
@@ -52,9 +51,10 @@ DROP_BUILT = ["drop schema if exists staging cascade", "drop schema if exists in
                 for model in sorted((DBT_PROJECT_DIR / "models" / "marts").glob("*.sql")))]
 
 
-def drop_built(db: str) -> None:
+def drop_built(db: warehouse.Location) -> None:
     """Back to the state before the first dbt build: only the `raw` schema left."""
-    with duckdb.connect(db) as conn:
+    with warehouse.connect(db) as conn:
         for statement in DROP_BUILT:
             conn.execute(statement)
-        conn.execute("checkpoint")
+        if not warehouse.is_lake(conn):
+            conn.execute("checkpoint")

@@ -20,6 +20,11 @@ TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
                     "AWS_DEFAULT_REGION": "us-east-1"}
 
 
+# The pipeline's file areas, each in S3 under the production profile (their settings: <AREA>_S3_URI and
+# <AREA>_S3_ENDPOINT_URL).
+S3_AREAS = ("LANDING", "EXPORT", "WRITEBACK_INBOX", "MCF_INBOX")
+
+
 @dataclass(frozen=True)
 class Services:
     postgres: Cluster
@@ -39,12 +44,13 @@ class Services:
                 "DUCKLAKE_DATA_PATH": f"s3://{bucket}/data/", "DUCKLAKE_S3_ENDPOINT_URL": self.s3_endpoint}
 
     def production_env(self, name: str) -> dict[str, str]:
-        """The whole production profile: the lake, and landing and exports in S3 (no local state)."""
+        """The whole production profile: the lake, and the landing area, exports and inboxes in S3 (no local
+        state)."""
         name = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "prod"
         files = self.bucket(f"{name}-files")
         return {**self.lake_env(name),
-                "LANDING_S3_URI": f"s3://{files}/landing", "LANDING_S3_ENDPOINT_URL": self.s3_endpoint,
-                "EXPORT_S3_URI": f"s3://{files}/exports", "EXPORT_S3_ENDPOINT_URL": self.s3_endpoint}
+                **{f"{area}_S3_URI": f"s3://{files}/{area.lower()}" for area in S3_AREAS},
+                **{f"{area}_S3_ENDPOINT_URL": self.s3_endpoint for area in S3_AREAS}}
 
 
 @contextmanager
