@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.env import emulator_env
+from amazon_orders_pipeline.testing.production import TEST_CREDENTIALS
 from amazon_orders_pipeline.testing.runs import materialize_raw, materialize_transform
+from amazon_orders_pipeline.warehouse import connect
 
 QUERYING = Path(__file__).resolve().parents[1] / "docs" / "querying.md"
 
@@ -38,25 +40,30 @@ def rows(conn, sql: str) -> list[dict]:
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    """Two days x two accounts through the real pipeline, against a module-wide emulator."""
+@pytest.fixture(scope="module", params=["duckdb", "ducklake"])
+def warehouse(request, tmp_path_factory):
+    """Two days x two accounts through the real pipeline, against a module-wide emulator: on the DuckDB file, then
+    on DuckLake (the production profile), where the same queries run unchanged."""
     from amazon_orders_pipeline.emulator import Emulator
     from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
     tmp = tmp_path_factory.mktemp("analyst")
     (tmp / "accounts.yaml").write_text(TWO_ACCOUNTS)
-    with Emulator(speed=2000, seed=5, orders_per_day=400) as emulator:
+    with Emulator(speed=2000, seed=5, orders_per_day=400) as emulator, pytest.MonkeyPatch.context() as patch:
         env = emulator_env(emulator.url, tmp, tmp / "accounts.yaml")
+        if request.param == "ducklake":
+            for key, value in TEST_CREDENTIALS.items():
+                patch.setenv(key, value)
+            env.update(request.getfixturevalue("production").lake_env("analyst"))
         first = datetime.now(UTC).date() - timedelta(days=2)  # recent enough to have unshipped orders
         days = [first, first + timedelta(days=1)]
         for day in days:
             for account_id in ("acme-us", "acme-eu"):
                 materialize_raw(env, day, account_id)
         materialize_transform(env, days[0], days[-1])
-    conn = duckdb.connect(env["DUCKDB_PATH"], read_only=True)
-    yield conn
-    conn.close()
+        conn = connect(Settings.from_env(env).warehouse, read_only=True)
+        yield conn
+        conn.close()
 
 
 @pytest.fixture(scope="module")

@@ -112,14 +112,14 @@ def test_a_late_status_change_updates_the_order_without_duplicating_lines(backen
 
 def test_rematerializing_in_any_order_gives_identical_marts(pipeline_env):
     first = datetime.now(UTC).date() - timedelta(days=8)
-    days = [first + timedelta(days=i) for i in range(3)]
+    days = [first + timedelta(days=i) for i in range(2)]
     for day in days:
         materialize_raw(pipeline_env, day, "acme-us")
     materialize_transform(pipeline_env, days[0], days[-1])  # one backfill run
     db = pipeline_env["DUCKDB_PATH"]
     before = {t: table_hash(db, t) for t in MART_TABLES}
     assert query(db, "select count(*) from main.orders")[0][0] > 0
-    for day in (days[2], days[0], days[1]):  # then day by day, out of order
+    for day in (days[1], days[0]):  # then day by day, out of order
         materialize_transform(pipeline_env, day)
         assert {t: table_hash(db, t) for t in MART_TABLES} == before
 

@@ -20,20 +20,20 @@ REPO = Path(__file__).resolve().parents[1]
 def test_a_small_transform_benchmark_runs_every_measure_and_builds_every_order():
     # As its users run it: a command that prints one JSON object.
     proc = subprocess.run([sys.executable, "-m", "benchmarks.transform", "--orders", "3000", "--days", "2",
-                           "--repeat", "2", "--pandas-sample", "0.5", "--history-days", "2",
+                           "--repeat", "1", "--pandas-sample", "0.5", "--history-days", "2",
                            "--history-orders-per-day", "50", "--ducklake"],
                           cwd=REPO, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["orders"] == 3000 and out["items"] > 2 * out["orders"]  # about 2.5 items an order
-    assert len(out["wall_samples_s"]) == len(out["floor_samples_s"]) == 2
-    assert min(out["wall_samples_s"]) <= out["wall_s"] <= max(out["wall_samples_s"])
+    assert out["wall_samples_s"] == [out["wall_s"]] and len(out["floor_samples_s"]) == 1
     assert 0 < out["floor_s"] < out["wall_s"] and out["floor_ratio"] > 1  # figures unrounded, so no equality
     assert out["pandas_s"] > 0 and out["pandas_peak_rss_mb"] > 0 and out["peak_rss_mb"] > 0
     assert out["incremental_ratio"] > 0 and out["per_partition_overhead_s"] > 0
     # The same build on DuckLake, beside the file's (the benchmark checks that both marts hold the same rows).
-    assert len(out["ducklake_samples_s"]) == 2 and out["ducklake_wall_s"] > 0 and out["ducklake_raw_load_s"] > 0
-    assert out["ducklake_ratio"] == round(out["ducklake_wall_s"] / out["wall_s"], 2)
+    assert out["ducklake_samples_s"] == [out["ducklake_wall_s"]] and out["ducklake_raw_load_s"] > 0
+    # The ratio is of the unrounded times.
+    assert abs(out["ducklake_ratio"] - out["ducklake_wall_s"] / out["wall_s"]) < 0.02
 
 
 def test_drop_built_leaves_only_the_raw_schema(tmp_path):

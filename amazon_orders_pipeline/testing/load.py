@@ -75,6 +75,7 @@ def run_load(workdir: Path, n_accounts: int, days: int, orders_per_day: int, spe
     """`backend` ducklake: the production profile (production.py): DuckLake on PostgreSQL and moto's S3, landing
     and exports in S3, and the Dagster instance in PostgreSQL (dagster.production.yaml)."""
     accounts = load_accounts(n_accounts)
+    workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "accounts.yaml").write_text(yaml.safe_dump({"accounts": accounts}, sort_keys=False))
     first_day = datetime.now(UTC).date() - timedelta(days=days)
     peaks = {"session": 0.0, "process": 0.0, "self": 0.0}

@@ -57,10 +57,13 @@ class Services:
 def production_services(set_credentials: bool = True) -> Iterator[Services]:
     """PostgreSQL and moto server until the block ends. `set_credentials`: put moto's test credentials in this
     process's environment (boto3 and dbt's subprocesses read them there) unless some are set already."""
-    with ExitStack() as stack:
-        if set_credentials:
-            for key, value in TEST_CREDENTIALS.items():
-                os.environ.setdefault(key, value)
-        cluster = stack.enter_context(postgres_cluster())
-        endpoint = stack.enter_context(moto_server_running())
-        yield Services(cluster, endpoint)
+    added = [key for key in TEST_CREDENTIALS if key not in os.environ] if set_credentials else []
+    try:
+        with ExitStack() as stack:
+            os.environ.update({key: TEST_CREDENTIALS[key] for key in added})
+            cluster = stack.enter_context(postgres_cluster())
+            endpoint = stack.enter_context(moto_server_running())
+            yield Services(cluster, endpoint)
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
