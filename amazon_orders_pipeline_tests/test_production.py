@@ -4,6 +4,7 @@ mid-write leaves the lake consistent; write conflicts are retried with a bound; 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -21,6 +22,7 @@ import pytest
 
 from amazon_orders_pipeline import lake, warehouse
 from amazon_orders_pipeline.accounts import ConfigError
+from amazon_orders_pipeline.assets.dbt import failed_results
 from amazon_orders_pipeline.dbt_project import dbt_build_args
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.dagster_dev import REPO
@@ -79,6 +81,21 @@ def test_a_write_conflict_is_retried_and_one_that_stays_is_reported_clearly(lake
     with pytest.raises(lake.LakeConflictError, match="write conflict 3 times in a row"):
         lake.retry_conflicts(always_conflicting, "the load of acme-us 2026-11-01", attempts=3)
     loser.close()
+
+
+def test_a_dbt_build_that_lost_a_commit_is_recognised_from_its_run_results(tmp_path):
+    results = tmp_path / "run_results.json"
+    lost = ("TransactionContext Error: Failed to commit: Failed to commit DuckLake transaction.\nTransaction conflict"
+            " - attempting to insert into table with index \"7\" - but another transaction has deleted from it")
+    results.write_text(json.dumps({"results": [
+        {"unique_id": "model.amazon_orders.orders", "status": "error", "message": lost},
+        {"unique_id": "model.amazon_orders.order_items", "status": "success", "message": "OK"},
+        {"unique_id": "test.amazon_orders.not_null_orders_order_id", "status": "fail", "message": "Got 1 result"}]}))
+    errors = failed_results(results)
+    assert errors == [f"model.amazon_orders.orders: {lost}",
+                      "test.amazon_orders.not_null_orders_order_id: Got 1 result"]
+    assert [lake.is_conflict_message(e) for e in errors] == [True, False]
+    assert failed_results(tmp_path / "never-written.json") == []
 
 
 # --- two machines ---------------------------------------------------------------------------------------------------
