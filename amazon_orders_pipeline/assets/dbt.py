@@ -128,10 +128,10 @@ def lake_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, args: lis
             errors = failed_results(Path(target) / "run_results.json")
             conflicted = any(lake.is_conflict_message(message) for message in errors)
             if not conflicted or attempt == lake.CONFLICT_ATTEMPTS:
-                yielded = "; ".join(errors[:3]) or "see the run's logs"
+                summary = "; ".join(errors[:3]) or "see the run's logs"
                 more = (f" (DuckLake reported a write conflict in each of {attempt} attempts: other writers keep "
                         "changing the same tables)") if conflicted else ""
-                return events, dg.Failure(f"dbt build failed{more}: {yielded}")
+                return events, dg.Failure(f"dbt build failed{more}: {summary}")
             context.log.warning(f"dbt build: a write conflict on DuckLake (attempt {attempt} of "
                                 f"{lake.CONFLICT_ATTEMPTS}), building again: {errors[0]}")
         time.sleep(pause)
