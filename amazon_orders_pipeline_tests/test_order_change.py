@@ -156,9 +156,15 @@ def test_a_crash_between_landing_and_deleting_loses_nothing_and_counts_nothing_t
     assert len(ids) == sent
     time.sleep(6.5)  # the visibility timeout: the messages show again
     again = inbox.drain()  # nothing was deleted: every message comes again, and is batched no second time
-    assert again.received == sent and again.duplicates == sent and again.batches == []
+    # The emulator's clock runs on in real time, so a change may have fallen due meanwhile: it arrives new, in a
+    # batch of its own.
+    new = again.received - sent
+    assert again.duplicates == sent and new >= 0
+    assert sum(len(b.notification_ids) for b in again.batches) == new
+    assert not ids & {i for b in again.batches for i in b.notification_ids}
     assert order_queue.depth() == 0
-    assert [b.batch_id for b in inbox.pending()] == [batch.batch_id]  # one batch, every order once
+    # The first batch once, every order in it once.
+    assert sorted(b.batch_id for b in inbox.pending()) == sorted([batch.batch_id, *(b.batch_id for b in again.batches)])
     assert sum(len(o) for o in batch.orders.values()) == len({(a, o) for a, orders in batch.orders.items()
                                                               for o in orders})
 
