@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-ALIAS = "lake"
+ALIAS = "lake"  # the name the statements below attach and use
 EXTENSIONS = ("httpfs", "postgres_scanner", "ducklake")
 # A transaction that lost to another writer is run again up to this many times, after a growing pause.
 CONFLICT_ATTEMPTS = 6
@@ -82,7 +82,11 @@ def extension_file(name: str) -> str:
 
 def load_extensions(conn: duckdb.DuckDBPyConnection) -> None:
     for name in EXTENSIONS:
-        conn.execute(f"load '{extension_file(name)}'")
+        conn.load_extension(extension_file(name))
+
+
+# The S3 secret's options that may be set, in order; their values are always parameters.
+S3_SECRET_OPTIONS = ("region", "key_id", "secret", "session_token", "endpoint", "url_style", "use_ssl")
 
 
 def s3_secret(conn: duckdb.DuckDBPyConnection, endpoint_url: str | None) -> None:
@@ -90,7 +94,7 @@ def s3_secret(conn: duckdb.DuckDBPyConnection, endpoint_url: str | None) -> None
     import boto3
 
     session = boto3.Session()
-    options: dict[str, str | bool] = {"type": "s3", "region": session.region_name or "us-east-1"}
+    options: dict[str, str | bool] = {"region": session.region_name or "us-east-1"}
     credentials = session.get_credentials()
     if credentials is not None:
         frozen = credentials.get_frozen_credentials()
@@ -100,35 +104,27 @@ def s3_secret(conn: duckdb.DuckDBPyConnection, endpoint_url: str | None) -> None
     if endpoint_url:
         parts = urlsplit(endpoint_url)
         options.update(endpoint=parts.netloc, url_style="path", use_ssl=parts.scheme == "https")
-    # Values as parameters would not do here (CREATE SECRET takes literals), so they are quoted as SQL strings.
-    body = ", ".join(f"{k} {_literal(v)}" for k, v in options.items())
-    conn.execute(f"create or replace temporary secret lake_s3 ({body})")
+    names = [name for name in S3_SECRET_OPTIONS if name in options]
+    conn.execute("create or replace temporary secret lake_s3 (type s3, " + ", ".join(f"{n} ?" for n in names) + ")",
+                 [options[n] for n in names])
 
 
-def _literal(value: str | bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "'" + str(value).replace("'", "''") + "'"
+ATTACH = "attach if not exists 'ducklake:lake_catalog' as lake"
+ATTACH_READ_ONLY = ATTACH + " (read_only)"
 
 
 def attach(conn: duckdb.DuckDBPyConnection, config: LakeConfig, read_only: bool = False) -> None:
-    """Load the extensions, give DuckDB the S3 credentials, attach the lake as `lake` and use it."""
+    """Load the extensions, give DuckDB the S3 credentials, attach the lake as `lake` and use it. Where the lake is
+    goes to DuckLake as a temporary secret of its own, so that the ATTACH statement is a constant."""
     load_extensions(conn)
     s3_secret(conn, config.s3_endpoint_url)
-    options = [f"data_path {_literal(config.data_path)}"] + (["read_only"] if read_only else [])
-    statement = (f"attach if not exists {_literal('ducklake:postgres:' + config.catalog)} as {ALIAS} "
-                 f"({', '.join(options)})")
-    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-        try:
-            conn.execute(statement)
-            break
-        except duckdb.Error as e:
-            # The first attach of a new lake creates its catalog tables. Two workers doing that at once: one
-            # loses on PostgreSQL's unique names, and its next attach finds the catalog made.
-            if "Failed to initialize DuckLake" not in str(e) or attempt == CONFLICT_ATTEMPTS:
-                raise
-            time.sleep(CONFLICT_FIRST_PAUSE_S * attempt)
-    conn.execute(f"use {ALIAS}")
+    conn.execute("create or replace temporary secret lake_catalog (type ducklake, metadata_path ?, data_path ?)",
+                 ["postgres:" + config.catalog, config.data_path])
+    # The first attach of a new lake creates its catalog tables. Two workers doing that at once: one loses on
+    # PostgreSQL's unique names, and its next attach finds the catalog made.
+    retry_conflicts(lambda: conn.execute(ATTACH_READ_ONLY if read_only else ATTACH), "attaching the lake",
+                    retryable=lambda e: "Failed to initialize DuckLake" in str(e))
+    conn.execute("use lake")
 
 
 def connect(config: LakeConfig, read_only: bool = False, settings: dict | None = None
@@ -160,7 +156,7 @@ class LakeConflictError(RuntimeError):
 
 
 def retry_conflicts(work: Callable[[], T], what: str, log: Callable[[str], None] | None = None,
-                    attempts: int = CONFLICT_ATTEMPTS) -> T:
+                    attempts: int = CONFLICT_ATTEMPTS, retryable: Callable[[duckdb.Error], bool] = is_conflict) -> T:
     """Run `work` (one whole transaction, rolled back when it raises) until it commits without a conflict, at most
     `attempts` times. Other errors pass at once."""
     pause = CONFLICT_FIRST_PAUSE_S
@@ -168,7 +164,7 @@ def retry_conflicts(work: Callable[[], T], what: str, log: Callable[[str], None]
         try:
             return work()
         except duckdb.Error as e:
-            if not is_conflict(e):
+            if not retryable(e):
                 raise
             if attempt == attempts:
                 raise LakeConflictError(

@@ -17,5 +17,5 @@ class Plugin(BasePlugin):
         lake.s3_secret(conn, self.s3_endpoint_url)
 
     def configure_cursor(self, cursor):
-        cursor.execute(f"use {lake.ALIAS}")
+        cursor.execute("use lake")  # lake.ALIAS
         return cursor
