@@ -76,9 +76,6 @@ class WarehouseResource(DuckDBResource):
     def location(self) -> warehouse.Location:
         return self.lake or self.database
 
-    def describe(self) -> str:
-        return warehouse.describe(self.location)
-
     def retrying(self, work, what: str, log: dg.DagsterLogManager | None = None):
         """`work()` (one whole transaction) once on the file; on the lake, again after a write conflict."""
         if self.lake is None:
