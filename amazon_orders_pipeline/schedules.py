@@ -92,7 +92,7 @@ def build_extract_schedules(raw_partitions: dg.MultiPartitionsDefinition, accoun
                  name="intraday_sweep_schedule",
                  description=f"Every {sweep_minutes} minutes: one run that sweeps every account's today (and, in the "
                              "hour after midnight, yesterday's close): only what changed since the last landed "
-                             "sweep, with an overlap. Skipped while the previous round still runs.")
+                             "sweep, once the search index has settled. Skipped while the previous round still runs.")
     def intraday_sweep_schedule(context: dg.ScheduleEvaluationContext):
         at = context.scheduled_execution_time
         days = days_to_sweep(at)

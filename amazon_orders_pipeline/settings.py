@@ -22,7 +22,8 @@ DEFAULT_LOOKBACK_DAYS = 2
 DEFAULT_EMULATOR_SPEED = 100.0
 DEFAULT_FRESHNESS_DEADLINE_CRON = "0 3 * * *"
 DEFAULT_SWEEP_INTERVAL_MINUTES = 15
-DEFAULT_SWEEP_OVERLAP_MINUTES = 5
+DEFAULT_SWEEP_SETTLE_MINUTES = 5
+DEFAULT_SWEEP_OVERLAP_MINUTES = 0
 DEFAULT_WRITEBACK_INBOX_DIR = "data/writeback-inbox"
 DEFAULT_WRITEBACK_CONFIRM_MINUTES = 120
 DEFAULT_MCF_INBOX_DIR = "data/mcf-inbox"
@@ -35,6 +36,7 @@ class Settings:
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     freshness_deadline_cron: str = DEFAULT_FRESHNESS_DEADLINE_CRON
     sweep_interval_minutes: int = DEFAULT_SWEEP_INTERVAL_MINUTES
+    sweep_settle_minutes: int = DEFAULT_SWEEP_SETTLE_MINUTES
     sweep_overlap_minutes: int = DEFAULT_SWEEP_OVERLAP_MINUTES
     order_change_queue_url: str | None = None
     order_change_sqs_endpoint_url: str | None = None
@@ -79,6 +81,8 @@ class Settings:
             lookback_days=whole_number(env, "LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS, 0, 30),
             freshness_deadline_cron=text("FRESHNESS_DEADLINE_CRON", DEFAULT_FRESHNESS_DEADLINE_CRON),
             sweep_interval_minutes=whole_number(env, "SWEEP_INTERVAL_MINUTES", DEFAULT_SWEEP_INTERVAL_MINUTES, 1, 30),
+            # At least 3: Amazon refuses a window that ends less than 2 minutes before now.
+            sweep_settle_minutes=whole_number(env, "SWEEP_SETTLE_MINUTES", DEFAULT_SWEEP_SETTLE_MINUTES, 3, 180),
             sweep_overlap_minutes=whole_number(env, "SWEEP_OVERLAP_MINUTES", DEFAULT_SWEEP_OVERLAP_MINUTES, 0, 180),
             order_change_queue_url=text("ORDER_CHANGE_QUEUE_URL"),
             order_change_sqs_endpoint_url=text("ORDER_CHANGE_SQS_ENDPOINT_URL"),

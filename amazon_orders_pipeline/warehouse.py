@@ -402,3 +402,5 @@ def load_increments(store: ObjectStore, account_id: str, day: date,
             log.mark_loaded(increment)
         mark_loaded(store, account_id, day, increment.attempt_id)
         yield window, increment.attempt_id
+    if day_increments:
+        log.fold()

@@ -1,4 +1,4 @@
-"""Today as a partition: sweeps that land only what changed since the last one, the index lag their overlap covers,
+"""Today as a partition: sweeps that land only what changed since the last one, the index lag their settle time covers,
 and the marts and exports of a day that is still going on."""
 
 from __future__ import annotations
@@ -83,8 +83,10 @@ def test_an_order_placed_and_shipped_today_reaches_the_marts_and_todays_exports_
     assert materialize_transform(pipeline_env, today).success
     increments = DayLog(landing, ACCOUNT, today).increments()
     assert [i.kind for i in increments] == ["window", "sweep"] and all(i.status == "loaded" for i in increments)
-    # The sweep read only what changed since the first, less the overlap.
-    assert increments[1].window_start == (first.end - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The sweep read only what changed since the first had settled: the first window ended 2.5 minutes before it
+    # was fetched, the sweep starts 5 (the settle time) before, and ends 5 minutes before its own now.
+    assert increments[1].window_start == (first.end - timedelta(minutes=2.5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert increments[1].end == (shipped_at + timedelta(minutes=4)).replace(microsecond=0)
     assert len(raw_versions(db, order.order_id)) == 2  # placed (first increment), shipped (the sweep)
 
     assert query(db, "select order_status, line_count from orders where order_id = ?", [order.order_id]) == [
@@ -102,11 +104,12 @@ def test_an_order_placed_and_shipped_today_reaches_the_marts_and_todays_exports_
     assert numbers == list(range(1, len(numbers) + 1))
 
 
-@pytest.mark.parametrize("overlap_minutes, caught", [(5, True), (0, False)])
-def test_the_sweeps_overlap_catches_a_change_the_index_showed_late(pipeline_env, emulator, control,
-                                                                    overlap_minutes, caught):
-    """A change the search index shows more than 2.5 minutes late is outside the next sweep's window unless the
-    sweep re-reads the minutes before its start: what the overlap is for."""
+@pytest.mark.parametrize("settle_minutes, overlap_minutes, caught", [(5, 0, True), (3, 0, False), (3, 2, True)])
+def test_a_change_the_index_shows_late_is_caught_by_the_settle_time_or_the_overlap(
+        pipeline_env, emulator, control, settle_minutes, overlap_minutes, caught):
+    """A change the search index shows more than 200 s late: with a settle time longer than the lag, the sweep
+    that could have missed it does not search its minute yet, and the next one finds it; with a shorter one it is
+    missed, unless the next sweep re-reads the minutes before its start (the overlap)."""
     day = datetime.now(UTC).date() - timedelta(days=4)
     state, seller = emulator.state, emulator.state.seller
     key = seller_key(emulator_refresh_token(ACCOUNT))
@@ -114,12 +117,12 @@ def test_the_sweeps_overlap_catches_a_change_the_index_showed_late(pipeline_env,
                 if o.marketplace_id == US and ts.date() == day and ts.hour < 20
                 and state.index_lag(o, ts) > timedelta(seconds=200))
     order, changed_at = late
-    env = {**pipeline_env, "SWEEP_OVERLAP_MINUTES": str(overlap_minutes)}
+    env = {**pipeline_env, "SWEEP_SETTLE_MINUTES": str(settle_minutes), "SWEEP_OVERLAP_MINUTES": str(overlap_minutes)}
 
     # A first landing of the day, then a sweep after the change's time but before the index shows it.
     control.set_clock(changed_at - timedelta(minutes=30))
     assert sweep(env, day, [ACCOUNT]).success
-    control.set_clock(changed_at + timedelta(seconds=170))  # the window ends 20 s after the change; not indexed yet
+    control.set_clock(changed_at + timedelta(seconds=190))  # a 3-minute settle: the window ends 10 s after it
     assert sweep(env, day, [ACCOUNT]).success
     changed = changed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert changed not in raw_versions(env["DUCKDB_PATH"], order.order_id)
@@ -181,6 +184,39 @@ def test_a_window_replaces_the_days_sweeps_but_not_what_get_order_read(tmp_path)
     assert [(i.attempt_id, replace) for i, replace in log.to_load()] == [
         ("w2", True), ("o1", False), ("s2", False)]
     assert log.swept_until() == datetime(2026, 11, 20, 6, tzinfo=UTC)
+
+
+def test_a_days_loaded_increments_fold_into_one_index_and_read_the_same(tmp_path):
+    """Thousands of notification batches make thousands of increment files a day: once enough are loaded, the load
+    folds them into an index file. The day reads the same before and after, a second fold replaces the first
+    index, and an increment loaded again after a window (its file written anew) is still one increment."""
+    store = LocalStore(tmp_path)
+    log = DayLog(store, ACCOUNT, date(2026, 11, 20))
+
+    def add(n: int, kind: str, status: str) -> Increment:
+        at = f"2026-11-20T{n // 60:02d}:{n % 60:02d}:00"
+        return log.add(Increment(f"a{n:03d}", kind, "2026-11-20T00:00:00Z", f"{at}Z", 1, status, f"{at}+00:00"))
+
+    add(0, "window", "loaded")
+    for n in range(1, 40):
+        add(n, "orders" if n % 2 else "sweep", "loaded")
+    add(40, "sweep", "fetched")
+    files = lambda: store.keys(log.prefix)  # noqa: E731
+    before = (log.increments(), log.to_load(), log.swept_until())
+    assert log.fold(at_least=50) == 0 and len(files()) == 41  # too few to fold
+    assert log.fold() == 40
+    assert len(files()) == 2 and any("/index-" in k for k in files())  # the index and the unloaded sweep
+    assert (log.increments(), log.to_load(), log.swept_until()) == before
+
+    for n in range(41, 75):
+        add(n, "orders", "loaded")
+    log.mark_loaded(before[0][0])  # the window loaded again: its file is written anew beside the index
+    assert len(log.increments()) == 75
+    assert log.fold() == 35
+    (index,) = [k for k in files() if "/index-" in k]
+    assert len(files()) == 2 and len(json.loads(store.get(index))["increments"]) == 74
+    assert [i.attempt_id for i in log.increments()] == [f"a{n:03d}" for n in range(75)]
+    assert [i.attempt_id for i, _ in log.to_load()] == ["a040"]
 
 
 def test_a_sweep_round_skips_an_account_whose_quota_another_run_spent_and_sweeps_it_once_refilled(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import argparse
 
-from amazon_orders_pipeline.testing.freshness import freshness_ok, run_freshness
+from amazon_orders_pipeline.testing.freshness import MODES, freshness_ok, run_freshness
 from benchmarks import add_keep, run_in_workdir
 
 
@@ -42,11 +42,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--step-minutes", type=float, default=0.5, help="how often the queue is read")
     parser.add_argument("--notified-sweep-minutes", type=int, default=30,
                         help="how often the notifications pass sweeps")
+    parser.add_argument("--settle-minutes", type=float, default=5.0,
+                        help="how long before now each sweep's window ends (SWEEP_SETTLE_MINUTES)")
+    parser.add_argument("--overlap-minutes", type=float, default=0.0,
+                        help="what each sweep re-reads before the last one's settled end (SWEEP_OVERLAP_MINUTES)")
+    parser.add_argument("--modes", default=",".join(MODES), help="which passes to run, of " + ",".join(MODES))
     add_keep(parser)
     args = parser.parse_args(argv)
     return run_in_workdir(args.keep, lambda workdir: run_freshness(
         workdir, args.accounts, args.orders_per_day, args.speed, args.sweep_minutes, args.step_minutes,
-        args.notified_sweep_minutes),
+        args.notified_sweep_minutes, settle_minutes=args.settle_minutes, overlap_minutes=args.overlap_minutes,
+        modes=tuple(m for m in args.modes.split(",") if m)),
         freshness_ok)
 
 

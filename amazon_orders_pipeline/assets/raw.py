@@ -26,6 +26,7 @@ from amazon_orders_pipeline.extract import (
 )
 from amazon_orders_pipeline.extract.get_order import fetch_orders
 from amazon_orders_pipeline.extract.increments import ORDERS, SWEEP, WINDOW, DayLog, sweep_window
+from amazon_orders_pipeline.extract.landing import day_start
 from amazon_orders_pipeline.extract.order_reports import (
     REPORT_API_VERSION,
     REPORTS_FROM_DAYS,
@@ -187,10 +188,11 @@ def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg
                     return outcome
             for day in plan.api_days:
                 if mode == SWEEP:
-                    planned = sweep_window(day, now, DayLog(store, account_id, day).swept_until(),
-                                           timedelta(seconds=sp_api.sweep_overlap_s))
-                    if planned is None:
-                        outcome["closed"] += 1
+                    settle = timedelta(seconds=sp_api.sweep_settle_s)
+                    settled = DayLog(store, account_id, day).settled_until(settle)
+                    planned = sweep_window(day, now, settled, settle, timedelta(seconds=sp_api.sweep_overlap_s))
+                    if planned is None:  # settled to its close, or nothing settled since the last sweep
+                        outcome["closed"] += settled is not None and settled >= day_start(day + timedelta(days=1))
                         continue
                     kind, window = planned
                 else:

@@ -69,7 +69,8 @@ def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str
     else:
         state = {"attempt_id": uuid.uuid4().hex[:12], "status": "fetching", "params": None,
                  "window_start": window.iso()[0], "window_end": window.iso()[1], "pages": 0,
-                 "next_token": None, "token_at": None, "api_version": api_version, "kind": kind}
+                 "next_token": None, "token_at": None, "api_version": api_version, "kind": kind,
+                 "fetched_at": now.astimezone(UTC).isoformat()}
         pages = []
     resumed = len(pages)
     source = order_source(api_version, client, pii) if state["status"] == "fetching" else None
@@ -98,7 +99,7 @@ def extract_window(client: SpApiClient, landing: ObjectStore, *, account_id: str
     if state["status"] == "fetched":
         DayLog(landing, account_id, day).add(Increment(
             state["attempt_id"], state.get("kind", WINDOW), state["window_start"], state["window_end"],
-            state["pages"], "fetched"))
+            state["pages"], "fetched", fetched_at=state.get("fetched_at", "")))
     return ExtractResult(account_id, day, state["attempt_id"], window, pages, resumed_pages=resumed,
                          restarted=restarted, stats=client.stats.as_dict(),
                          warnings=source.warnings if source else [], api_version=api_version,

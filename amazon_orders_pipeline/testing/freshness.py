@@ -20,7 +20,7 @@ from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.accounts import Account
 from amazon_orders_pipeline.emulator.app import Emulator, seller_key
 from amazon_orders_pipeline.extract.get_order import fetch_orders
-from amazon_orders_pipeline.extract.increments import DayLog, sweep_window
+from amazon_orders_pipeline.extract.increments import DEFAULT_SWEEP_OVERLAP, DEFAULT_SWEEP_SETTLE, DayLog, sweep_window
 from amazon_orders_pipeline.extract.window import extract_window
 from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
 from amazon_orders_pipeline.resources import SpApiResource, emulator_refresh_token, emulator_seller_id
@@ -29,6 +29,7 @@ from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.truth import window_truth
 
 PAGE_SIZE = 100
+MODES = ("sweeps", "notifications")
 
 
 @dataclass
@@ -74,7 +75,8 @@ def _parse(text: str) -> datetime:
 
 def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing_dir: str, db: str, *,
                  sweep_every: timedelta, step: timedelta, queue=None, close_after: timedelta = timedelta(minutes=10),
-                 overlap: timedelta = timedelta(minutes=5)) -> list[DayResult]:
+                 settle: timedelta = DEFAULT_SWEEP_SETTLE, overlap: timedelta = DEFAULT_SWEEP_OVERLAP
+                 ) -> list[DayResult]:
     """Run the accounts' `day` from 00:00 to its close, all accounts in each step as the schedule's sweep rounds
     and the sensor's ticks take them. `queue`: an OrderQueue (testing/notifications.py) the emulator publishes to,
     or None for sweeps only; the accounts' sellers must be subscribed to it already."""
@@ -135,7 +137,8 @@ def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing
             next_sweep += sweep_every
             for account in accounts:
                 result, began = results[account.id], time.process_time()
-                planned = sweep_window(day, now, DayLog(store, account.id, day).swept_until(), overlap)
+                planned = sweep_window(day, now, DayLog(store, account.id, day).settled_until(settle), settle,
+                                       overlap)
                 if planned is None:
                     continue
                 kind, window = planned
@@ -211,7 +214,8 @@ def queue_to_load(result: DayResult, sent: list[dict]) -> list[float]:
 
 def run_freshness(workdir: Path, n_accounts: int = 5, orders_per_day: int = 3000, speed: float = 200.0,
                   sweep_minutes: int = 15, step_minutes: float = 0.5, notified_sweep_minutes: int = 30,
-                  rounds: int = 3) -> dict:
+                  rounds: int = 3, settle_minutes: float = DEFAULT_SWEEP_SETTLE.total_seconds() / 60,
+                  overlap_minutes: float = 0.0, modes: tuple[str, ...] = MODES) -> dict:
     """The freshness benchmark (benchmarks/freshness.py): a day of `n_accounts` US accounts, sweeps only (every
     `sweep_minutes`), then again with notifications (read every `step_minutes`, swept every
     `notified_sweep_minutes` for what the queue lost), each in a warehouse of its own; then `rounds` sweep rounds
@@ -232,9 +236,9 @@ def run_freshness(workdir: Path, n_accounts: int = 5, orders_per_day: int = 3000
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     out: dict = {"accounts": n_accounts, "orders_per_day": orders_per_day, "sweep_minutes": sweep_minutes,
                  "notification_step_minutes": step_minutes, "notified_sweep_minutes": notified_sweep_minutes,
-                 "emulator_speed": speed}
+                 "settle_minutes": settle_minutes, "overlap_minutes": overlap_minutes, "emulator_speed": speed}
     with moto_server_running() as moto:
-        for mode in ("sweeps", "notifications"):
+        for mode in modes:
             home = workdir / mode
             # The emulator's orders are every marketplace's; half are Amazon.com's.
             with Emulator(speed=speed, seed=23, orders_per_day=orders_per_day * 2) as emulator:
@@ -248,7 +252,9 @@ def run_freshness(workdir: Path, n_accounts: int = 5, orders_per_day: int = 3000
                 results = simulate_day(emulator, accounts, day, env["LANDING_DIR"], env["DUCKDB_PATH"],
                                        sweep_every=timedelta(minutes=notified_sweep_minutes if queue
                                                              else sweep_minutes),
-                                       step=timedelta(minutes=step_minutes if queue else sweep_minutes), queue=queue)
+                                       step=timedelta(minutes=step_minutes if queue else sweep_minutes), queue=queue,
+                                       settle=timedelta(minutes=settle_minutes),
+                                       overlap=timedelta(minutes=overlap_minutes))
                 if queue is not None:
                     sent = list(emulator.state.notifications.published.sent)
                 began = time.monotonic()
@@ -285,4 +291,4 @@ def run_freshness(workdir: Path, n_accounts: int = 5, orders_per_day: int = 3000
 
 def freshness_ok(result: dict) -> bool:
     return all(result[m]["lost"] == 0 and result[m]["duplicated"] == 0 and result[m]["mismatched_accounts"] == 0
-               for m in ("sweeps", "notifications"))
+               for m in MODES if m in result)
