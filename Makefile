@@ -35,7 +35,7 @@ demo-lake: $(MANIFEST) postgresql
 	$(BIN)/python -m amazon_orders_pipeline.demo --lake
 
 # Debian's PostgreSQL server programs (initdb, pg_ctl), for the production profile's tests and demo: each starts a
-# throwaway cluster of its own (amazon_orders_pipeline/testing/postgres.py). Installed only where missing.
+# throwaway cluster of its own (amazon_orders_pipeline/local_services/postgres.py). Installed only where missing.
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

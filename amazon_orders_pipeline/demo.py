@@ -24,9 +24,9 @@ from amazon_orders_pipeline.assets.mcf import MCF_KEY
 from amazon_orders_pipeline.assets.writeback import WRITEBACK_KEY
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.local_runs import materialize_raw, materialize_transform, materialize_writes
+from amazon_orders_pipeline.local_services.production import production_services
 from amazon_orders_pipeline.resources import build_resources
 from amazon_orders_pipeline.settings import Settings
-from amazon_orders_pipeline.testing.production import production_services
 from amazon_orders_pipeline.warehouse import mart_row_counts
 
 REPO = Path(__file__).resolve().parents[1]

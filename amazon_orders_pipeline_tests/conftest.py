@@ -11,10 +11,11 @@ import pytest
 
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_executable, manifest_is_stale
 from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.local_services.moto import moto_server_running
+from amazon_orders_pipeline.local_services.production import TEST_CREDENTIALS, production_services
 from amazon_orders_pipeline.testing.control import EmulatorControl
-from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env, moto_server_running
+from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env
 from amazon_orders_pipeline.testing.notifications import OrderQueue
-from amazon_orders_pipeline.testing.production import TEST_CREDENTIALS, production_services
 
 from .spapi_models import load as load_model
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from amazon_orders_pipeline.local_services.production import TEST_CREDENTIALS
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.env import emulator_env
-from amazon_orders_pipeline.testing.production import TEST_CREDENTIALS
 from amazon_orders_pipeline.testing.runs import materialize_raw, materialize_transform
 from amazon_orders_pipeline.warehouse import connect
 

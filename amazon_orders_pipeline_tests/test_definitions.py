@@ -175,6 +175,8 @@ LAYERS = [
     ("amazon_orders_pipeline.extract", ("dagster", "amazon_orders_pipeline.assets")),
     ("amazon_orders_pipeline.exporters.erp", ("dagster", "amazon_orders_pipeline.assets")),
     ("amazon_orders_pipeline.assets", ("amazon_orders_pipeline.definitions", "amazon_orders_pipeline.testing")),
+    ("amazon_orders_pipeline.definitions", ("amazon_orders_pipeline.testing", "amazon_orders_pipeline.local_services")),
+    ("amazon_orders_pipeline.demo", ("amazon_orders_pipeline.testing",)),
 ]
 
 
@@ -215,3 +217,21 @@ def test_each_way_in_imports_only_the_shared_landing_machinery():
         own = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
                and (n.module or "").startswith("amazon_orders_pipeline.extract")}
         assert own == {"amazon_orders_pipeline.extract.landing"}, (module, own)
+
+
+def test_the_dbt_resource_knows_the_venvs_dbt_version_without_asking_it_and_dagster_dbt_still_has_the_hooks():
+    """DbtResource replaces two of dagster-dbt's per-run costs: the version it would ask `dbt --version` for is the
+    one the venv's dbt reports, and dagster-dbt still calls both hooks (an upgrade that renames them fails here)."""
+    from dagster_dbt import DbtCliResource
+
+    from amazon_orders_pipeline.dbt_project import dbt_executable
+    from amazon_orders_pipeline.resources import dbt_resource
+
+    resource = dbt_resource()
+    reported = subprocess.run([dbt_executable(), "--version"], capture_output=True, text=True, check=True).stdout
+    assert f"installed: {resource._cli_version}" in reported or f"dbt={resource._cli_version}" in reported
+    for hook in ("_cli_version", "_initialize_dbt_core_adapter"):
+        assert hook in vars(DbtCliResource)
+        source = Path(sys.modules[DbtCliResource.__module__].__file__).read_text()
+        assert f"self.{hook}" in source
+    assert resource._initialize_dbt_core_adapter([]) is None

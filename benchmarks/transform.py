@@ -41,9 +41,9 @@ import yaml
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR
 from amazon_orders_pipeline.emulator.seller import SyntheticSeller
+from amazon_orders_pipeline.local_services.production import production_services
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.dbt_runs import drop_built, run_dbt
-from amazon_orders_pipeline.testing.production import production_services
 from amazon_orders_pipeline.warehouse import PageRow, replace_partition
 
 FIRST_DAY = date(2026, 1, 1)

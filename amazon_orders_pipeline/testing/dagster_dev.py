@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 import requests
 
-from amazon_orders_pipeline.testing.env import free_port
+from amazon_orders_pipeline.local_services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BACKFILL_DONE = ("COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")

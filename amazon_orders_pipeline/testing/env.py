@@ -3,15 +3,7 @@ Shared by the tests and the benchmarks."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-import requests
 
 # Two accounts in two regions, one with PII: what most tests run against.
 TWO_ACCOUNTS = """
@@ -25,12 +17,6 @@ accounts:
     marketplace_ids: [A1F83G8C2ARO7P, A1PA6795UKMFR9]
     pii: true
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def emulator_env(emulator_url: str, workdir: Path, accounts_file: Path,
@@ -48,26 +34,3 @@ def emulator_env(emulator_url: str, workdir: Path, accounts_file: Path,
         "LWA_TOKEN_URL": f"{emulator_url}/auth/o2/token",
         "PARTITIONS_START_DATE": partitions_start,
     }
-
-
-@contextmanager
-def moto_server_running() -> Iterator[str]:
-    """moto in server mode (S3, SQS, ...) on a free loopback port, until the block ends; yields its endpoint."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    try:
-        while True:
-            try:
-                requests.get(f"{endpoint}/moto-api/", timeout=2)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

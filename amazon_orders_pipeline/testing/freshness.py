@@ -223,7 +223,8 @@ def run_freshness(workdir: Path, n_accounts: int = 5, orders_per_day: int = 3000
     import yaml
 
     from amazon_orders_pipeline.accounts import load_accounts
-    from amazon_orders_pipeline.testing.env import emulator_env, moto_server_running
+    from amazon_orders_pipeline.local_services.moto import moto_server_running
+    from amazon_orders_pipeline.testing.env import emulator_env
     from amazon_orders_pipeline.testing.notifications import OrderQueue
     from amazon_orders_pipeline.testing.runs import materialize_transform, sweep
     from amazon_orders_pipeline.testing.truth import marts_and_truth

@@ -15,11 +15,11 @@ from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.seller import seller_tag
+from amazon_orders_pipeline.local_services.production import production_services
 from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.dagster_dev import REPO, dagster_dev, rss_mb
 from amazon_orders_pipeline.testing.env import emulator_env
-from amazon_orders_pipeline.testing.production import production_services
 from amazon_orders_pipeline.testing.truth import marts_and_truth, window_truth
 
 MARKETPLACES = {"NA": ["ATVPDKIKX0DER"], "EU": ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]}

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from amazon_orders_pipeline.testing.env import free_port
+from amazon_orders_pipeline.local_services import free_port
 
 USER = "lake"
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import boto3
 
-from amazon_orders_pipeline.testing.env import moto_server_running
-from amazon_orders_pipeline.testing.postgres import Cluster, postgres_cluster
+from amazon_orders_pipeline.local_services.moto import moto_server_running
+from amazon_orders_pipeline.local_services.postgres import Cluster, postgres_cluster
 
 # moto accepts any credentials; boto3 (and so the lake's DuckDB secret) needs some to sign with.
 TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
