@@ -156,14 +156,14 @@ class LakeConflictError(RuntimeError):
 
 
 def retry_conflicts(work: Callable[[], T], what: str, log: Callable[[str], None] | None = None,
-                    attempts: int = CONFLICT_ATTEMPTS, retryable: Callable[[duckdb.Error], bool] = is_conflict) -> T:
-    """Run `work` (one whole transaction, rolled back when it raises) until it commits without a conflict, at most
-    `attempts` times. Other errors pass at once."""
+                    attempts: int = CONFLICT_ATTEMPTS, retryable: Callable[[BaseException], bool] = is_conflict) -> T:
+    """Run `work` (one whole transaction, rolled back when it raises, or a whole dbt build) until it commits
+    without a conflict, at most `attempts` times. Other errors pass at once."""
     pause = CONFLICT_FIRST_PAUSE_S
     for attempt in range(1, attempts + 1):
         try:
             return work()
-        except duckdb.Error as e:
+        except Exception as e:
             if not retryable(e):
                 raise
             if attempt == attempts:

@@ -3,6 +3,7 @@ emulator. `python -m benchmarks.load` runs 20 x 7 and records the wall time and 
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -46,3 +47,4 @@ def test_a_backfill_of_5_accounts_and_2_days_succeeds_and_its_marts_equal_the_tr
     assert lake_result["backend"] == "ducklake" and lake_result["raw_runs"] == 1
     assert lake_result["failed_runs"] == 0 and lake_result["orders"] > 100
     assert lake_result["max_concurrent_runs"] == 8
+    assert not [key for key in os.environ if key.startswith("DAGSTER_PG_")]  # the instance's settings were undone

@@ -22,8 +22,9 @@ import pytest
 
 from amazon_orders_pipeline import lake, warehouse
 from amazon_orders_pipeline.accounts import ConfigError
-from amazon_orders_pipeline.assets.dbt import failed_results
+from amazon_orders_pipeline.assets.dbt import BuildConflict, failed_results
 from amazon_orders_pipeline.dbt_project import dbt_build_args
+from amazon_orders_pipeline.local_services.production import environ_added
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.dagster_dev import REPO
 from amazon_orders_pipeline.testing.runs import query
@@ -97,6 +98,24 @@ def test_a_dbt_build_that_lost_a_commit_is_recognised_from_its_run_results(tmp_p
     assert [lake.is_conflict_message(e) for e in errors] == [True, False]
     assert failed_results(tmp_path / "never-written.json") == []
 
+    # Such a build is run again whole, through the same retry as a load's transaction; another error is not.
+    builds = []
+
+    def build():
+        builds.append(1)
+        if len(builds) < 3:
+            raise BuildConflict(["event"], errors)
+        return "built"
+
+    assert lake.retry_conflicts(build, "dbt build", retryable=lambda e: isinstance(e, BuildConflict)) == "built"
+    assert len(builds) == 3
+
+    def broken():
+        raise ValueError("not a conflict")
+
+    with pytest.raises(ValueError):
+        lake.retry_conflicts(broken, "dbt build", retryable=lambda e: isinstance(e, BuildConflict))
+
 
 # --- two machines ---------------------------------------------------------------------------------------------------
 
@@ -159,13 +178,17 @@ def raw_is_whole(location) -> None:
                                "having count(*) > 1)")[0][0] == 0
 
 
+def instance_settings(env: dict[str, str]) -> dict[str, str]:
+    """What dagster.production.yaml reads from the environment: this process reads the instance with them."""
+    return {k: v for k, v in env.items() if k.startswith("DAGSTER_PG_")}
+
+
 def kill_group(proc: subprocess.Popen, env: dict[str, str], home: Path) -> None:
     """SIGKILL the worker and its dbt, then do what the daemon's run monitoring does when a worker is lost: mark its
     run failed and free the pool slots it held, so that the next run gets the `duckdb` slot."""
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    os.environ.update({k: v for k, v in env.items() if k.startswith("DAGSTER_PG_")})
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with environ_added(instance_settings(env)), dg.DagsterInstance.from_config(str(home)) as instance:
         for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
             instance.report_run_failed(run)
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
@@ -223,8 +246,8 @@ def test_a_killed_worker_leaves_the_lake_consistent_and_two_workers_sharing_only
     raw_is_whole(location)
     assert_marts_equal_truth(env, control, MARKETPLACES, first, 2)
     # Every worker's runs are in the one instance in PostgreSQL: the two killed ones failed, the rest succeeded.
-    os.environ.update({k: v for k, v in env.items() if k.startswith("DAGSTER_PG_")})
-    with dg.DagsterInstance.from_config(str(tmp_path / "machine-acme-us" / "dagster_home")) as instance:
+    with environ_added(instance_settings(env)), \
+            dg.DagsterInstance.from_config(str(tmp_path / "machine-acme-us" / "dagster_home")) as instance:
         runs = instance.get_runs()
         statuses = sorted(r.status.value for r in runs)
         assert statuses == ["FAILURE"] * 2 + ["SUCCESS"] * 5, statuses

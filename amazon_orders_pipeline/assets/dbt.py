@@ -2,7 +2,6 @@
 
 import json
 import tempfile
-import time
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -108,35 +107,42 @@ def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition,
     return amazon_orders_dbt
 
 
+class BuildConflict(Exception):
+    """A dbt build on DuckLake in which a model's commit lost to another writer's."""
+
+    def __init__(self, events: list, errors: list[str]):
+        super().__init__(errors[0])
+        self.events, self.errors = events, errors
+
+
 def lake_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str]
                ) -> tuple[list, dg.Failure | None]:
     """The dbt build on DuckLake: the events of its last attempt, and the failure when that attempt failed too.
 
     - dbt's target and logs go to a folder of the run's own, removed afterwards: a worker keeps no state.
     - A model whose commit lost to another writer (lake.is_conflict, in dbt's run results) is built again by running
-      the whole build again, at most lake.CONFLICT_ATTEMPTS times: every model replaces its window, so a second build
+      the whole build again, through lake.retry_conflicts: every model replaces its window, so a second build
       converges on the same tables. Its events are sent only from the build that succeeded, so no check or
       materialization is reported twice."""
-    pause = lake.CONFLICT_FIRST_PAUSE_S
-    for attempt in range(1, lake.CONFLICT_ATTEMPTS + 1):
+
+    def build() -> tuple[list, dg.Failure | None]:
         with tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
-            events: list = []
             invocation = dbt.cli(args, context=context, target_path=Path(target), raise_on_error=False)
-            events.extend(invocation.stream())
+            events = list(invocation.stream())
             if invocation.is_successful():
                 return events, None
             errors = failed_results(Path(target) / "run_results.json")
-            conflicted = any(lake.is_conflict_message(message) for message in errors)
-            if not conflicted or attempt == lake.CONFLICT_ATTEMPTS:
-                summary = "; ".join(errors[:3]) or "see the run's logs"
-                more = (f" (DuckLake reported a write conflict in each of {attempt} attempts: other writers keep "
-                        "changing the same tables)") if conflicted else ""
-                return events, dg.Failure(f"dbt build failed{more}: {summary}")
-            context.log.warning(f"dbt build: a write conflict on DuckLake (attempt {attempt} of "
-                                f"{lake.CONFLICT_ATTEMPTS}), building again: {errors[0]}")
-        time.sleep(pause)
-        pause = min(pause * 2, 5.0)
-    raise AssertionError("unreachable")
+            if any(lake.is_conflict_message(message) for message in errors):
+                raise BuildConflict(events, errors)
+            return events, dg.Failure(f"dbt build failed: {'; '.join(errors[:3]) or 'see the run logs'}")
+
+    try:
+        return lake.retry_conflicts(build, "dbt build", context.log.warning,
+                                    retryable=lambda e: isinstance(e, BuildConflict))
+    except lake.LakeConflictError as e:
+        conflict = e.__cause__
+        assert isinstance(conflict, BuildConflict)
+        return conflict.events, dg.Failure(f"dbt build failed: {e}")
 
 
 def failed_results(run_results: Path) -> list[str]:

@@ -57,13 +57,25 @@ class Services:
 def production_services(set_credentials: bool = True) -> Iterator[Services]:
     """PostgreSQL and moto server until the block ends. `set_credentials`: put moto's test credentials in this
     process's environment (boto3 and dbt's subprocesses read them there) unless some are set already."""
-    added = [key for key in TEST_CREDENTIALS if key not in os.environ] if set_credentials else []
+    added = {key: value for key, value in TEST_CREDENTIALS.items() if key not in os.environ} if set_credentials \
+        else {}
+    with ExitStack() as stack:
+        stack.enter_context(environ_added(added))
+        cluster = stack.enter_context(postgres_cluster())
+        endpoint = stack.enter_context(moto_server_running())
+        yield Services(cluster, endpoint)
+
+
+@contextmanager
+def environ_added(values: dict[str, str]) -> Iterator[None]:
+    """`values` in this process's environment until the block ends, then each variable as it was before."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
-        with ExitStack() as stack:
-            os.environ.update({key: TEST_CREDENTIALS[key] for key in added})
-            cluster = stack.enter_context(postgres_cluster())
-            endpoint = stack.enter_context(moto_server_running())
-            yield Services(cluster, endpoint)
+        yield
     finally:
-        for key in added:
-            os.environ.pop(key, None)
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

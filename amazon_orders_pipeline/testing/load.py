@@ -15,7 +15,7 @@ from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.seller import seller_tag
-from amazon_orders_pipeline.local_services.production import production_services
+from amazon_orders_pipeline.local_services.production import environ_added, production_services
 from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.dagster_dev import REPO, dagster_dev, rss_mb
@@ -85,8 +85,8 @@ def run_load(workdir: Path, n_accounts: int, days: int, orders_per_day: int, spe
         if backend == "ducklake":
             services = stack.enter_context(production_services())
             instance_env = services.postgres.dagster_env(services.postgres.create_database("dagster"))
-            # This process reads the instance too (the backfill's runs and logs).
-            os.environ.update(instance_env)
+            # This process reads the instance too (the backfill's runs and logs), until the run ends.
+            stack.enter_context(environ_added(instance_env))
             env.update(services.production_env("load"), **instance_env)
         location = Settings.from_env(env).warehouse
         keys = [list(k.path) for a in build_assets(Settings.from_env({**os.environ, **env})).all for k in a.keys]
