@@ -88,6 +88,34 @@ def test_an_expired_url_is_asked_for_again(emulator):
     assert control.stats()["getReportDocument.200"] == 2  # the first URL expired; the second one worked
 
 
+def test_a_refused_download_fails_at_once_and_a_url_that_stays_expired_fails_after_its_attempts(emulator):
+    """A document's URL that answers 404 (not a fresh-URL case) fails at once; one that keeps expiring is asked for
+    again only a bounded number of times. The Feeds client's result document shares this download."""
+    control = EmulatorControl(emulator)
+
+    class Refused(requests.Session):
+        def get(self, url, **kwargs):  # a URL that was never a document's
+            return super().get(f"{emulator.url}/no-such-document", **kwargs)
+
+    class AlwaysLate(requests.Session):
+        late = 0
+
+        def get(self, url, **kwargs):  # each URL reached 6 minutes after the last one was
+            self.late += 6
+            control.set_clock(datetime.now(UTC) + timedelta(minutes=self.late))
+            return super().get(url, **kwargs)
+
+    done = reports_client(emulator, "Atzr|client-refused").fetch(BY_LAST_UPDATE, EU, days_ago(4), days_ago(3))
+    document_id = done.document.document_id
+    before = control.stats()["getReportDocument.200"]
+    with pytest.raises(ReportError, match="answered HTTP 404"):
+        reports_client(emulator, "Atzr|client-refused", download=Refused()).document(document_id)
+    assert control.stats()["getReportDocument.200"] == before + 1
+    with pytest.raises(ReportError, match="could not be downloaded: HTTP 403"):
+        reports_client(emulator, "Atzr|client-refused", download=AlwaysLate()).document(document_id, attempts=2)
+    assert control.stats()["getReportDocument.200"] == before + 3
+
+
 def test_charsets_are_read_from_the_content_type():
     assert charset_of("text/plain;charset=Cp1252") == "cp1252"
     assert charset_of("text/plain; charset=UTF-8") == "utf-8"

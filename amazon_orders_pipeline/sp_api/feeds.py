@@ -4,7 +4,6 @@ No Dagster."""
 
 from __future__ import annotations
 
-import gzip
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from amazon_orders_pipeline.sp_api.client import SpApiClient, SpApiError, UnclearOutcome
+from amazon_orders_pipeline.sp_api.documents import DocumentDownloadError, download_document
 
 FEEDS_PATH = "/feeds/2021-06-30/feeds"
 FEED_DOCUMENTS_PATH = "/feeds/2021-06-30/documents"
@@ -100,22 +100,12 @@ class FeedsClient:
 
     def result(self, document_id: str) -> bytes:
         """The processing report: getFeedDocument for a URL (it lives 5 minutes), then the URL."""
-        last = ""
-        for _ in range(self._attempts):
-            meta = self.client.call("getFeedDocument", "GET", f"{FEED_DOCUMENTS_PATH}/{document_id}").data
-            try:
-                resp = self._transfer.get(meta["url"], timeout=self.client.retry.timeout_s)
-            except (requests.RequestException, KeyError) as e:
-                last = type(e).__name__
-                continue
-            if resp.status_code != 200:
-                last = f"HTTP {resp.status_code}"
-                continue
-            content = resp.content
-            if meta.get("compressionAlgorithm") == "GZIP" and content[:2] == b"\x1f\x8b":
-                content = gzip.decompress(content)
-            return content
-        raise FeedError(f"feed result document {document_id} could not be downloaded: {last}")
+        try:
+            return download_document(self.client, self._transfer, "getFeedDocument",
+                                     f"{FEED_DOCUMENTS_PATH}/{document_id}", f"feed result document {document_id}",
+                                     self._attempts).content
+        except DocumentDownloadError as e:
+            raise FeedError(str(e)) from None
 
 
 def _iso(ts: datetime) -> str:

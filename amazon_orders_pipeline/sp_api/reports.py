@@ -4,7 +4,6 @@ document (a fresh URL when one expired), gunzip, decode by the download's charse
 from __future__ import annotations
 
 import codecs
-import gzip
 import json
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from datetime import UTC, datetime
 import requests
 
 from amazon_orders_pipeline.sp_api.client import SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.documents import DocumentDownloadError, download_document
 
 REPORTS_PATH = "/reports/2021-06-30/reports"
 DOCUMENTS_PATH = "/reports/2021-06-30/documents"
@@ -109,26 +109,12 @@ class ReportsClient:
     def document(self, document_id: str, *, attempts: int = 3) -> Document:
         """Download a document: getReportDocument for a URL, then the URL itself. A URL lives 5 minutes; one that
         has expired (403) is asked for again, a bounded number of times."""
-        last = ""
-        for _ in range(attempts):
-            meta = self.client.call("getReportDocument", "GET", f"{DOCUMENTS_PATH}/{document_id}").data
-            try:
-                resp = self._download.get(meta["url"], timeout=self.client.retry.timeout_s)
-            except (requests.RequestException, KeyError) as e:
-                last = type(e).__name__
-                continue
-            if resp.status_code == 403:  # expired (or otherwise refused): a fresh URL
-                last = f"HTTP 403 {resp.text[:120]}"
-                continue
-            if resp.status_code != 200:
-                raise ReportError(f"report document {document_id}: download answered HTTP {resp.status_code}")
-            content = resp.content
-            # Decompress when the document says GZIP and the bytes are gzip (an HTTP client may have inflated
-            # them already, when Content-Encoding said gzip).
-            if meta.get("compressionAlgorithm") == "GZIP" and content[:2] == b"\x1f\x8b":
-                content = gzip.decompress(content)
-            return Document(document_id, content, charset_of(resp.headers.get("Content-Type", "")))
-        raise ReportError(f"report document {document_id} could not be downloaded: {last}")
+        try:
+            got = download_document(self.client, self._download, "getReportDocument",
+                                    f"{DOCUMENTS_PATH}/{document_id}", f"report document {document_id}", attempts)
+        except DocumentDownloadError as e:
+            raise ReportError(str(e)) from None
+        return Document(document_id, got.content, charset_of(got.content_type))
 
     def fetch(self, report_type: str, marketplace_ids: list[str] | tuple[str, ...], start: datetime,
               end: datetime, *, report_id: str | None = None) -> Outcome:
