@@ -47,6 +47,9 @@ def test_the_configuration_table_names_exactly_the_settings_read():
     assert table == read
     # Every variable maps to one setting.
     assert len(fields(Settings)) == len(read)
+    # And .env.example, which the README points to, shows each one.
+    example = set(re.findall(r"(?m)^# ([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text()))
+    assert read <= example, read - example
 
 
 def test_the_full_refresh_command_passes_the_run_config_the_dbt_assets_read():
