@@ -120,7 +120,8 @@ def test_the_same_days_through_searchorders_give_the_same_values_on_every_column
                                               "group by order_id, sku having count(*) > 1").fetchall()}
         same = [k for k in api_rows if k in report_rows and k not in repeated
                 and api_rows[k][columns.index("last_updated_at")] == report_rows[k][columns.index("last_updated_at")]]
-        assert len(same) > 0.9 * len(api_rows) > 50
+        comparable = [k for k in api_rows if k in report_rows and k not in repeated]
+        assert len(same) > 0.9 * len(comparable) > 50, (len(same), len(comparable), len(api_rows))
         assert [report_rows[k] for k in same] == [api_rows[k] for k in same]
         item_columns = ["order_id", "sku", "asin", "title", "quantity_ordered", "quantity_fulfilled",
                         "unit_price_amount", "line_total_amount", "tax_amount", "shipping_amount", "gift_wrap_amount",
