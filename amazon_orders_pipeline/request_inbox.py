@@ -24,6 +24,16 @@ TABLES = {"writeback.requests": "request_id", "mcf.fulfillment_orders": "shop_or
 ORDERS = ("received_at, request_id", "received_at, shop_order_id")
 
 
+# The inbox ledger's statements, one set per schema, made once from the fixed list above.
+LEDGER_SQL = {schema: {
+    "taken": "select 1 from " + schema + ".inbox_files where file_key = ? and sha256 = ?",
+    "file": "insert into " + schema + ".inbox_files values (?, ?, ?, ?)",
+    "lines": "insert into " + schema + ".inbox_lines values (?, ?, ?, ?, ?, ?)",
+    "invalid": "select line_number, reason from " + schema + ".inbox_lines where file_key = ? and sha256 = ? "
+               "and outcome = 'invalid' order by line_number",
+} for schema in SCHEMAS}
+
+
 def _known(name: str, allowed) -> str:
     if name not in allowed:
         raise ValueError(f"{name!r} is not one of the write-back's own names: {sorted(allowed)}")
@@ -107,27 +117,23 @@ def digest(content: bytes) -> str:
 
 
 def taken(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str) -> bool:
-    schema = _known(schema, SCHEMAS)
-    return conn.execute(f"select 1 from {schema}.inbox_files where file_key = ? and sha256 = ?",  # noqa: S608
-                        [key, sha256]).fetchone() is not None
+    return conn.execute(LEDGER_SQL[_known(schema, SCHEMAS)]["taken"], [key, sha256]).fetchone() is not None
 
 
 def record(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str,
            lines: Iterable[tuple[int, str, str | None, str | None]], now: datetime) -> int:
     """The file and its lines (number, outcome, reason, request id), inside the caller's transaction."""
-    schema = _known(schema, SCHEMAS)
+    sql = LEDGER_SQL[_known(schema, SCHEMAS)]
     rows = [[key, sha256, n, outcome, reason, request_id] for n, outcome, reason, request_id in lines]
     if rows:
-        conn.executemany(f"insert into {schema}.inbox_lines values (?, ?, ?, ?, ?, ?)", rows)  # noqa: S608
-    conn.execute(f"insert into {schema}.inbox_files values (?, ?, ?, ?)", [key, sha256, now, len(rows)])  # noqa: S608
+        conn.executemany(sql["lines"], rows)
+    conn.execute(sql["file"], [key, sha256, now, len(rows)])
     return len(rows)
 
 
 def invalid_lines(conn: duckdb.DuckDBPyConnection, schema: str, key: str, sha256: str) -> list[dict]:
-    schema = _known(schema, SCHEMAS)
     return [{"file": key, "line": line, "reason": reason} for line, reason in conn.execute(
-        f"select line_number, reason from {schema}.inbox_lines where file_key = ? and sha256 = ? "  # noqa: S608
-        "and outcome = 'invalid' order by line_number", [key, sha256]).fetchall()]
+        LEDGER_SQL[_known(schema, SCHEMAS)]["invalid"], [key, sha256]).fetchall()]
 
 
 def move_to_processed(inbox: ObjectStore, key: str, content: bytes) -> None:
