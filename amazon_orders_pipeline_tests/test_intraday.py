@@ -183,7 +183,7 @@ def test_a_window_replaces_the_days_sweeps_but_not_what_get_order_read(tmp_path)
     add("s2", "sweep", "05:00:00", "fetched")
     assert [(i.attempt_id, replace) for i, replace in log.to_load()] == [
         ("w2", True), ("o1", False), ("s2", False)]
-    assert log.swept_until() == datetime(2026, 11, 20, 6, tzinfo=UTC)
+    assert log.settled_until() == datetime(2026, 11, 20, 6, tzinfo=UTC)
 
 
 def test_a_days_loaded_increments_fold_into_one_index_and_read_the_same(tmp_path):
@@ -202,11 +202,11 @@ def test_a_days_loaded_increments_fold_into_one_index_and_read_the_same(tmp_path
         add(n, "orders" if n % 2 else "sweep", "loaded")
     add(40, "sweep", "fetched")
     files = lambda: store.keys(log.prefix)  # noqa: E731
-    before = (log.increments(), log.to_load(), log.swept_until())
+    before = (log.increments(), log.to_load(), log.settled_until())
     assert log.fold(at_least=50) == 0 and len(files()) == 41  # too few to fold
     assert log.fold() == 40
     assert len(files()) == 2 and any("/index-" in k for k in files())  # the index and the unloaded sweep
-    assert (log.increments(), log.to_load(), log.swept_until()) == before
+    assert (log.increments(), log.to_load(), log.settled_until()) == before
 
     for n in range(41, 75):
         add(n, "orders", "loaded")

@@ -134,11 +134,6 @@ class DayLog:
             self.landing.delete(key)
         return len(loaded)
 
-    def swept_until(self) -> datetime | None:
-        """The end of the newest landed window or sweep."""
-        ends = [i.end for i in self.increments() if i.kind != ORDERS]
-        return max(ends, default=None)
-
     def settled_until(self, settle: timedelta = DEFAULT_SWEEP_SETTLE) -> datetime | None:
         """Where the next sweep carries on: until when the landed windows and sweeps surely hold every change."""
         return max((i.settled(settle) for i in self.increments() if i.kind != ORDERS), default=None)
