@@ -50,7 +50,9 @@ class UiSession:
 def dagster_dev(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dagster_dev")
     (tmp / "accounts.yaml").write_text(TWO_ACCOUNTS)
-    today = datetime.now(UTC).date()
+    # The backfill's last day must end before the last report window does (an hour before now), so the days are
+    # counted back from two hours ago: just after midnight UTC, yesterday would go page by page.
+    today = (datetime.now(UTC) - timedelta(hours=2)).date()
     first_day = today - timedelta(days=BACKFILL_DAYS)
     with Emulator(speed=2000, seed=11, orders_per_day=300) as emulator:
         env = emulator_env(emulator.url, tmp, tmp / "accounts.yaml", first_day.isoformat())
