@@ -96,9 +96,13 @@ class SpApiResource(dg.ConfigurableResource):
     def _retry(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.retry_base_delay_s)
 
-    def client_for(self, account: Account, environ: Mapping[str, str] = os.environ) -> SpApiClient:
+    def client_for(self, account: Account, environ: Mapping[str, str] = os.environ,
+                   usage_plans: dict[str, tuple[float, int]] | None = None) -> SpApiClient:
+        """`usage_plans`: the rates to start from until Amazon's headers say otherwise (Amazon's documented ones
+        by default; a test gives an emulator's, which runs faster)."""
         endpoint, token_url, credentials = self._access(account, environ)
-        return SpApiClient.for_credentials(endpoint, token_url, credentials, retry=self._retry())
+        return SpApiClient.for_credentials(endpoint, token_url, credentials, retry=self._retry(),
+                                           usage_plans=usage_plans)
 
     def grantless_client_for(self, account: Account, scope: str,
                              environ: Mapping[str, str] = os.environ) -> SpApiClient:

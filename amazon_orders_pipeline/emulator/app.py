@@ -237,6 +237,13 @@ class EmulatorState:
     def rate(self, operation: str) -> float:
         return USAGE_PLANS[operation][0] * self.speed
 
+    def usage_plans(self) -> dict[str, tuple[float, int]]:
+        """(rate, burst) per operation, as a client learns them from this emulator's `x-amzn-RateLimit-Limit` on
+        its first 200. A client that starts from Amazon's own plans and meets a 429 first (429s carry no rate
+        header) waits for Amazon's rate, 3 minutes a searchOrders token, against an emulator thousands of times
+        faster: tests give their clients these instead."""
+        return {operation: (self.rate(operation), burst) for operation, (_, burst) in USAGE_PLANS.items()}
+
     def take_quota(self, seller: str, operation: str) -> None:
         key = (seller, operation)
         with self._lock:

@@ -18,7 +18,6 @@ from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.seller import seller_tag
 from amazon_orders_pipeline.extract import ExtractError, PageStore, extract_window
 from amazon_orders_pipeline.sp_api import AuthError, LwaCredentials, RetryPolicy, SpApiClient, SpApiError
-from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.dbt_runs import run_dbt
 from amazon_orders_pipeline.testing.truth import expected_rows, mart_rows, window_truth
@@ -73,14 +72,6 @@ def random_case(seed: int) -> tuple[str, bool, dict, int | None, int, int]:
     return api_version, pii, plan, jump, rng.randint(150, 350), rng.choice([1, 2, 100])
 
 
-def emulator_plans(speed: float) -> dict[str, tuple[float, int]]:
-    """The usage plans a client learns from the emulator's `x-amzn-RateLimit-Limit` on its first 200. A fresh
-    client starts from Amazon's own: when its first searchOrders call meets a 429 storm (429s carry no rate
-    header), it waits for Amazon's rate, 3 minutes a token, against an emulator 2000 times faster (one seed of 500
-    took 15 minutes so)."""
-    return {op: (rate * speed, burst) for op, (rate, burst) in USAGE_PLANS.items()}
-
-
 def run_seed(seed: int, refresh: str, day: date, landing: LocalStore,
              conn: duckdb.DuckDBPyConnection) -> SeedOutcome:
     """Extract one seller's day under the seed's faults (running again after a failure), load it, and record
@@ -106,7 +97,7 @@ def run_seed(seed: int, refresh: str, day: date, landing: LocalStore,
             client = SpApiClient.for_credentials(
                 emu.url, f"{emu.url}/auth/o2/token", LwaCredentials("campaign", "campaign-secret", refresh),
                 retry=RetryPolicy(base_delay_s=0.005, max_delay_s=0.05, timeout_s=5),
-                usage_plans=emulator_plans(SPEED))
+                usage_plans=emu.state.usage_plans())
             try:
                 result = extract_window(client, landing, account_id=account_id, day=day,
                                         marketplace_ids=MARKETPLACES, pii=pii, api_version=api_version,

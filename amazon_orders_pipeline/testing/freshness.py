@@ -86,8 +86,8 @@ def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing
     close = start + timedelta(days=1)
     sp_api = SpApiResource(accounts_file="-", endpoint=emulator.url, retry_base_delay_s=0.01)
     # One client per account for the day, as a long-lived worker would have: it keeps the rates Amazon's headers
-    # taught it.
-    clients = {a.id: sp_api.client_for(a) for a in accounts}
+    # taught it, starting from the emulator's (a first 429 would otherwise wait for Amazon's rate).
+    clients = {a.id: sp_api.client_for(a, usage_plans=state.usage_plans()) for a in accounts}
     results = {a.id: DayResult(a.id, day) for a in accounts}
     for account in accounts:
         marketplaces = set(account.marketplace_ids)
