@@ -142,12 +142,33 @@ def move_to_processed(inbox: ObjectStore, key: str, content: bytes) -> None:
     inbox.delete(key)
 
 
-def select_rows(conn: duckdb.DuckDBPyConnection, table: str, where: str, params: list | None = None,
+# The conditions select_rows can make: (column, operator, value), the column one of the table's, the value a `?`.
+OPERATORS = {
+    "=": "{column} = ?",
+    "<": "{column} < ?",
+    "in": "list_contains(?, {column})",
+    "null or not in": "({column} is null or not list_contains(?, {column}))",
+}
+Condition = tuple[str, str, object]
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_schema || '.' || table_name = ?",
+        [table]).fetchall()}
+
+
+def select_rows(conn: duckdb.DuckDBPyConnection, table: str, *conditions: Condition,
                 order: str = "received_at, request_id") -> list[dict]:
-    """Rows of one of the requests tables, as dicts. `where` is a fixed condition written in the code, its values
-    passed as `?` in `params`."""
+    """Rows of one of the requests tables matching every condition, as dicts. A condition is (column, operator,
+    value) with the column one of the table's and the operator one of OPERATORS: no SQL text comes from a
+    caller, and values are always `?` parameters (an `in` value is a list)."""
     table, order = _known(table, TABLES), _known(order, ORDERS)
-    cursor = conn.execute(f"select * from {table} where {where} order by {order}", params or [])  # noqa: S608
+    columns = _columns(conn, table)
+    where = " and ".join(OPERATORS[_known(op, OPERATORS)].format(column=_known(column, columns))
+                         for column, op, _ in conditions) or "true"
+    params = [list(value) if op in ("in", "null or not in") else value for _, op, value in conditions]
+    cursor = conn.execute(f"select * from {table} where {where} order by {order}", params)  # noqa: S608
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -159,9 +180,7 @@ def update_rows(conn: duckdb.DuckDBPyConnection, table: str, key: str, changes: 
     changes = list(changes)
     if not changes:
         return
-    columns_of = {r[0] for r in conn.execute(
-        "select column_name from information_schema.columns where table_schema || '.' || table_name = ?",
-        [table]).fetchall()}
+    columns_of = _columns(conn, table)
     conn.execute("begin")
     try:
         for key_value, values in changes:

@@ -332,8 +332,7 @@ def test_a_run_that_died_after_create_feed_is_read_back_and_the_feed_not_made_ag
     # What submit_cancellations does up to createFeed, and createFeed itself; then nothing is recorded.
     feeds = FeedsClient(dead._client(ACCOUNT), sleep=lambda s: None)
     with dead.connect() as conn:
-        queued = outbox.rows(conn, "status = 'queued' and order_id in (select unnest(?::varchar[]))",
-                             [[o.order_id for o in orders]])
+        queued = outbox.rows(conn, ("status", "=", "queued"), ("order_id", "in", [o.order_id for o in orders]))
     content = ack_feed.document("SELLER", [
         ack_feed.Cancellation(n, r["order_id"], json.loads(r["request_body"])["items"], "NoInventory")
         for n, r in enumerate(queued, start=1)])

@@ -155,7 +155,7 @@ class McfRun:
     # --- 2 and 3. preview, create -----------------------------------------------------------------
     def submit(self, api: FulfillmentOutbound, out: Outcome) -> None:
         with self.connect() as conn:
-            pending = store.rows(conn, "status in ('received', 'submitting')")
+            pending = store.rows(conn, ("status", "in", ("received", "submitting")))
         for order in pending:
             sfo_id, body = order["seller_fulfillment_order_id"], json.loads(order["request_body"])
             if order["status"] == "received" and self.config.preview:
@@ -217,7 +217,7 @@ class McfRun:
     # --- 4. cancel --------------------------------------------------------------------------------
     def cancel(self, api: FulfillmentOutbound, out: Outcome) -> None:
         with self.connect() as conn:
-            wanted = store.rows(conn, "status = 'cancel_requested'")
+            wanted = store.rows(conn, ("status", "=", "cancel_requested"))
         for order in wanted:
             sfo_id = order["seller_fulfillment_order_id"]
             state = api.get(sfo_id)
@@ -255,8 +255,7 @@ class McfRun:
     # --- 5. tracking ------------------------------------------------------------------------------
     def track(self, api: FulfillmentOutbound, out: Outcome) -> None:
         with self.connect() as conn:
-            open_orders = store.rows(conn, "status = 'submitted' and (amazon_status is null or amazon_status not in "
-                                           "(select unnest(?::varchar[])))", [list(TERMINAL)])
+            open_orders = store.rows(conn, ("status", "=", "submitted"), ("amazon_status", "null or not in", TERMINAL))
         now = self.now()
         for order in open_orders:
             state = api.get(order["seller_fulfillment_order_id"])
@@ -293,10 +292,11 @@ class McfRun:
             cutoff = now - timedelta(hours=self.config.stuck_after_hours)
             out.stuck = [{"order": r["shop_order_id"], "status": r["amazon_status"],
                           "since": str(r["status_updated_at"] or r["submitted_at"])}
-                         for r in store.rows(conn, "status = 'submitted' and amazon_status in ('Received', 'Planning') "
-                                                   "and coalesce(status_updated_at, submitted_at) < ?", [cutoff])]
+                         for r in store.rows(conn, ("status", "=", "submitted"),
+                                               ("amazon_status", "in", ("Received", "Planning")))
+                         if (r["status_updated_at"] or r["submitted_at"]) < cutoff]
             out.invalid_at_amazon = [{"order": r["shop_order_id"], "status": r["amazon_status"]}
-                                     for r in store.rows(conn, "amazon_status in ('Invalid', 'Unfulfillable')")]
+                                     for r in store.rows(conn, ("amazon_status", "in", ("Invalid", "Unfulfillable")))]
             out.open_orders = conn.execute(
                 "select count(*) from mcf.fulfillment_orders where status in ('received', 'submitting', "
                 "'cancel_requested') or (status = 'submitted' and (amazon_status is null or amazon_status not in "

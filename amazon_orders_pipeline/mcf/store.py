@@ -16,7 +16,7 @@ from datetime import datetime
 
 import duckdb
 
-from amazon_orders_pipeline.request_inbox import ledger_ddl, select_rows, update_rows
+from amazon_orders_pipeline.request_inbox import Condition, ledger_ddl, select_rows, update_rows
 from amazon_orders_pipeline.warehouse import create_tables
 
 SCHEMA = "mcf"
@@ -55,8 +55,10 @@ def ensure(conn: duckdb.DuckDBPyConnection) -> None:
     create_tables(conn, DDL)
 
 
-def rows(conn: duckdb.DuckDBPyConnection, where: str, params: list | None = None) -> list[dict]:
-    return select_rows(conn, "mcf.fulfillment_orders", where, params, order="received_at, shop_order_id")
+def rows(conn: duckdb.DuckDBPyConnection, *conditions: Condition) -> list[dict]:
+    """Fulfillment orders matching every (column, operator, value) condition (request_inbox.OPERATORS), oldest
+    first."""
+    return select_rows(conn, "mcf.fulfillment_orders", *conditions, order="received_at, shop_order_id")
 
 
 def update(conn: duckdb.DuckDBPyConnection, changes: Iterable[tuple[str, dict]], now: datetime) -> None:

@@ -21,7 +21,7 @@ from datetime import datetime
 
 import duckdb
 
-from amazon_orders_pipeline.request_inbox import LineOutcome, ledger_ddl, record, select_rows, update_rows
+from amazon_orders_pipeline.request_inbox import Condition, LineOutcome, ledger_ddl, record, select_rows, update_rows
 from amazon_orders_pipeline.warehouse import create_tables
 from amazon_orders_pipeline.writeback.erp_files import Request
 
@@ -110,8 +110,9 @@ def update(conn: duckdb.DuckDBPyConnection, changes: Iterable[tuple[str, dict]],
     update_rows(conn, "writeback.requests", "request_id", changes, now)
 
 
-def rows(conn: duckdb.DuckDBPyConnection, where: str, params: list | None = None) -> list[dict]:
-    return select_rows(conn, "writeback.requests", where, params, order="received_at, request_id")
+def rows(conn: duckdb.DuckDBPyConnection, *conditions: Condition) -> list[dict]:
+    """Requests matching every (column, operator, value) condition (request_inbox.OPERATORS), oldest first."""
+    return select_rows(conn, "writeback.requests", *conditions, order="received_at, request_id")
 
 
 def counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

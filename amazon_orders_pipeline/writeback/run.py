@@ -112,7 +112,7 @@ class Writeback:
     def guard(self, out: Outcome) -> None:
         now = self.now()
         with self.connect() as conn:
-            received = outbox.rows(conn, "status = 'received'")
+            received = outbox.rows(conn, ("status", "=", "received"))
             changes = []
             for decision, request in zip(guard.decide(conn, received), received, strict=True):
                 if decision.refused:
@@ -135,7 +135,7 @@ class Writeback:
     # --- 3. shipments -----------------------------------------------------------------------------
     def send_shipments(self, out: Outcome) -> None:
         with self.connect() as conn:
-            pending = outbox.rows(conn, "status = 'sending'")
+            pending = outbox.rows(conn, ("status", "=", "sending"))
         changes: list[tuple[str, dict]] = []
         try:
             for request in pending:
@@ -165,7 +165,7 @@ class Writeback:
     def submit_cancellations(self, account_id: str, out: Outcome) -> None:
         feeds = FeedsClient(self._client(account_id), sleep=self.sleep)
         with self.connect() as conn:
-            submitting = outbox.rows(conn, "account_id = ? and status = 'submitting'", [account_id])
+            submitting = outbox.rows(conn, ("account_id", "=", account_id), ("status", "=", "submitting"))
         if submitting:
             known = self._known_feeds()
             # A run died between recording the document and recording the feed: did createFeed happen?
@@ -182,7 +182,7 @@ class Writeback:
                     outbox.update(conn, [(r["request_id"], {"status": "queued", "feed_document_id": None})
                                          for r in submitting], self.now())
         with self.connect() as conn:
-            queued = outbox.rows(conn, "account_id = ? and status = 'queued'", [account_id])[:MAX_FEED_MESSAGES]
+            queued = outbox.rows(conn, ("account_id", "=", account_id), ("status", "=", "queued"))[:MAX_FEED_MESSAGES]
         if not queued:
             return
         cancellations, bodies = [], {}
@@ -255,7 +255,7 @@ class Writeback:
                 fatal = str(e)
         now = self.now()
         with self.connect() as conn:
-            members = outbox.rows(conn, "feed_id = ? and status = 'in_feed'", [feed_id])
+            members = outbox.rows(conn, ("feed_id", "=", feed_id), ("status", "=", "in_feed"))
             changes = []
             for request in members:
                 message_id = json.loads(request["request_body"])["message_id"]
@@ -286,8 +286,8 @@ class Writeback:
                 outbox.update(conn, [(r[0], {"status": "confirmed", "closed_at": now}) for r in done], now)
                 out.confirmed += len(done)
             out.overdue = [{"request": r["request_id"], "status": r["status"], "since": str(r["sent_at"])}
-                           for r in outbox.rows(conn, "status in ('sent', 'accepted') and sent_at < ?",
-                                                [now - self.confirm_within])]
+                           for r in outbox.rows(conn, ("status", "in", ("sent", "accepted")),
+                                                ("sent_at", "<", now - self.confirm_within))]
             out.open_requests = conn.execute(
                 "select count(*) from writeback.requests where status in ('received', 'sending', 'queued', "
                 "'submitting', 'in_feed', 'sent', 'accepted')").fetchone()[0]
