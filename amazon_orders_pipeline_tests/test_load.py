@@ -12,7 +12,7 @@ import yaml
 from amazon_orders_pipeline.emulator.app import seller_key
 from amazon_orders_pipeline.emulator.seller import seller_tag
 from amazon_orders_pipeline.resources import emulator_refresh_token
-from amazon_orders_pipeline.testing.load import dagster_yaml, load_accounts, ok, run_load
+from amazon_orders_pipeline.testing.load import dagster_yaml, load_accounts, ok, run_load, why_not_ok
 
 pytestmark = pytest.mark.slow
 
@@ -36,14 +36,14 @@ def test_a_backfill_of_5_accounts_and_2_days_succeeds_and_its_marts_equal_the_tr
         on_lake = pool.submit(run_load, tmp_path / "lake", n_accounts=2, days=1, orders_per_day=100, speed=50,
                               timeout_s=1200, backend="ducklake")
         result, lake_result = on_file.result(), on_lake.result()
-    assert ok(result), result
+    assert ok(result), why_not_ok(result)
     # The extract stage's single-run backfill policy: one run per day, each over the 5 accounts.
     assert result["raw_runs"] == 2 and result["failed_runs"] == 0 and result["lock_error_runs"] == 0
     assert result["v0_accounts"] == 1 and result["orders"] > 500  # 150 a day each, less the orders changed since
     assert result["most_in_flight"] >= 2
     assert result["peak_rss_mb"]["session"] > result["peak_rss_mb"]["process"] > 0
     assert result["backend"] == "duckdb"
-    assert ok(lake_result), lake_result
+    assert ok(lake_result), why_not_ok(lake_result)
     assert lake_result["backend"] == "ducklake" and lake_result["raw_runs"] == 1
     assert lake_result["failed_runs"] == 0 and lake_result["orders"] > 100
     assert lake_result["max_concurrent_runs"] == 8

@@ -135,6 +135,16 @@ def run_load(workdir: Path, n_accounts: int, days: int, orders_per_day: int, spe
 
 
 def ok(result: dict) -> bool:
-    return (result["backfill_status"] == "COMPLETED_SUCCESS" and result["failed_runs"] == 0
-            and result["raw_runs"] == min(result["accounts"], result["days"]) and result["marts_match_truth"]
-            and result["all_multiprocess"])
+    return not why_not_ok(result)
+
+
+def why_not_ok(result: dict) -> dict:
+    """The figures of a load run that are not as they must be (empty when it is ok), for an assertion message that
+    says what failed rather than a truncated result."""
+    wrong = {"backfill_status": result["backfill_status"] != "COMPLETED_SUCCESS",
+             "failed_runs": result["failed_runs"] != 0,
+             "raw_runs": result["raw_runs"] != min(result["accounts"], result["days"]),
+             "mismatched_accounts": not result["marts_match_truth"],
+             "all_multiprocess": not result["all_multiprocess"]}
+    out = {key: result[key] for key, bad in wrong.items() if bad}
+    return out | ({"failures": result["failures"]} if out and result.get("failures") else {})
