@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import threading
 from collections.abc import Mapping
 from functools import cached_property
 
@@ -15,6 +14,7 @@ from packaging import version
 
 from amazon_orders_pipeline.accounts import Account, load_accounts
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_executable, dbt_project
+from amazon_orders_pipeline.emulator.embedded import embedded_emulator_url, emulator_refresh_token, emulator_seller_id
 from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE, ExportMappings, load_mappings
 from amazon_orders_pipeline.mcf.config import DEFAULT_MCF_CONFIG, McfConfig, load_mcf_config
 from amazon_orders_pipeline.settings import (
@@ -32,33 +32,6 @@ from amazon_orders_pipeline.sp_api.reports import Polling, ReportsClient
 from amazon_orders_pipeline.stores import ObjectStore, store_from_settings
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 from amazon_orders_pipeline.writeback.carriers import DEFAULT_CARRIERS_FILE, Carriers, load_carriers
-
-_embedded_lock = threading.Lock()
-_embedded_emulator = None
-
-
-def embedded_emulator_url(speed: float) -> str:
-    """Start (once per process) an in-process emulator for accounts that have no credentials."""
-    global _embedded_emulator
-    with _embedded_lock:
-        if _embedded_emulator is None:
-            from amazon_orders_pipeline.emulator import Emulator
-
-            _embedded_emulator = Emulator(speed=speed).start()
-        return _embedded_emulator.url
-
-
-def emulator_refresh_token(account_id: str) -> str:
-    """What an account without credentials sends the emulator: each account is its own synthetic seller."""
-    return f"emulator-refresh-{account_id}"
-
-
-def emulator_seller_id(account_id: str) -> str:
-    """The selling partner id the emulator gives an account without credentials (ORDER_CHANGE's SellerId)."""
-    from amazon_orders_pipeline.emulator.app import seller_key
-    from amazon_orders_pipeline.emulator.notifications import selling_partner_id
-
-    return selling_partner_id(seller_key(emulator_refresh_token(account_id)))
 
 
 class SpApiResource(dg.ConfigurableResource):

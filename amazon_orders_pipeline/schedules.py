@@ -27,18 +27,6 @@ def days_to_extract(scheduled_at: datetime, lookback: int) -> list[date]:
     return [newest - timedelta(days=n) for n in range(lookback, -1, -1)]
 
 
-def after_extraction(lookback: int) -> dg.AutomationCondition:
-    """Dagster's eager condition (run when the upstream partitions have been updated, none is missing and none is
-    in progress), widened from the newest day to the lookback window: a day re-extracted by the lookback gets its
-    transform and exports re-run too. Every account's raw partition of a day is upstream of that day, so the
-    transform waits until all of them have landed."""
-    return dg.AutomationCondition.eager().replace(
-        dg.AutomationCondition.in_latest_time_window(),
-        # Today, the day that closed, and the lookback days before it.
-        dg.AutomationCondition.in_latest_time_window(timedelta(days=lookback + 2)),
-    )
-
-
 def partition_range(days: Sequence[date], account_ids: Sequence[str]) -> dict[str, str]:
     """The run tags of one run over days x accounts (the accounts in the accounts file's order)."""
     first = dg.MultiPartitionKey({"date": min(days).isoformat(), "account": account_ids[0]})

@@ -13,10 +13,10 @@ import yaml
 
 from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.notifications import NotificationFaults
-from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.testing.env import emulator_env
 from amazon_orders_pipeline.testing.freshness import simulate_day
 from amazon_orders_pipeline.testing.notifications import OrderQueue
@@ -48,10 +48,10 @@ def days(tmp_path_factory, moto_server_module):
             emulator.state.clock.set(start)
             queue.subscribe_accounts([account.id])
             emulator.state.faults.configure(FaultPlan.from_dict({**API_FAULTS, "seed": seed}))
-            emulator.state.notifications.faults = NotificationFaults.from_dict(NOTIFICATION_FAULTS)
+            emulator.backends.notifications.faults = NotificationFaults.from_dict(NOTIFICATION_FAULTS)
             (result,) = simulate_day(emulator, [account], day, env["LANDING_DIR"], env["DUCKDB_PATH"],
                                   sweep_every=timedelta(hours=2), step=timedelta(hours=2), queue=queue)
-            notes = emulator.state.notifications
+            notes = emulator.backends.notifications
             sent = notes.published.sent
             outcomes[seed] = (result, emulator.state.stats.copy(), {
                 "sent": len(sent), "copies": sum(m["copy"] for m in sent),

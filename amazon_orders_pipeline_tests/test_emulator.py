@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.seller import SyntheticSeller
 from amazon_orders_pipeline.testing.conformance import get, response_schema, token, validate, window
 from amazon_orders_pipeline.testing.control import EmulatorControl
@@ -193,7 +193,7 @@ class TestSyntheticSeller:
             assert item["product"]["price"]["unitPrice"]["amount"] == str(line.unit_price)
 
     def test_the_seller_covers_amazons_money_cases_and_both_shapes_add_up(self):
-        from amazon_orders_pipeline.emulator.orders_v0 import v0_items, v0_order
+        from amazon_orders_pipeline.emulator.v0_shapes import v0_items, v0_order
 
         seller = SyntheticSeller(seed=42, orders_per_day=400)
         day = datetime(2026, 11, 1).date()
@@ -240,7 +240,7 @@ class TestSyntheticSeller:
         control = EmulatorControl(emulator)
         seller = emulator.state.seller
         day = (datetime.now(UTC) - timedelta(days=10)).date()
-        from amazon_orders_pipeline.emulator.app import seller_key
+        from amazon_orders_pipeline.emulator.auth import seller_key
 
         history = next(o for o in seller.orders_created_on(seller_key("Atzr|clock"), day)
                        if [s for _, s in o.events][-1] == "SHIPPED")

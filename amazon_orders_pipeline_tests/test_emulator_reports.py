@@ -108,7 +108,7 @@ def test_every_operation_and_outcome_validates_against_the_reports_model(emulato
 
 def test_processing_takes_time_and_can_be_cancelled_only_while_queued(emulator):
     control = EmulatorControl(emulator)
-    emulator.state.reports.processing_s = 600_000  # 600 s of real time at speed 1000
+    emulator.backends.reports.processing_s = 600_000  # 600 s of real time at speed 1000
     seller = Client(emulator, "Atzr|reports-time")
     first = seller.create(start=days_ago(4), end=days_ago(3)).json()["reportId"]
     second = seller.create(start=days_ago(5), end=days_ago(4)).json()["reportId"]
@@ -267,3 +267,29 @@ def test_documents_made_in_worker_processes_equal_those_made_in_the_emulator(emu
             assert report["processingStatus"] == "DONE"
             made[name] = seller.download(report["reportDocumentId"])[1]
     assert made["processes"] == made["thread"] and len(made["thread"]) > 1000
+
+
+def test_presigned_urls_point_at_the_emulator_whatever_host_the_client_sends(emulator):
+    """Clients that derive Host from Amazon's endpoint, or sit behind a proxy, send a Host of their own; the URLs
+    they are handed must still reach the emulator, as Amazon's never depend on the caller's Host."""
+    seller = Client(emulator, "Atzr|foreign-host")
+    foreign = {**seller.headers, "Host": "sellingpartnerapi-eu.amazon.com"}
+    report = seller.finished(seller.create(start=days_ago(5), end=days_ago(3)).json()["reportId"])
+    document = requests.get(f"{emulator.url}/reports/2021-06-30/documents/{report['reportDocumentId']}",
+                            headers=foreign, timeout=30).json()
+    assert document["url"].startswith(emulator.url + "/")
+    downloaded = requests.get(document["url"], timeout=30)
+    assert downloaded.status_code == 200 and gzip.decompress(downloaded.content).startswith(b"amazon-order-id")
+    created = requests.post(f"{emulator.url}/feeds/2021-06-30/documents", headers=foreign, timeout=30,
+                            json={"contentType": "text/xml; charset=UTF-8"}).json()
+    assert created["url"].startswith(emulator.url + "/")
+    assert requests.put(created["url"], data=b"<AmazonEnvelope/>", timeout=30,
+                        headers={"Content-Type": "text/xml; charset=UTF-8"}).status_code == 200
+
+
+def test_a_public_url_setting_names_where_documents_are_fetched():
+    with Emulator(speed=1000, report_processing_s=30, public_url="http://emulator.internal:8443/") as emu:
+        seller = Client(emu, "Atzr|public-url")
+        created = requests.post(f"{emu.url}/feeds/2021-06-30/documents", headers=seller.headers, timeout=30,
+                                json={"contentType": "text/xml; charset=UTF-8"}).json()
+        assert created["url"].startswith("http://emulator.internal:8443/_emulator/feed-uploads/")

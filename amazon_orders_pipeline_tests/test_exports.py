@@ -15,11 +15,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.exporters.formats import format_amount, iso_utc_millis
 from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE, load_mappings
 from amazon_orders_pipeline.exporters.salesforce import FIELDS
-from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.testing.runs import load_pages, materialize_raw, materialize_transform, query
 
 GOLDEN = Path(__file__).with_name("golden") / "exports"

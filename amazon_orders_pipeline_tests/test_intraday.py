@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.extract.increments import DayLog, Increment
-from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.runs import materialize_raw_range, materialize_transform, query, sweep
 from amazon_orders_pipeline.testing.truth import orders_against_truth_by_sku

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.seller import seller_tag
-from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.testing.load import dagster_yaml, load_accounts, ok, run_load, why_not_ok
 
 pytestmark = pytest.mark.slow

@@ -13,10 +13,10 @@ import jsonschema
 import pytest
 import requests
 
-from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.notifications import selling_partner_id
 from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
-from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.notifications import run_requested, sensor_tick
 from amazon_orders_pipeline.testing.runs import fast_resources, materialize_transform, query, sweep
@@ -85,9 +85,9 @@ def test_published_messages_are_amazons_order_change_shape_after_a_delay(order_q
     order_queue.subscribe()
     start = emulator.state.clock.now()
     control.set_clock(start + timedelta(hours=3))
-    emulator.state.notifications.publish_due()
+    emulator.backends.notifications.publish_due()
     messages = receive_all(order_queue)
-    assert len(messages) == len(emulator.state.notifications.published.sent) > 0
+    assert len(messages) == len(emulator.backends.notifications.published.sent) > 0
     schema = load_model("OrderChangeNotification.json")
     sellers = {selling_partner_id(seller_key(emulator_refresh_token(a))) for a in ("acme-us", "acme-eu")}
     for message in messages:
@@ -116,7 +116,7 @@ def test_a_notified_change_reaches_the_marts_through_get_order_before_any_sweep(
     order_queue.subscribe()
     assert sweep(env, day, [ACCOUNT]).success
     control.set_clock(shipped_at + timedelta(minutes=5))  # published after at most 4 minutes
-    state.notifications.publish_due()
+    emulator.backends.notifications.publish_due()
     searches = state.stats["searchOrders.calls"]
     with dg.instance_for_test() as instance:
         result = sensor_tick(env, instance)
@@ -138,8 +138,8 @@ def test_a_crash_between_landing_and_deleting_loses_nothing_and_counts_nothing_t
                                                                                        control):
     order_queue.subscribe()
     control.set_clock(emulator.state.clock.now() + timedelta(minutes=20))  # a few dozen changes
-    emulator.state.notifications.publish_due()  # whatever the publisher's own thread has not sent yet
-    sent = len(emulator.state.notifications.published.sent)
+    emulator.backends.notifications.publish_due()  # whatever the publisher's own thread has not sent yet
+    sent = len(emulator.backends.notifications.published.sent)
     assert sent > 0
     landing = LocalStore(order_queue.env["LANDING_DIR"])
     sellers = fast_resources(order_queue.env)["sp_api"].seller_ids()
@@ -172,7 +172,7 @@ def test_a_crash_between_landing_and_deleting_loses_nothing_and_counts_nothing_t
 def test_bad_messages_are_set_aside_with_their_reason_and_do_not_block_the_rest(order_queue, emulator, control):
     order_queue.subscribe()
     control.set_clock(emulator.state.clock.now() + timedelta(hours=1))
-    emulator.state.notifications.publish_due()
+    emulator.backends.notifications.publish_due()
     (good,) = receive_all(order_queue)[:1] or [None]
     assert good is not None
     valid = json.loads(good["Body"])

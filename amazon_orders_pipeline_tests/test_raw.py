@@ -13,11 +13,12 @@ import dagster as dg
 import duckdb
 import pytest
 
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.extract import ExtractError, Window, change_window, extract_window, redact_pii
 from amazon_orders_pipeline.extract.get_orders_v0 import redact_v0_pii
 from amazon_orders_pipeline.extract.landing import estimate_progress
 from amazon_orders_pipeline.extract.search_orders import PII_ADDRESS_FIELDS
-from amazon_orders_pipeline.resources import build_resources, emulator_refresh_token
+from amazon_orders_pipeline.resources import build_resources
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.stores import LocalStore, S3Store
 from amazon_orders_pipeline.testing.runs import materialize_raw, raw_orders

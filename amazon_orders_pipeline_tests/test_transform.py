@@ -14,8 +14,8 @@ import pytest
 
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_build_args, dbt_executable, dbt_window_vars
-from amazon_orders_pipeline.emulator.app import seller_key
-from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.runs import load_pages, materialize_raw, materialize_transform, query
 from amazon_orders_pipeline.testing.truth import orders_against_truth

@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.extract import PageStore, extract_window, landed_window
 from amazon_orders_pipeline.sp_api import LwaCredentials, SpApiClient
 from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS

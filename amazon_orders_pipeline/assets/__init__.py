@@ -12,8 +12,8 @@ from amazon_orders_pipeline.assets.exports import build_export_assets
 from amazon_orders_pipeline.assets.mcf import fba_fulfillment_orders
 from amazon_orders_pipeline.assets.raw import build_landed_pages_asset, build_order_pages_asset
 from amazon_orders_pipeline.assets.writeback import mfn_writeback
+from amazon_orders_pipeline.automation import after_extraction
 from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
-from amazon_orders_pipeline.schedules import after_extraction
 from amazon_orders_pipeline.settings import Settings
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import signal
 
-from amazon_orders_pipeline.emulator.app import DEFAULT_INDEX_LAG_S, Emulator
 from amazon_orders_pipeline.emulator.feeds import DEFAULT_FEED_PROCESSING_S
+from amazon_orders_pipeline.emulator.server import Emulator
+from amazon_orders_pipeline.emulator.state import DEFAULT_INDEX_LAG_S
 
 
 def _interrupt(signum, frame) -> None:
@@ -41,11 +42,15 @@ def main(argv: list[str] | None = None) -> None:
                              "by default boto3's AWS endpoint for the queue's region)")
     parser.add_argument("--feed-processing-s", type=float, default=DEFAULT_FEED_PROCESSING_S,
                         help="how long a feed takes to process, in Amazon's seconds (divided by --speed)")
+    parser.add_argument("--public-url", default=None,
+                        help="where clients reach the emulator, for the document URLs it hands out (by default its "
+                             "own bound address)")
     args = parser.parse_args(argv)
     emulator = Emulator(host=args.host, port=args.port, seed=args.seed, speed=args.speed,
                         orders_per_day=args.orders_per_day, report_processing_s=args.report_processing_s,
                         report_workers=args.report_workers, index_lag_s=args.index_lag_s,
-                        sqs_endpoint=args.sqs_endpoint, feed_processing_s=args.feed_processing_s)
+                        sqs_endpoint=args.sqs_endpoint, feed_processing_s=args.feed_processing_s,
+                        public_url=args.public_url)
     stop_on_signals()
     print(emulator.url, flush=True)
     try:

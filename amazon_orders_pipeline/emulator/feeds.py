@@ -92,8 +92,9 @@ class Feeds:
     """Every seller's feed documents and feeds. A feed's messages are decided when it is created, against the orders
     as they will be when its processing ends; accepted cancellations take effect at that moment."""
 
-    def __init__(self, state, processing_s: float = DEFAULT_FEED_PROCESSING_S):
+    def __init__(self, state, merchant, processing_s: float = DEFAULT_FEED_PROCESSING_S):
         self.state = state
+        self.merchant = merchant
         self.processing_s = processing_s
         self._documents: dict[str, FeedDocument] = {}
         self._results: dict[str, tuple[str, bytes]] = {}  # result document id -> (seller, content)
@@ -229,7 +230,7 @@ class Feeds:
             problem = self._cancellation_problem(ack, order_id)
             if problem is None and ack.findtext("StatusCode") == "Failure":
                 items = {i.findtext("AmazonOrderItemCode") for i in ack.findall("Item")}
-                problem = self.state.merchant.cancel(feed.seller, order_id, at, items)
+                problem = self.merchant.cancel(feed.seller, order_id, at, items)
             if problem is not None:
                 results.append({"message_id": message_id, "order_id": order_id, "description": problem})
         feed.results = results

@@ -16,13 +16,10 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
 from amazon_orders_pipeline.emulator.seller import MAX_ORDER_LIFETIME, OrderHistory
-
-if TYPE_CHECKING:
-    from amazon_orders_pipeline.emulator.app import EmulatorState
+from amazon_orders_pipeline.emulator.state import EmulatorState
 
 NOTIFICATIONS_PATH = "/notifications/v1"
 ORDER_CHANGE = "ORDER_CHANGE"

@@ -27,6 +27,8 @@ def single(params: dict[str, list[str]], name: str) -> str | None:
     return values[0]
 
 
+# An Amazon order id (3-7-7 digits).
+ORDER_ID_RE = re.compile(r"^\d{3}-\d{7}-\d{7}$")
 ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
 
 
@@ -74,3 +76,22 @@ def listing_page(items: list, key: str, params: dict[str, list[str]], offset: in
         body["nextToken"] = base64.urlsafe_b64encode(json.dumps(
             {"params": params, "offset": offset + page_size}).encode()).decode().rstrip("=")
     return body
+
+
+def known(params: dict[str, list[str]], names: set[str]) -> dict[str, list[str]]:
+    """Amazon ignores query parameters it does not know (clients send extra ones), and so does the emulator."""
+    return {k: v for k, v in params.items() if k in names}
+
+
+def page_size(params: dict[str, list[str]], name: str) -> int:
+    raw = single(params, name) or "100"
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise invalid(f"{name} must be between 1 and 100")
+    return int(raw)
+
+
+def enum_list(params: dict[str, list[str]], name: str, allowed) -> list[str]:
+    values = multi(params, name)
+    if bad := [v for v in values if v not in allowed]:
+        raise invalid(f"invalid {name}: {bad}")
+    return values

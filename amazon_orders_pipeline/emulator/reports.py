@@ -23,6 +23,7 @@ from amazon_orders_pipeline.emulator.query import listing_page, parse_timestamp,
 from amazon_orders_pipeline.emulator.query import multi as _multi
 from amazon_orders_pipeline.emulator.query import single as _single
 from amazon_orders_pipeline.emulator.seller import MARKETPLACES, Line, OrderHistory
+from amazon_orders_pipeline.emulator.state import EmulatorState
 from amazon_orders_pipeline.sp_api.marketplaces import region_of
 
 log = logging.getLogger(__name__)
@@ -434,8 +435,6 @@ _worker_state = None
 
 def _start_worker(seed: int, orders_per_day: int) -> None:
     global _worker_state
-    from amazon_orders_pipeline.emulator.app import EmulatorState
-
     _worker_state = EmulatorState(seed=seed, orders_per_day=orders_per_day)
 
 

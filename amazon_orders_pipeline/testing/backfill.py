@@ -17,8 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from amazon_orders_pipeline.emulator.app import EmulatorState, seller_key
-from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
+from amazon_orders_pipeline.emulator.state import EmulatorState
 from amazon_orders_pipeline.testing.dagster_dev import rss_mb, session_processes
 from amazon_orders_pipeline.testing.env import emulator_env
 

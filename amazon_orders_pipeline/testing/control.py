@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import requests
 
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 
 
 class EmulatorControl:

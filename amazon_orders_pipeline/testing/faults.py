@@ -13,7 +13,7 @@ import duckdb
 
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.seller import seller_tag
 from amazon_orders_pipeline.extract import ExtractError, PageStore, extract_window

@@ -18,12 +18,14 @@ import duckdb
 
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.accounts import Account
-from amazon_orders_pipeline.emulator.app import Emulator, seller_key
+from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token, emulator_seller_id
 from amazon_orders_pipeline.extract.get_order import fetch_orders
 from amazon_orders_pipeline.extract.increments import DEFAULT_SWEEP_OVERLAP, DEFAULT_SWEEP_SETTLE, DayLog, sweep_window
 from amazon_orders_pipeline.extract.window import extract_window
 from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
-from amazon_orders_pipeline.resources import SpApiResource, emulator_refresh_token, emulator_seller_id
+from amazon_orders_pipeline.resources import SpApiResource
 from amazon_orders_pipeline.sp_api.client import page_orders
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.truth import window_truth
@@ -120,7 +122,7 @@ def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing
         now = min(now + step, close + close_after)
         state.clock.set(now)
         if inbox is not None and now <= close:
-            state.notifications.publish_due()
+            emulator.backends.notifications.publish_due()
             inbox.drain(max_seconds=30)
             for batch in inbox.pending():
                 for account in accounts:
@@ -257,7 +259,7 @@ def run_freshness(workdir: Path, n_accounts: int = 5, orders_per_day: int = 3000
                                        settle=timedelta(minutes=settle_minutes),
                                        overlap=timedelta(minutes=overlap_minutes))
                 if queue is not None:
-                    sent = list(emulator.state.notifications.published.sent)
+                    sent = list(emulator.backends.notifications.published.sent)
                 began = time.monotonic()
                 assert materialize_transform(env, day).success
                 transform_s = time.monotonic() - began

@@ -18,7 +18,7 @@ import requests
 
 from amazon_orders_pipeline import request_inbox, warehouse
 from amazon_orders_pipeline.accounts import Account
-from amazon_orders_pipeline.emulator.app import Emulator
+from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.mcf.config import McfConfig
 from amazon_orders_pipeline.mcf.outbound import FulfillmentOutbound20200701
 from amazon_orders_pipeline.mcf.run import McfRun

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import boto3
 import dagster as dg
 
-from amazon_orders_pipeline.emulator.app import seller_key
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.notifications.setup import set_up
-from amazon_orders_pipeline.resources import emulator_refresh_token
 from amazon_orders_pipeline.sensors import build_order_change_sensor
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.runs import fast_resources, materialize_raw_tags
@@ -42,7 +42,7 @@ class OrderQueue:
             "MessageRetentionPeriod": "1209600", "VisibilityTimeout": "120",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        emulator.state.notifications.sqs_endpoint = endpoint
+        emulator.backends.notifications.sqs_endpoint = endpoint
         # Each account's seller is of its region (the emulator learns it from a seller's first Orders request).
         for account in Settings.from_env(pipeline_env).accounts():
             emulator.state.regional_marketplaces(seller_key(emulator_refresh_token(account.id)),

@@ -10,8 +10,8 @@ from decimal import Decimal
 import duckdb
 
 from amazon_orders_pipeline import warehouse
-from amazon_orders_pipeline.emulator.app import seller_key
-from amazon_orders_pipeline.resources import emulator_refresh_token
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.testing.control import EmulatorControl
 
 

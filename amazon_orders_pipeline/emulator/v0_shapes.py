@@ -16,8 +16,6 @@ V0_STATUS = {
 V0_CHANNEL = {"AMAZON": "AFN", "MERCHANT": "MFN"}
 # The model: ShippingAddress comes back for these statuses only.
 ADDRESS_STATUSES = ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED")
-# Restricted data elements an RDT can grant for getOrders / getOrderItems.
-DATA_ELEMENTS = {"buyerInfo", "shippingAddress", "buyerTaxInformation"}
 
 
 def _money(amount: Decimal, currency: str) -> dict:
@@ -157,16 +155,3 @@ def v0_items(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
             item["BuyerRequestedCancel"] = {"IsBuyerRequestedCancel": "true", "BuyerCancelReason": "Ordered by mistake"}
         items.append(item)
     return items
-
-
-def rdt_grant(resources: list[dict], method: str, path: str) -> frozenset[str] | None:
-    """The data elements an RDT's resources grant for one request, or None when none of them covers it. A resource
-    path may be generic, with `{orderId}` standing for any order id."""
-    parts = path.strip("/").split("/")
-    for r in resources:
-        pattern = r["path"].strip("/").split("/")
-        if r["method"] != method or len(pattern) != len(parts):
-            continue
-        if all(p == q or p == "{orderId}" for p, q in zip(pattern, parts, strict=True)):
-            return frozenset(r.get("dataElements") or ())
-    return None

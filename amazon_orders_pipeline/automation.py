@@ -1,0 +1,19 @@
+"""When the transform and exports run: Dagster's eager automation, over the days the extraction may still touch."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dagster as dg
+
+
+def after_extraction(lookback: int) -> dg.AutomationCondition:
+    """Dagster's eager condition (run when the upstream partitions have been updated, none is missing and none is
+    in progress), widened from the newest day to the lookback window: a day re-extracted by the lookback gets its
+    transform and exports re-run too. Every account's raw partition of a day is upstream of that day, so the
+    transform waits until all of them have landed."""
+    return dg.AutomationCondition.eager().replace(
+        dg.AutomationCondition.in_latest_time_window(),
+        # Today, the day that closed, and the lookback days before it.
+        dg.AutomationCondition.in_latest_time_window(timedelta(days=lookback + 2)),
+    )

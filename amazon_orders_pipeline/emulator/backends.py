@@ -1,0 +1,37 @@
+"""The emulated APIs' backends, built once over the shared state: what each API keeps beyond the seller's orders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amazon_orders_pipeline.emulator.feeds import DEFAULT_FEED_PROCESSING_S, Feeds
+from amazon_orders_pipeline.emulator.fulfillment import Fulfillment
+from amazon_orders_pipeline.emulator.merchant import Merchant
+from amazon_orders_pipeline.emulator.notifications import Notifications
+from amazon_orders_pipeline.emulator.reports import DEFAULT_PROCESSING_S, Reports
+from amazon_orders_pipeline.emulator.state import EmulatorState
+
+
+@dataclass(frozen=True)
+class Backends:
+    merchant: Merchant  # the seller's own shipments and cancellations (confirmShipment, the order feeds)
+    reports: Reports
+    feeds: Feeds
+    fulfillment: Fulfillment  # Multi-Channel Fulfillment orders
+    notifications: Notifications
+
+    @classmethod
+    def build(cls, state: EmulatorState, *, report_processing_s: float = DEFAULT_PROCESSING_S,
+              report_workers: int = 0, sqs_endpoint: str | None = None,
+              feed_processing_s: float = DEFAULT_FEED_PROCESSING_S) -> Backends:
+        merchant = Merchant(state)
+        return cls(merchant=merchant, reports=Reports(state, report_processing_s, workers=report_workers),
+                   feeds=Feeds(state, merchant, feed_processing_s), fulfillment=Fulfillment(state),
+                   notifications=Notifications(state, sqs_endpoint))
+
+    def start(self) -> None:
+        self.notifications.start()
+
+    def close(self) -> None:
+        self.reports.close()
+        self.notifications.close()
