@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
-from amazon_orders_pipeline.sp_api.client import REGION_ENDPOINTS
+from amazon_orders_pipeline.sp_api.http import REGION_ENDPOINTS
 from amazon_orders_pipeline.sp_api.marketplaces import describe, region_of
 
 DEFAULT_ACCOUNTS_FILE = Path(__file__).with_name("accounts.default.yaml")

@@ -1,17 +1,10 @@
-"""Backfill a range of days from the command line, as a backfill launched from the UI runs it: the extract stage
+"""Backfill a range of days as a backfill launched from the UI runs it (`amazon-orders history`): the extract stage
 over the whole range as one run (each account's days of at least REPORTS_FROM_DAYS through order reports of 30-day
 windows when its history_source says so, resumable), then the transform, checks and exports over the range as one
-run. A year is about 13 reports per account instead of weeks of searchOrders quota.
-
-    python -m amazon_orders_pipeline.history --start 2026-01-01 --end 2026-11-25 [--account ID ...] [--no-exports]
-"""
+run. A year is about 13 reports per account instead of weeks of searchOrders quota."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -65,23 +58,3 @@ def backfill_history(first: date, last: date, *, environ: Mapping[str, str], acc
         outcome = local_runs.materialize_transform(first, last, environ=environ, resources=resources,
                                                    instance=instance, raise_on_error=False, exports=exports)
     return HistoryRun(extract, outcome)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m amazon_orders_pipeline.history", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--start", type=date.fromisoformat, required=True, help="first UTC day")
-    parser.add_argument("--end", type=date.fromisoformat, required=True, help="last UTC day")
-    parser.add_argument("--account", action="append", help="an account id (default: every account)")
-    parser.add_argument("--no-exports", action="store_true",
-                        help="stop at the marts: no export files for the range (an ERP that has these orders already)")
-    args = parser.parse_args(argv)
-    run = backfill_history(args.start, args.end, environ=os.environ, account_ids=args.account,
-                           exports=not args.no_exports)
-    print(json.dumps({"extract": run.metadata(), "success": run.success,
-                      "transform": None if run.transform is None else run.transform.success}, default=str))
-    return 0 if run.success else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

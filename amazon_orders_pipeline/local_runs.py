@@ -94,19 +94,3 @@ def materialize_transform(first: date, last: date, *, environ: Mapping[str, str]
                           resources=resources or build_resources(settings),
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
                           run_config=run_config)
-
-
-def writes_command(key: dg.AssetKey, prog: str, doc: str, argv: list[str] | None = None) -> int:
-    """A command that runs one pass of a write to Amazon and prints its figures as one JSON object (1 if it failed)."""
-    import argparse
-    import json
-
-    argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
-                            ).parse_args(argv)
-    result = materialize_writes(key, environ=os.environ, raise_on_error=False)
-    figures = {}
-    for event in result.get_asset_materialization_events():
-        if event.asset_key == key:
-            figures = {k: v.value for k, v in event.materialization.metadata.items()}
-    print(json.dumps({"success": result.success, **figures}, default=str))
-    return 0 if result.success else 1

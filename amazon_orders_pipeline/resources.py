@@ -27,7 +27,7 @@ from amazon_orders_pipeline.settings import (
     Settings,
 )
 from amazon_orders_pipeline.sp_api.auth import GrantlessAuth, LwaCredentials
-from amazon_orders_pipeline.sp_api.client import LWA_TOKEN_URL, REGION_ENDPOINTS, RetryPolicy, SpApiClient
+from amazon_orders_pipeline.sp_api.http import LWA_TOKEN_URL, REGION_ENDPOINTS, RetryPolicy, SpApiClient
 from amazon_orders_pipeline.sp_api.reports import Polling, ReportsClient
 from amazon_orders_pipeline.stores import ObjectStore, store_from_settings
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource

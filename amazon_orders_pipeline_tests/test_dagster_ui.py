@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.sp_api.client import page_orders
+from amazon_orders_pipeline.sp_api.pages import page_orders
 from amazon_orders_pipeline.testing.control import EmulatorControl
 from amazon_orders_pipeline.testing.dagster_dev import LAUNCH_RUN, REPO, DagsterDev, event_texts, wait_for_run
 from amazon_orders_pipeline.testing.dagster_dev import dagster_dev as start_dagster_dev

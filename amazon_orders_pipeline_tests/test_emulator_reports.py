@@ -234,7 +234,7 @@ def test_create_report_keeps_amazons_quota():
 
 
 def test_a_split_lines_rows_add_up_to_the_line():
-    from amazon_orders_pipeline.emulator.reports import COLUMNS, order_rows
+    from amazon_orders_pipeline.emulator.report_documents import COLUMNS, order_rows
     from amazon_orders_pipeline.emulator.seller import SyntheticSeller
 
     seller = SyntheticSeller(seed=11, orders_per_day=400)

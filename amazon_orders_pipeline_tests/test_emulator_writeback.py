@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from amazon_orders_pipeline.emulator.auth import seller_key
-from amazon_orders_pipeline.emulator.seller import OrderHistory
+from amazon_orders_pipeline.emulator.orders import OrderHistory
 from amazon_orders_pipeline.testing.conformance import token, validate
 from amazon_orders_pipeline.writeback import ack_feed
 

@@ -225,7 +225,7 @@ def test_a_backfill_killed_while_its_reports_process_resumes_without_asking_for_
         assert len(windows) == 2
         states = [tmp_path / "killed" / "landing" / f"{ReportStore(None, 'acme-us')._window(w)}/STATE.json"
                   for w in windows]
-        proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline.history", "--start", str(first),
+        proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline", "history", "--start", str(first),
                                  "--end", str(last)], env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         try:

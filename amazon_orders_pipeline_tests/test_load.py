@@ -11,7 +11,7 @@ import yaml
 
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
-from amazon_orders_pipeline.emulator.seller import seller_tag
+from amazon_orders_pipeline.emulator.orders import seller_tag
 from amazon_orders_pipeline.testing.load import dagster_yaml, load_accounts, ok, run_load, why_not_ok
 
 pytestmark = pytest.mark.slow

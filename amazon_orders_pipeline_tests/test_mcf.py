@@ -203,7 +203,7 @@ def test_exactly_once_under_faults_and_after_a_kill_mid_flight(pipeline_env, emu
     drop(env, "kill.jsonl", [shop_order(i, ("WATER-BOTTLE-750", 1)) for i in killed])
     control.faults(slow=1.0, slow_seconds=0.2)
     before = control.stats().get("createFulfillmentOrder.calls", 0)
-    proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline.mcf"], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline", "mcf"], cwd=REPO,
                             env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 120
@@ -213,7 +213,7 @@ def test_exactly_once_under_faults_and_after_a_kill_mid_flight(pipeline_env, emu
     proc.wait(timeout=30)
     control.faults()
     assert {s for s, _ in (orders(env)[i] for i in killed)} & {"received", "submitting"}
-    out = subprocess.run([sys.executable, "-m", "amazon_orders_pipeline.mcf"], cwd=REPO, env={**os.environ, **env},
+    out = subprocess.run([sys.executable, "-m", "amazon_orders_pipeline", "mcf"], cwd=REPO, env={**os.environ, **env},
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert all(orders(env)[i][0] == "submitted" for i in killed)

@@ -15,7 +15,7 @@ import requests
 
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
-from amazon_orders_pipeline.emulator.notifications import selling_partner_id
+from amazon_orders_pipeline.emulator.order_change import selling_partner_id
 from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.notifications import run_requested, sensor_tick

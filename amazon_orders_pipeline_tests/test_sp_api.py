@@ -13,6 +13,7 @@ from amazon_orders_pipeline.emulator.errors import ApiError
 from amazon_orders_pipeline.extract import change_window, search_params
 from amazon_orders_pipeline.sp_api import LwaCredentials, RetryPolicy, SpApiClient, SpApiError
 from amazon_orders_pipeline.sp_api.auth import AuthError, LwaAuth
+from amazon_orders_pipeline.sp_api.orders_v2026 import OrdersV2026
 from amazon_orders_pipeline.sp_api.rate_limit import TokenBucket
 from amazon_orders_pipeline.testing.control import EmulatorControl
 
@@ -20,9 +21,11 @@ REFRESH = "Atzr|client-tests"
 FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05, timeout_s=5)
 
 
-def make_client(emulator: Emulator, refresh: str = REFRESH, retry: RetryPolicy = FAST_RETRY) -> SpApiClient:
+def make_client(emulator: Emulator, refresh: str = REFRESH, retry: RetryPolicy = FAST_RETRY,
+                usage_plans: dict[str, tuple[float, int]] | None = None) -> SpApiClient:
     return SpApiClient.for_credentials(emulator.url, f"{emulator.url}/auth/o2/token",
-                                       LwaCredentials("client", "secret", refresh), retry=retry, seed=1)
+                                       LwaCredentials("client", "secret", refresh), retry=retry, seed=1,
+                                       usage_plans=usage_plans)
 
 
 def day_params(days_ago: int = 4, page_size: int = 100, marketplaces=("A1F83G8C2ARO7P", "A1PA6795UKMFR9")):
@@ -88,7 +91,7 @@ class TestPagination:
     def test_pages_to_the_end_and_equals_ground_truth(self, emulator, control):
         client = make_client(emulator)
         window, params = day_params(page_size=20)
-        pages = list(client.search_orders(params))
+        pages = list(OrdersV2026(client).search_orders(params))
         assert len(pages) > 3
         assert [p.number for p in pages] == list(range(1, len(pages) + 1))
         assert pages[-1].next_token is None and all(p.next_token for p in pages[:-1])
@@ -100,11 +103,14 @@ class TestPagination:
         assert client.stats.calls == len(pages) and client.stats.throttled_calls == 0
 
     def test_resume_from_a_token_continues_where_it_stopped(self, emulator):
-        client = make_client(emulator)
+        # Three clients share the seller's quota: the third may meet a 429 first, and a 429 carries no rate header,
+        # so each starts from the emulator's rates, not Amazon's (which would wait minutes a page in real time).
+        plans = emulator.state.usage_plans()
         _, params = day_params(page_size=25)
-        full = list(client.search_orders(params))
-        first_two = list(make_client(emulator).search_orders(params))[:2]
-        rest = list(make_client(emulator).search_orders(params, next_token=first_two[-1].next_token, first_page=3))
+        full = list(OrdersV2026(make_client(emulator, usage_plans=plans)).search_orders(params))
+        first_two = list(OrdersV2026(make_client(emulator, usage_plans=plans)).search_orders(params))[:2]
+        rest = list(OrdersV2026(make_client(emulator, usage_plans=plans)).search_orders(
+            params, next_token=first_two[-1].next_token, first_page=3))
         assert [p.number for p in rest] == list(range(3, len(full) + 1))
         resumed = [o["orderId"] for p in first_two + rest for o in p.orders]
         assert resumed == [o["orderId"] for p in full for o in p.orders]
@@ -118,7 +124,7 @@ class TestPacing:
             client = make_client(emu)
             _, params = day_params(page_size=20)
             started = time.monotonic()
-            pages = list(client.search_orders(params))
+            pages = list(OrdersV2026(client).search_orders(params))
             elapsed = time.monotonic() - started
             assert len(pages) >= 45
             bound = (len(pages) - 20) / (0.0056 * 1500)
@@ -132,13 +138,14 @@ class TestPacing:
             _, params = day_params(page_size=10)
             client = make_client(emu)
             # One call teaches the client the advertised rate (a 429 carries no rate header)...
-            list(client.search_orders({"createdAfter": "2026-01-01T00:00:00Z", "createdBefore": "2026-01-01T00:00:01Z",
-                                       "marketplaceIds": params["marketplaceIds"]}))
+            list(OrdersV2026(client).search_orders({
+                "createdAfter": "2026-01-01T00:00:00Z", "createdBefore": "2026-01-01T00:00:01Z",
+                "marketplaceIds": params["marketplaceIds"]}))
             # ...then another process spends the rest of the account's burst.
             with pytest.raises(ApiError):
                 while True:
                     emu.state.take_quota(seller_key(REFRESH), "searchOrders")
-            pages = list(client.search_orders(params))
+            pages = list(OrdersV2026(client).search_orders(params))
             assert len(pages) > 25 and pages[-1].next_token is None
             # Our bucket believed in a full burst; the first 429 empties it and pacing takes over.
             assert 1 <= client.stats.throttled_calls <= 3
@@ -157,7 +164,7 @@ class TestFaults:
         control.faults(seed=11, **plan)
         client = make_client(emulator)
         window, params = day_params(page_size=20)
-        got = [o for p in client.search_orders(params) for o in p.orders]
+        got = [o for p in OrdersV2026(client).search_orders(params) for o in p.orders]
         control.faults()
         truth = control.ground_truth(REFRESH, window.start, window.end, params["marketplaceIds"])
         assert ids_and_versions(got) == ids_and_versions(truth)
@@ -174,13 +181,13 @@ class TestFaults:
         client = make_client(emulator, retry=RetryPolicy(base_delay_s=0.01, timeout_s=0.1, max_attempts=3))
         _, params = day_params()
         with pytest.raises(SpApiError, match="RetriesExhausted"):
-            list(client.search_orders(params))
+            list(OrdersV2026(client).search_orders(params))
         assert client.stats.retries == 2
 
     def test_bad_parameters_fail_at_once_with_amazons_message(self, emulator):
         client = make_client(emulator)
         with pytest.raises(SpApiError) as err:
-            list(client.search_orders({"lastUpdatedAfter": "yesterday"}))
+            list(OrdersV2026(client).search_orders({"lastUpdatedAfter": "yesterday"}))
         assert err.value.status == 400 and err.value.code == "InvalidInput"
         assert client.stats.retries == 0
 
@@ -199,9 +206,9 @@ class TestAuth:
     def test_expired_token_after_a_clock_jump_is_refreshed_once(self, emulator, control):
         client = make_client(emulator)
         _, params = day_params(days_ago=6)
-        list(client.search_orders(params))
+        list(OrdersV2026(client).search_orders(params))
         control.set_clock(datetime.now(UTC) + timedelta(hours=2))  # every token the emulator issued is expired
-        pages = list(client.search_orders(params))
+        pages = list(OrdersV2026(client).search_orders(params))
         assert pages and client.stats.token_refreshes == 1
 
     def test_refused_credentials_name_no_secret(self, emulator):

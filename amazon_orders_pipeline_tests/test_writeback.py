@@ -26,7 +26,7 @@ from amazon_orders_pipeline.assets.writeback import build_writeback
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
-from amazon_orders_pipeline.emulator.seller import OrderHistory
+from amazon_orders_pipeline.emulator.orders import OrderHistory
 from amazon_orders_pipeline.sensors import build_writeback_sensor
 from amazon_orders_pipeline.sp_api.feeds import FeedsClient
 from amazon_orders_pipeline.testing.conformance import validate
@@ -266,7 +266,7 @@ def test_a_writeback_killed_mid_flight_resumes_without_sending_anything_twice(sc
     # Slow answers, so the kill lands mid-flight: after a few confirmations, while more are on their way.
     scene.control.faults(slow=1.0, slow_seconds=0.2)
     before = scene.control.stats().get("confirmShipment.calls", 0)
-    proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline.writeback"], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline", "writeback"], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while scene.control.stats().get("confirmShipment.calls", 0) < before + 4 and time.monotonic() < deadline:
@@ -276,7 +276,7 @@ def test_a_writeback_killed_mid_flight_resumes_without_sending_anything_twice(sc
     scene.control.faults()
     statuses = {s for s, _ in scene.requests([o.order_id for o in to_ship + to_cancel]).values()}
     assert "sending" in statuses  # it died with shipments on their way
-    out = subprocess.run([sys.executable, "-m", "amazon_orders_pipeline.writeback"], cwd=REPO, env=env,
+    out = subprocess.run([sys.executable, "-m", "amazon_orders_pipeline", "writeback"], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     got = scene.requests([o.order_id for o in to_ship + to_cancel])

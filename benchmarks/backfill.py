@@ -9,7 +9,7 @@ process each report, making the documents in `--report-workers` processes side b
 (It makes every marketplace's orders of the seller to find the region's: 3.65M synthetic orders for a year at
 5,000 a day on Amazon.com, which in one thread takes longer than the target by itself.) One US account
 (`history_source: reports`, the default) with `--orders-per-day` orders a day on Amazon.com is backfilled by
-`python -m amazon_orders_pipeline.history --no-exports` in a process of its own: the extract run (30-day reports,
+`amazon-orders history --no-exports` in a process of its own: the extract run (30-day reports,
 landed, loaded) and the transform run (dbt and the checks, into the marts; a year of daily export files is left
 out, as for an ERP that has these orders already). Then the marts' order ids are compared with the seller's orders
 last updated in the range, rebuilt from the emulator's seed.

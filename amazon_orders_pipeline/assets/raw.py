@@ -41,7 +41,7 @@ from amazon_orders_pipeline.notifications.inbox import load_batch
 from amazon_orders_pipeline.partitions import split_key
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource
 from amazon_orders_pipeline.sp_api.auth import AuthError
-from amazon_orders_pipeline.sp_api.client import SpApiError
+from amazon_orders_pipeline.sp_api.http import SpApiError
 from amazon_orders_pipeline.sp_api.reports import ReportError
 from amazon_orders_pipeline.stores import get_json, put_json
 from amazon_orders_pipeline.warehouse import NothingLanded, load_increments, replace_report_days

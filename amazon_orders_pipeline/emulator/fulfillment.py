@@ -17,62 +17,36 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from amazon_orders_pipeline.emulator.catalogue import CATALOGUE, MARKETPLACES
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
+from amazon_orders_pipeline.emulator.fulfillment_orders import (
+    ACTIONS,
+    CANCELLABLE,
+    DEFAULT_UNITS,
+    LIFECYCLE,
+    PAGE_SIZE,
+    POLICIES,
+    SPEEDS,
+    FulfillmentOrder,
+    order_json,
+    order_result,
+    request_address,
+    request_items,
+    request_marketplace,
+    request_time,
+)
 from amazon_orders_pipeline.emulator.merchant import with_change
+from amazon_orders_pipeline.emulator.orders import Line, OrderHistory, iso, seller_tag
 from amazon_orders_pipeline.emulator.query import single as _single
-from amazon_orders_pipeline.emulator.seller import CATALOGUE, MARKETPLACES, Line, OrderHistory, iso, seller_tag
 
 FULFILLMENT_PATH = "/fba/outbound/2020-07-01/fulfillmentOrders"
 PREVIEW_PATH = FULFILLMENT_PATH + "/preview"
-SPEEDS = ("Standard", "Expedited", "Priority", "ScheduledDelivery")
-ACTIONS = ("Ship", "Hold")
-POLICIES = ("FillOrKill", "FillAll", "FillAllAvailable")
-CANCELLABLE = ("New", "Received", "Planning")
-# When each status begins, in Amazon's seconds after the order was received (divided by the emulator's speed).
-LIFECYCLE = (("Received", 0), ("Planning", 1800), ("Processing", 7200), ("Complete", 14400))
-DEFAULT_UNITS = 1000
-MAX_LINES, MAX_UNITS = 100, 250
-PAGE_SIZE = 50
-CARRIERS = {"US": "AMZL_US", "GB": "AMZL_UK", "DE": "DHL", "JP": "YAMATO"}
-
-
-@dataclass
-class FulfillmentOrder:
-    seller: str
-    request: dict
-    received: datetime
-    invalid: bool = False  # not enough sellable units when it came
-    stranded: bool = False  # a SKU the fulfilment centre will not find
-    cancelled_at: datetime | None = None
-    package_base: int = 0
-    upper: bool = False
-    amazon_order_id: str | None = None  # the order it is in the Orders API (NON_AMAZON channel)
-
-    @property
-    def order_id(self) -> str:
-        return self.request["sellerFulfillmentOrderId"]
-
-    def status(self, now: datetime, speed: float) -> tuple[str, datetime]:
-        """(status, since when) as of `now`."""
-        if self.invalid:
-            return "Invalid", self.received
-        current = ("Received", self.received)
-        for name, seconds in LIFECYCLE:
-            at = self.received + timedelta(seconds=seconds / speed)
-            if self.cancelled_at is not None and self.cancelled_at <= at:
-                return "Cancelled", self.cancelled_at
-            if at <= now:
-                current = (name, at)
-            if name == "Planning" and at <= now and self.stranded:
-                return "Unfulfillable", at + timedelta(seconds=60 / speed)
-        return current
 
 
 @dataclass
@@ -95,9 +69,9 @@ class Fulfillment:
     # --- operations -------------------------------------------------------------------------------
     def preview(self, seller: str, raw: bytes) -> tuple[int, dict]:
         body = json_object(raw, "a GetFulfillmentPreviewRequest")
-        address = _address(body.get("address"), "address")
-        items = _items(body.get("items"))
-        marketplace = _marketplace(body.get("marketplaceId"), address)
+        address = request_address(body.get("address"), "address")
+        items = request_items(body.get("items"))
+        marketplace = request_marketplace(body.get("marketplaceId"), address)
         speeds = body.get("shippingSpeedCategories") or ["Standard", "Expedited", "Priority"]
         if not isinstance(speeds, list) or any(s not in SPEEDS for s in speeds):
             raise invalid(f"shippingSpeedCategories must be among {list(SPEEDS)}")
@@ -147,7 +121,7 @@ class Fulfillment:
         display = body["displayableOrderId"]
         if not isinstance(display, str) or len(display.strip()) > 40 or "  " in display:
             raise invalid("displayableOrderId must be 1 to 40 characters, without two spaces in a row")
-        _date_time(body["displayableOrderDate"], "displayableOrderDate")
+        request_time(body["displayableOrderDate"], "displayableOrderDate")
         if not isinstance(body["displayableOrderComment"], str) or len(body["displayableOrderComment"]) > 750:
             raise invalid("displayableOrderComment must be at most 750 characters")
         if body["shippingSpeedCategory"] not in SPEEDS:
@@ -156,9 +130,9 @@ class Fulfillment:
             raise invalid(f"fulfillmentAction must be one of {list(ACTIONS)}")
         if body.get("fulfillmentPolicy", "FillOrKill") not in POLICIES:
             raise invalid(f"fulfillmentPolicy must be one of {list(POLICIES)}")
-        address = _address(body["destinationAddress"], "destinationAddress")
-        _marketplace(body.get("marketplaceId"), address)
-        items = _items(body["items"])
+        address = request_address(body["destinationAddress"], "destinationAddress")
+        request_marketplace(body.get("marketplaceId"), address)
+        items = request_items(body["items"])
         for n, item in enumerate(items):
             if item["sellerSku"] not in self.inventory:
                 raise invalid(f"the SellerSKU for Item Id: {item['sellerFulfillmentOrderItemId']}-{n} is invalid.")
@@ -183,7 +157,7 @@ class Fulfillment:
 
     def get(self, seller: str, order_id: str) -> tuple[int, dict]:
         order = self._order(seller, order_id)
-        return 200, {"payload": self._result(order, self.state.clock.now())}
+        return 200, {"payload": order_result(order, self._status(order, self.state.clock.now()))}
 
     def list(self, seller: str, params: dict[str, list[str]]) -> tuple[int, dict]:
         token = _single(params, "nextToken")
@@ -195,7 +169,7 @@ class Fulfillment:
                 raise invalid("nextToken is malformed") from None
         else:
             raw = _single(params, "queryStartDate")
-            since = _date_time(raw, "queryStartDate") if raw else self.state.clock.now() - timedelta(days=1)
+            since = request_time(raw, "queryStartDate") if raw else self.state.clock.now() - timedelta(days=1)
             offset = 0
         now = self.state.clock.now()
         with self._lock:
@@ -203,7 +177,7 @@ class Fulfillment:
         touched = sorted(((o, self._status(o, now)) for o in mine), key=lambda x: (x[1][1], x[0].order_id))
         touched = [(o, st) for o, st in touched if st[1] >= since]
         page = touched[offset: offset + PAGE_SIZE]
-        payload: dict = {"fulfillmentOrders": [self._order_json(o, st) for o, st in page]}
+        payload: dict = {"fulfillmentOrders": [order_json(o, st) for o, st in page]}
         if offset + PAGE_SIZE < len(touched):
             payload["nextToken"] = base64.urlsafe_b64encode(json.dumps(
                 {"s": since.isoformat(), "o": offset + PAGE_SIZE}).encode()).decode().rstrip("=")
@@ -232,7 +206,7 @@ class Fulfillment:
         """The order as the Orders API shows it: Amazon-fulfilled, of the NON_AMAZON channel, Pending until planned,
         then Unshipped, then Shipped when complete (or Unfulfillable when its SKU is stranded)."""
         request, speed = order.request, self.state.speed
-        marketplace = request.get("marketplaceId") or _marketplace(None, request["destinationAddress"])
+        marketplace = request.get("marketplaceId") or request_marketplace(None, request["destinationAddress"])
         _, currency, digits, _, _, factor, prefix = MARKETPLACES[marketplace]
         at = {name: order.received + timedelta(seconds=s / speed) for name, s in LIFECYCLE}
         events = [(order.received, "PENDING")]
@@ -286,53 +260,6 @@ class Fulfillment:
     def _status(self, order: FulfillmentOrder, now: datetime) -> tuple[str, datetime]:
         return order.status(now, self.state.speed)
 
-    def _order_json(self, order: FulfillmentOrder, status: tuple[str, datetime]) -> dict:
-        r = order.request
-        out = {"sellerFulfillmentOrderId": r["sellerFulfillmentOrderId"],
-               "marketplaceId": r.get("marketplaceId") or _marketplace(None, r["destinationAddress"]),
-               "displayableOrderId": r["displayableOrderId"].strip(), "displayableOrderDate": r["displayableOrderDate"],
-               "displayableOrderComment": r["displayableOrderComment"],
-               "shippingSpeedCategory": r["shippingSpeedCategory"], "destinationAddress": r["destinationAddress"],
-               "fulfillmentAction": r.get("fulfillmentAction", "Ship"),
-               "fulfillmentPolicy": r.get("fulfillmentPolicy", "FillOrKill"),
-               "receivedDate": iso(order.received),
-               "fulfillmentOrderStatus": status[0].upper() if order.upper else status[0],
-               "statusUpdatedDate": iso(status[1])}
-        if r.get("notificationEmails"):
-            out["notificationEmails"] = r["notificationEmails"]
-        return out
-
-    def _result(self, order: FulfillmentOrder, now: datetime) -> dict:
-        status = self._status(order, now)
-        name = status[0]
-        done = name == "Complete"
-        items = [{"sellerSku": i["sellerSku"], "sellerFulfillmentOrderItemId": i["sellerFulfillmentOrderItemId"],
-                  "quantity": i["quantity"],
-                  "cancelledQuantity": i["quantity"] if name == "Cancelled" else 0,
-                  "unfulfillableQuantity": i["quantity"] if name in ("Unfulfillable", "Invalid") else 0,
-                  **({"perUnitDeclaredValue": i["perUnitDeclaredValue"]} if i.get("perUnitDeclaredValue") else {})}
-                 for i in order.request["items"]]
-        result: dict = {"fulfillmentOrder": self._order_json(order, status), "fulfillmentOrderItems": items,
-                        "returnItems": [], "returnAuthorizations": []}
-        if name in ("Processing", "Complete"):
-            country = order.request["destinationAddress"]["countryCode"]
-            package = {"packageNumber": order.package_base + 1, "carrierCode": CARRIERS.get(country, "UPS")}
-            if done:
-                package["trackingNumber"] = f"TBA{order.package_base:09d}{country}"
-                package["estimatedArrivalDate"] = iso(status[1] + timedelta(days=2))
-            shipment = {
-                "amazonShipmentId": f"D{order.package_base:08d}", "fulfillmentCenterId": "SEA8",
-                "fulfillmentShipmentStatus": "SHIPPED" if done else "PENDING",
-                "fulfillmentShipmentItem": [
-                    {"sellerSku": i["sellerSku"], "sellerFulfillmentOrderItemId": i["sellerFulfillmentOrderItemId"],
-                     "quantity": i["quantity"], "packageNumber": package["packageNumber"]}
-                    for i in order.request["items"]],
-                "fulfillmentShipmentPackage": [package]}
-            if done:
-                shipment["shippingDate"] = iso(status[1])
-            result["fulfillmentShipments"] = [shipment]
-        return result
-
     def report(self) -> dict:
         """For the emulator's control endpoint: accepted creates per sellerFulfillmentOrderId, and inventory."""
         with self._lock:
@@ -351,55 +278,3 @@ class Fulfillment:
         return self.report()
 
 
-def _date_time(value, name: str) -> datetime:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid(f"{name} must be an ISO 8601 date-time") from None
-
-
-def _address(address, name: str) -> dict:
-    if not isinstance(address, dict):
-        raise invalid(f"{name} must be an object")
-    missing = [k for k in ("name", "addressLine1", "postalCode", "countryCode") if not address.get(k)]
-    if address.get("countryCode") != "JP" and not address.get("city"):
-        missing.append("city")
-    if missing:
-        raise invalid(f"The following required parameters are missing: {missing}")
-    if not re.fullmatch(r"[A-Z]{2}", str(address["countryCode"])):
-        raise invalid("countryCode must be an ISO 3166-1 alpha-2 code")
-    return address
-
-
-def _marketplace(marketplace_id, address: dict) -> str:
-    if marketplace_id is not None:
-        if marketplace_id not in MARKETPLACES:
-            raise invalid(f"marketplaceId {marketplace_id!r} is not valid")
-        return marketplace_id
-    by_country = {country: m for m, (_, _, _, country, *_rest) in MARKETPLACES.items()}
-    return by_country.get(address["countryCode"], "ATVPDKIKX0DER")
-
-
-def _items(items) -> list[dict]:
-    if not isinstance(items, list) or not 1 <= len(items) <= MAX_LINES:
-        raise invalid(f"items must list 1 to {MAX_LINES} line items")
-    seen = set()
-    for item in items:
-        if not isinstance(item, dict):
-            raise invalid("each item must be an object")
-        sku, item_id, quantity = item.get("sellerSku"), item.get("sellerFulfillmentOrderItemId"), item.get("quantity")
-        if not isinstance(sku, str) or not sku or len(sku) > 50:
-            raise invalid("sellerSku must be 1 to 50 characters")
-        if not isinstance(item_id, str) or not item_id or len(item_id) > 50 or item_id in seen:
-            raise invalid("sellerFulfillmentOrderItemId must be 1 to 50 characters and unique in the order")
-        seen.add(item_id)
-        if type(quantity) is not int or quantity < 1:
-            raise invalid("quantity must be a whole number of at least 1")
-        for money in ("perUnitDeclaredValue", "perUnitPrice", "perUnitTax"):
-            value = item.get(money)
-            if value is not None and not (isinstance(value, dict) and isinstance(value.get("value"), str)
-                                          and isinstance(value.get("currencyCode"), str)):
-                raise invalid("missing value for decimal type")
-    if sum(i["quantity"] for i in items) > MAX_UNITS:
-        raise invalid(f"An order may hold at most {MAX_UNITS} units")
-    return items

@@ -11,8 +11,9 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
 from amazon_orders_pipeline.emulator.errors import ApiError, json_object
-from amazon_orders_pipeline.emulator.seller import MARKETPLACES, OrderHistory, Package
+from amazon_orders_pipeline.emulator.orders import OrderHistory, Package
 
 CONFIRM_PATH_RE = re.compile(r"^/orders/v0/orders/([^/]+)/shipmentConfirmation$")
 POSITIVE_NUMBER_RE = re.compile(r"^[1-9]\d{0,17}$")

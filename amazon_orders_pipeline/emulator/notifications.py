@@ -14,51 +14,25 @@ import hashlib
 import json
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
-from amazon_orders_pipeline.emulator.seller import MAX_ORDER_LIFETIME, OrderHistory
+from amazon_orders_pipeline.emulator.order_change import (
+    ORDER_CHANGE,
+    Delivery,
+    NotificationFaults,
+    Published,
+    order_change,
+    unit,
+)
+from amazon_orders_pipeline.emulator.orders import MAX_ORDER_LIFETIME, OrderHistory
 from amazon_orders_pipeline.emulator.state import EmulatorState
 
 NOTIFICATIONS_PATH = "/notifications/v1"
-ORDER_CHANGE = "ORDER_CHANGE"
+
 SQS_ARN_PREFIX = "arn:aws:sqs:"
-# The publisher's test application, as Amazon names solutions.
-APPLICATION_ID = "amzn1.sp.solution.6f5c7a52-emul-4a0b-9e1d-000000000001"
-# v2026 fulfillmentStatus -> ORDER_CHANGE's v0 OrderStatus.
-V0_STATUS = {"PENDING": "Pending", "UNSHIPPED": "Unshipped", "PARTIALLY_SHIPPED": "PartiallyShipped",
-             "SHIPPED": "Shipped", "CANCELLED": "Canceled", "UNFULFILLABLE": "Unfulfillable",
-             "PENDING_AVAILABILITY": "PendingAvailability"}
-PROGRAMS = {"PRIME": "Prime", "AMAZON_BUSINESS": "Business"}
 TICK_S = 0.2
-
-
-@dataclass
-class NotificationFaults:
-    """How delivery goes wrong, per change: lost, duplicated (sent twice, the copy later), or late (held back
-    `late_s` more). A change's publish delay is drawn from `delay_s`; one published example took 3.4 minutes."""
-
-    lost: float = 0.0
-    duplicated: float = 0.0
-    late: float = 0.0
-    delay_s: tuple[float, float] = (6.0, 240.0)
-    late_s: tuple[float, float] = (600.0, 3600.0)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> NotificationFaults:
-        known = {"lost", "duplicated", "late", "delay_s", "late_s"}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown notification faults {sorted(unknown)}")
-        out = cls(**{k: (tuple(v) if k.endswith("_s") else float(v)) for k, v in data.items()})
-        if not all(0 <= p <= 1 for p in (out.lost, out.duplicated, out.late)):
-            raise ValueError("fault rates are between 0 and 1")
-        return out
-
-    def to_dict(self) -> dict:
-        return {"lost": self.lost, "duplicated": self.duplicated, "late": self.late,
-                "delay_s": list(self.delay_s), "late_s": list(self.late_s)}
 
 
 @dataclass
@@ -73,41 +47,6 @@ class Subscription:
     def api(self) -> dict:
         return {"subscriptionId": self.subscription_id, "payloadVersion": "1.0",
                 "destinationId": self.destination_id, "processingDirective": self.processing_directive}
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One message to send: a change of an order, at its publish time."""
-
-    at: datetime
-    history: OrderHistory
-    changed_at: datetime
-    status: str
-    notification_id: str
-    copy: int = 0
-
-
-@dataclass
-class Published:
-    """What was sent and what was not, for tests and benchmarks."""
-
-    sent: list[dict] = field(default_factory=list)  # {order_id, changed_at, publish_time, notification_id, copy}
-    lost: list[dict] = field(default_factory=list)
-
-
-def _unit(*parts: object) -> float:
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:6], "big") / float(1 << 48)
-
-
-def _iso_ms(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-
-
-def selling_partner_id(seller: str) -> str:
-    """The merchant id Amazon gives a seller (`SellerId` in notifications): 14 upper-case letters and digits."""
-    digest = hashlib.sha256(f"merchant:{seller}".encode()).hexdigest().upper()
-    return "A" + digest[:13]
 
 
 class Notifications:
@@ -225,25 +164,25 @@ class Notifications:
         out = []
         for ts, status in history.events:
             low, high = f.delay_s
-            at = ts + timedelta(seconds=low + (high - low) * _unit(seed, "delay", history.order_id, ts))
-            if _unit(seed, "late", history.order_id, ts) < f.late:
+            at = ts + timedelta(seconds=low + (high - low) * unit(seed, "delay", history.order_id, ts))
+            if unit(seed, "late", history.order_id, ts) < f.late:
                 low, high = f.late_s
-                at += timedelta(seconds=low + (high - low) * _unit(seed, "late-by", history.order_id, ts))
+                at += timedelta(seconds=low + (high - low) * unit(seed, "late-by", history.order_id, ts))
             notification_id = str(uuid.UUID(bytes=hashlib.sha256(
                 f"{seed}:notification:{history.order_id}:{ts.isoformat()}".encode()).digest()[:16], version=4))
             delivery = Delivery(at, history, ts, status, notification_id)
-            if _unit(seed, "lost", history.order_id, ts) < f.lost:
+            if unit(seed, "lost", history.order_id, ts) < f.lost:
                 continue
             out.append(delivery)
-            if _unit(seed, "dup", history.order_id, ts) < f.duplicated:
-                again = timedelta(seconds=30 + 600 * _unit(seed, "dup-by", history.order_id, ts))
+            if unit(seed, "dup", history.order_id, ts) < f.duplicated:
+                again = timedelta(seconds=30 + 600 * unit(seed, "dup-by", history.order_id, ts))
                 out.append(Delivery(at + again, history, ts, status, notification_id, copy=1))
         return out
 
     def lost(self, history: OrderHistory) -> list[datetime]:
         """The changes of an order whose notification is lost."""
         seed = self.state.seller.seed
-        return [ts for ts, _ in history.events if _unit(seed, "lost", history.order_id, ts) < self.faults.lost]
+        return [ts for ts, _ in history.events if unit(seed, "lost", history.order_id, ts) < self.faults.lost]
 
     def _schedule(self, seller: str, day: date) -> list[Delivery]:
         """Every message for the changes of the orders a seller got on one day, by publish time (cached per fault
@@ -297,7 +236,7 @@ class Notifications:
         if destination is None:
             return
         arn = destination["resource"]["sqs"]["arn"]
-        body = order_change(delivery, sub)
+        body = order_change(delivery, sub.subscription_id)
         self._queue(arn).send_message(QueueUrl=self._queue_urls[arn], MessageBody=json.dumps(body))
         self.state.stats["notifications.sent"] += 1
         self.published.sent.append({"order_id": delivery.history.order_id, "changed_at": delivery.changed_at,
@@ -316,44 +255,3 @@ class Notifications:
             self._queue_urls[arn] = self._sqs.get_queue_url(QueueName=name,
                                                             QueueOwnerAWSAccountId=account)["QueueUrl"]
         return self._sqs
-
-
-def order_change(delivery: Delivery, sub: Subscription) -> dict:
-    """An ORDER_CHANGE notification as Amazon publishes it (OrderChangeNotification.json): v0 vocabulary, items
-    with SKU and quantity, no money."""
-    o = delivery.history
-    buyer_cancel = delivery.status == "CANCELLED" and len(o.events) > 2
-    summary: dict = {
-        "MarketplaceId": o.marketplace_id,
-        "OrderStatus": V0_STATUS[delivery.status],
-        "PurchaseDate": _iso_ms(o.created_at),
-        "DestinationPostalCode": None,
-        "FulfillmentType": "AFN" if o.fulfilled_by == "AMAZON" else "MFN",
-        "OrderType": "StandardOrder",
-        "OrderPrograms": [PROGRAMS[p] for p in o.programs if p in PROGRAMS],
-        "ShippingPrograms": [],
-        "OrderItems": [{"OrderItemId": line.order_item_id, "SellerSKU": line.sku, "SupplySourceId": None,
-                        "Quantity": line.quantity} for line in o.lines],
-    }
-    return {
-        "NotificationVersion": "1.0",
-        "NotificationType": ORDER_CHANGE,
-        "PayloadVersion": "1.0",
-        "EventTime": _iso_ms(delivery.at),
-        "Payload": {"OrderChangeNotification": {
-            "NotificationLevel": "OrderLevel",
-            "SellerId": selling_partner_id(o.seller),
-            "AmazonOrderId": o.order_id,
-            "OrderChangeType": "BuyerRequestedChange" if buyer_cancel else "OrderStatusChange",
-            "OrderChangeTrigger": {"TimeOfOrderChange": _iso_ms(delivery.changed_at),
-                                   "ChangeReason": "Buyer Requested Cancel" if buyer_cancel
-                                   else "Order Status Change"},
-            "Summary": summary,
-        }},
-        "NotificationMetadata": {
-            "ApplicationId": APPLICATION_ID,
-            "SubscriptionId": sub.subscription_id,
-            "PublishTime": _iso_ms(delivery.at),
-            "NotificationId": delivery.notification_id,
-        },
-    }

@@ -8,9 +8,10 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
+from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
 from amazon_orders_pipeline.emulator.errors import invalid
+from amazon_orders_pipeline.emulator.orders import OrderHistory
 from amazon_orders_pipeline.emulator.query import multi, parse_timestamp, single
-from amazon_orders_pipeline.emulator.seller import MARKETPLACES, OrderHistory
 from amazon_orders_pipeline.emulator.state import EmulatorState
 
 PAGINATION_TOKEN_TTL = timedelta(hours=24)

@@ -9,9 +9,11 @@ from collections import Counter, OrderedDict, deque
 from datetime import UTC, datetime, timedelta
 
 from amazon_orders_pipeline.emulator.auth import Tokens, denied
+from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
 from amazon_orders_pipeline.emulator.errors import ApiError
 from amazon_orders_pipeline.emulator.faults import FaultInjector
-from amazon_orders_pipeline.emulator.seller import MARKETPLACES, OrderHistory, SyntheticSeller
+from amazon_orders_pipeline.emulator.orders import OrderHistory
+from amazon_orders_pipeline.emulator.seller import SyntheticSeller
 from amazon_orders_pipeline.sp_api.marketplaces import region_of
 from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS, TokenBucket
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from amazon_orders_pipeline.emulator.seller import GIFT_MESSAGE, GIFT_WRAP_LEVEL, MARKETPLACES, OrderHistory, iso
+from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
+from amazon_orders_pipeline.emulator.orders import GIFT_MESSAGE, GIFT_WRAP_LEVEL, OrderHistory, iso
 
 # v2026 fulfillmentStatus -> v0 OrderStatus, and fulfilledBy -> FulfillmentChannel (Amazon's migration guide).
 V0_STATUS = {

@@ -14,7 +14,9 @@ from datetime import UTC, date, datetime
 from amazon_orders_pipeline.extract.increments import ORDERS, DayLog, Increment
 from amazon_orders_pipeline.extract.landing import PageStore
 from amazon_orders_pipeline.extract.search_orders import BASE_INCLUDED_DATA, redact_pii
-from amazon_orders_pipeline.sp_api.client import API_VERSION, Page, SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.orders_v2026 import API_VERSION, OrdersV2026
+from amazon_orders_pipeline.sp_api.pages import Page
 from amazon_orders_pipeline.stores import ObjectStore
 
 
@@ -43,9 +45,10 @@ def fetch_orders(client: SpApiClient, landing: ObjectStore, *, account_id: str, 
     included = BASE_INCLUDED_DATA + (["BUYER"] if pii else [])
     result = OrdersResult(account_id)
     by_day: dict[date, list[Page]] = {}
+    orders_api = OrdersV2026(client)
     for order_id in sorted(orders):
         try:
-            page = client.get_order(order_id, included)
+            page = orders_api.get_order(order_id, included)
         except SpApiError as e:
             if e.status == 404:
                 result.not_found.append(order_id)

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from amazon_orders_pipeline.extract.landing import LandedPage, OrderSource, PageStore, Window
-from amazon_orders_pipeline.sp_api.client import V0_API_VERSION, V0_ORDERS_PATH, Page, SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.orders_v0 import V0_API_VERSION, V0_ORDERS_PATH, OrdersV0
+from amazon_orders_pipeline.sp_api.pages import Page
 from amazon_orders_pipeline.sp_api.tokens import RestrictedDataToken
 
 # One RDT for the generic paths: getOrders with buyer and shipping-address PII, and every order's items.
@@ -98,7 +100,7 @@ class GetOrdersSource(OrderSource):
         return v0_params(window, marketplace_ids)
 
     def pages(self, params: dict, next_token: str | None, first_page: int) -> Iterator[Page]:
-        return self.client.get_orders(params, next_token=next_token, first_page=first_page, access=self.rdt)
+        return OrdersV0(self.client).get_orders(params, next_token=next_token, first_page=first_page, access=self.rdt)
 
     def redact(self, data: dict) -> dict:
         return redact_v0_pii(data)
@@ -124,7 +126,7 @@ class GetOrdersSource(OrderSource):
     def _fetch_items(self, order_id: str) -> None:
         redact = self.redacted
         count = 0
-        for page in self.client.get_order_items(order_id, access=self.rdt):
+        for page in OrdersV0(self.client).get_order_items(order_id, access=self.rdt):
             body = json.dumps(redact_v0_pii(page.data)).encode() if redact else page.body
             self._store.land(self._attempt, page, body, redacted=redact, api_version=self.api_version,
                              order_id=order_id)

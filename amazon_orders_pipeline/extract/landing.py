@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from amazon_orders_pipeline.sp_api.client import API_VERSION, Page, SpApiClient, SpApiError, page_orders
+from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.orders_v2026 import API_VERSION
+from amazon_orders_pipeline.sp_api.pages import Page, page_orders
 from amazon_orders_pipeline.stores import ObjectStore, get_json, put_json
 
 # The API rejects *Before values later than two minutes before now; keep a little more for clock skew.

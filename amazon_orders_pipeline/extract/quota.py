@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from amazon_orders_pipeline.sp_api.client import SpApiClient
+from amazon_orders_pipeline.sp_api.http import SpApiClient
 from amazon_orders_pipeline.stores import ObjectStore, get_json, put_json
 
 OPERATION = "searchOrders"

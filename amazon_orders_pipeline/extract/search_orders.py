@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from amazon_orders_pipeline.extract.landing import OrderSource, Window
-from amazon_orders_pipeline.sp_api.client import API_VERSION, Page
+from amazon_orders_pipeline.sp_api.orders_v2026 import API_VERSION, OrdersV2026
+from amazon_orders_pipeline.sp_api.pages import Page
 
 # includedData for the orders we keep. BUYER (name, email) is asked for only when the account has PII on.
 BASE_INCLUDED_DATA = ["RECIPIENT", "PROCEEDS", "FULFILLMENT", "PROMOTION", "CANCELLATION"]
@@ -52,7 +53,7 @@ class SearchOrdersSource(OrderSource):
         return search_params(window, marketplace_ids, self.pii)
 
     def pages(self, params: dict, next_token: str | None, first_page: int) -> Iterator[Page]:
-        return self.client.search_orders(params, next_token=next_token, first_page=first_page)
+        return OrdersV2026(self.client).search_orders(params, next_token=next_token, first_page=first_page)
 
     def redact(self, data: dict) -> dict:
         return redact_pii(data)

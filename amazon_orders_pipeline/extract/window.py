@@ -26,7 +26,9 @@ from amazon_orders_pipeline.extract.landing import (
     newest_update,
 )
 from amazon_orders_pipeline.extract.search_orders import SearchOrdersSource
-from amazon_orders_pipeline.sp_api.client import API_VERSION, Page, SpApiClient, SpApiError, page_orders
+from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.orders_v2026 import API_VERSION
+from amazon_orders_pipeline.sp_api.pages import Page, page_orders
 from amazon_orders_pipeline.stores import ObjectStore
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,9 @@ from amazon_orders_pipeline import request_inbox
 from amazon_orders_pipeline.accounts import Account
 from amazon_orders_pipeline.mcf import store
 from amazon_orders_pipeline.mcf.config import McfConfig
-from amazon_orders_pipeline.mcf.outbound import CANCELLABLE, TERMINAL, FulfillmentOutbound
 from amazon_orders_pipeline.mcf.storefront import CANCELLATION, StorefrontRequest, parse_orders
-from amazon_orders_pipeline.sp_api.client import SpApiError, UnclearOutcome
+from amazon_orders_pipeline.sp_api.fulfillment_outbound import CANCELLABLE, TERMINAL, FulfillmentOutbound
+from amazon_orders_pipeline.sp_api.http import SpApiError, UnclearOutcome
 from amazon_orders_pipeline.stores import ObjectStore
 
 MAX_CREATE_ATTEMPTS = 3

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import requests
 
-from amazon_orders_pipeline.sp_api.client import SpApiClient
+from amazon_orders_pipeline.sp_api.http import SpApiClient
 
 
 class DocumentDownloadError(RuntimeError):

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from amazon_orders_pipeline.sp_api.client import SpApiClient, SpApiError, UnclearOutcome
 from amazon_orders_pipeline.sp_api.documents import DocumentDownloadError, download_document
+from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError, UnclearOutcome
 
 FEEDS_PATH = "/feeds/2021-06-30/feeds"
 FEED_DOCUMENTS_PATH = "/feeds/2021-06-30/documents"

@@ -3,7 +3,7 @@ subscription to it, created once and found again when they already exist (409)."
 
 from __future__ import annotations
 
-from amazon_orders_pipeline.sp_api.client import SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError
 
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 DESTINATIONS_PATH = "/notifications/v1/destinations"

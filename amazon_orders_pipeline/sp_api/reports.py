@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import requests
 
-from amazon_orders_pipeline.sp_api.client import SpApiClient, SpApiError
 from amazon_orders_pipeline.sp_api.documents import DocumentDownloadError, download_document
+from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError
 
 REPORTS_PATH = "/reports/2021-06-30/reports"
 DOCUMENTS_PATH = "/reports/2021-06-30/documents"

@@ -1,15 +1,24 @@
-"""Restricted data tokens (Tokens API): one RDT for a set of restricted resources, cached for its lifetime."""
+"""The Tokens API 2021-03-01: restricted data tokens, one for a set of restricted resources, cached for its
+lifetime."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from amazon_orders_pipeline.sp_api.auth import CachedToken
+from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError
 
-if TYPE_CHECKING:
-    from amazon_orders_pipeline.sp_api.client import SpApiClient
+RDT_PATH = "/tokens/2021-03-01/restrictedDataToken"
+
+
+def create_restricted_data_token(client: SpApiClient, resources: list[dict]) -> tuple[str, float]:
+    """A restricted data token for `resources`, and its lifetime in seconds."""
+    resp = client.call("createRestrictedDataToken", "POST", RDT_PATH, json_body={"restrictedResources": resources})
+    try:
+        return str(resp.data["restrictedDataToken"]), float(resp.data.get("expiresIn", 3600))
+    except (KeyError, TypeError, ValueError):
+        raise SpApiError("createRestrictedDataToken", 200, "Unreadable", "no restrictedDataToken") from None
 
 
 class RestrictedDataToken(CachedToken):
@@ -21,4 +30,4 @@ class RestrictedDataToken(CachedToken):
         self.resources = resources
 
     def _fetch(self) -> tuple[str, float]:
-        return self._client.create_restricted_data_token(self.resources)
+        return create_restricted_data_token(self._client, self.resources)

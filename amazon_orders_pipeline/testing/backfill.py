@@ -21,6 +21,7 @@ from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.state import EmulatorState
 from amazon_orders_pipeline.testing.dagster_dev import rss_mb, session_processes
+from amazon_orders_pipeline.testing.emulator_process import EmulatorProcess
 from amazon_orders_pipeline.testing.env import emulator_env
 
 ACCOUNT = "history-us"
@@ -33,14 +34,9 @@ SEARCH_ORDERS_RATE, SEARCH_ORDERS_BURST, PAGE_SIZE = 0.0056, 20, 100
 SEED = 17
 
 
-def start_emulator(orders_per_day: int, processing_s: float, speed: float,
-                   report_workers: int) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline.emulator", "--port", "0", "--speed",
-                             str(speed), "--seed", str(SEED), "--orders-per-day",
-                             str(round(orders_per_day / US_SHARE)), "--report-processing-s",
-                             str(processing_s * speed), "--report-workers", str(report_workers)],
-                            stdout=subprocess.PIPE, text=True)
-    return proc, proc.stdout.readline().strip()
+def start_emulator(orders_per_day: int, processing_s: float, speed: float, report_workers: int) -> EmulatorProcess:
+    return EmulatorProcess(speed=speed, seed=SEED, orders_per_day=round(orders_per_day / US_SHARE),
+                           report_processing_s=processing_s * speed, report_workers=report_workers).start()
 
 
 def cpu_s(pid: int) -> float:
@@ -62,7 +58,7 @@ def run_pipeline(env: dict[str, str], first: date, last: date, log: Path) -> tup
     peak = [0.0]
     started = time.monotonic()
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline.history", "--start", str(first),
+        proc = subprocess.Popen([sys.executable, "-m", "amazon_orders_pipeline", "history", "--start", str(first),
                                  "--end", str(last), "--no-exports"], env={**os.environ, **env}, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         done = threading.Event()
@@ -125,7 +121,8 @@ def run_backfill(workdir: Path, days: int, orders_per_day: int, processing_s: fl
     accounts.write_text(f"accounts:\n  - id: {ACCOUNT}\n    region: NA\n    marketplace_ids: {MARKETPLACES}\n")
     last = datetime.now(UTC).date() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
-    emulator, url = start_emulator(orders_per_day, processing_s, speed, report_workers)
+    emulator = start_emulator(orders_per_day, processing_s, speed, report_workers)
+    url = emulator.url
     try:
         env = emulator_env(url, workdir, accounts, partitions_start=first.isoformat())
         emulator_cpu = cpu_s(emulator.pid)
@@ -136,8 +133,7 @@ def run_backfill(workdir: Path, days: int, orders_per_day: int, processing_s: fl
         emulator_cpu = cpu_s(emulator.pid) - emulator_cpu
         reports = int(_stat(url, "createReport.calls"))
     finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
+        emulator.stop()
     checked = compare(env["DUCKDB_PATH"], orders_per_day, first, last) if code == 0 else {}
     pages = checked.get("search_orders_pages", 0)
     bound = max(0, pages - SEARCH_ORDERS_BURST) / SEARCH_ORDERS_RATE

@@ -8,12 +8,13 @@ import requests
 
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
+from amazon_orders_pipeline.testing.emulator_process import EmulatorProcess
 
 
 class EmulatorControl:
     """The emulator's test-only endpoints, over HTTP like any other client."""
 
-    def __init__(self, emulator: Emulator):
+    def __init__(self, emulator: Emulator | EmulatorProcess):
         self.emulator = emulator
         self.url = emulator.url
 

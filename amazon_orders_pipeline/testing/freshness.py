@@ -26,7 +26,7 @@ from amazon_orders_pipeline.extract.increments import DEFAULT_SWEEP_OVERLAP, DEF
 from amazon_orders_pipeline.extract.window import extract_window
 from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
 from amazon_orders_pipeline.resources import SpApiResource
-from amazon_orders_pipeline.sp_api.client import page_orders
+from amazon_orders_pipeline.sp_api.pages import page_orders
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.truth import window_truth
 

@@ -20,10 +20,10 @@ from amazon_orders_pipeline import request_inbox, warehouse
 from amazon_orders_pipeline.accounts import Account
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.mcf.config import McfConfig
-from amazon_orders_pipeline.mcf.outbound import FulfillmentOutbound20200701
 from amazon_orders_pipeline.mcf.run import McfRun
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
-from amazon_orders_pipeline.sp_api.client import RetryPolicy, SpApiClient
+from amazon_orders_pipeline.sp_api.fulfillment_outbound import FulfillmentOutbound20200701
+from amazon_orders_pipeline.sp_api.http import RetryPolicy, SpApiClient
 from amazon_orders_pipeline.stores import LocalStore
 
 SKUS = ["ECHO-DOT-5-CHARCOAL", "FIRE-TV-4K-MAX", "USB-C-CABLE-2M", "PHONE-STAND-ALU"]

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import boto3
 import dagster as dg
 
+from amazon_orders_pipeline.commands import set_up
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
-from amazon_orders_pipeline.notifications.setup import set_up
 from amazon_orders_pipeline.sensors import build_order_change_sensor
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.runs import fast_resources, materialize_raw_tags

@@ -26,8 +26,9 @@ import duckdb
 
 from amazon_orders_pipeline import request_inbox
 from amazon_orders_pipeline.accounts import Account
-from amazon_orders_pipeline.sp_api.client import SpApiClient, SpApiError
 from amazon_orders_pipeline.sp_api.feeds import CLOCK_SLACK, FeedError, FeedsClient
+from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.orders_v0 import OrdersV0
 from amazon_orders_pipeline.stores import ObjectStore
 from amazon_orders_pipeline.writeback import ack_feed, guard, outbox
 from amazon_orders_pipeline.writeback.carriers import Carriers
@@ -142,7 +143,7 @@ class Writeback:
                 client = self._client(request["account_id"])
                 attempts = request["attempts"] + 1
                 try:
-                    client.confirm_shipment(request["order_id"], json.loads(request["request_body"]))
+                    OrdersV0(client).confirm_shipment(request["order_id"], json.loads(request["request_body"]))
                 except SpApiError as e:
                     if e.status in FINAL_STATUSES:
                         changes.append((request["request_id"], {"status": "failed", "reason": str(e),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from amazon_orders_pipeline.emulator.auth import RDT_GRANT
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid
 from amazon_orders_pipeline.emulator.http import Call, operation
+from amazon_orders_pipeline.emulator.orders import OrderHistory, iso
 from amazon_orders_pipeline.emulator.paging import (
     cut_page,
     date_window,
@@ -14,7 +15,6 @@ from amazon_orders_pipeline.emulator.paging import (
     resumed,
 )
 from amazon_orders_pipeline.emulator.query import ORDER_ID_RE, enum_list, known, page_size, single
-from amazon_orders_pipeline.emulator.seller import OrderHistory, iso
 from amazon_orders_pipeline.emulator.state import EmulatorState
 from amazon_orders_pipeline.emulator.v0_shapes import ADDRESS_STATUSES, shipping_address, v0_items, v0_order
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid
 from amazon_orders_pipeline.emulator.http import Call, operation
+from amazon_orders_pipeline.emulator.orders import filter_included, iso
 from amazon_orders_pipeline.emulator.paging import cut_page, date_window, marketplace_ids, resumed
 from amazon_orders_pipeline.emulator.query import ORDER_ID_RE, enum_list, known, page_size
-from amazon_orders_pipeline.emulator.seller import filter_included, iso
 
 SEARCH_PATH = "/orders/2026-01-01/orders"
 FULFILLMENT_STATUSES = {

@@ -1,4 +1,5 @@
-"""The SP-API client: paced by token buckets, retried with backoff, paginated to the end, counted."""
+"""The HTTP core every SP-API module calls through: one account's client, paced by token buckets, retried with
+backoff, re-authorised after a 403, paginated to the end, counted."""
 
 from __future__ import annotations
 
@@ -15,13 +16,9 @@ from typing import Protocol
 import requests
 
 from amazon_orders_pipeline.sp_api.auth import LwaAuth, LwaCredentials
+from amazon_orders_pipeline.sp_api.pages import Page
 from amazon_orders_pipeline.sp_api.rate_limit import USAGE_PLANS, TokenBucket
 
-SEARCH_ORDERS_PATH = "/orders/2026-01-01/orders"
-API_VERSION = "2026-01-01"
-V0_ORDERS_PATH = "/orders/v0/orders"
-V0_API_VERSION = "v0"
-RDT_PATH = "/tokens/2021-03-01/restrictedDataToken"
 USER_AGENT = "amazon-orders-pipeline/0.1 (Language=Python)"
 
 REGION_ENDPOINTS = {
@@ -102,37 +99,6 @@ class AccessToken(Protocol):
     def token(self) -> str: ...
 
     def invalidate(self, token: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    params: dict[str, str]  # what was sent, the pagination token included; never credentials
-    request_id: str | None
-    fetched_at: datetime
-    body: bytes  # the response body exactly as received
-    data: dict
-    next_token: str | None
-    operation: str = "searchOrders"
-
-    @property
-    def orders(self) -> list[dict]:
-        return page_orders(self.operation, self.data) or []
-
-
-def page_orders(operation: str, data: dict) -> list | None:
-    """The orders list of a page: `orders` in v2026 searchOrders, the one `order` of a getOrder response,
-    `payload.Orders` in v0 getOrders, and the
-    order items list, `payload.OrderItems`, of a v0 getOrderItems page. None when the page has no such list."""
-    if operation == "searchOrders":
-        found = data.get("orders")
-    elif operation == "getOrder":
-        found = [data["order"]] if isinstance(data.get("order"), dict) else None
-    else:
-        payload = data.get("payload")
-        found = payload.get("Orders" if operation == "getOrders" else "OrderItems") if isinstance(payload, dict) \
-            else None
-    return found if isinstance(found, list) else None
 
 
 def encode_params(params: dict) -> dict[str, str]:
@@ -287,47 +253,10 @@ class SpApiClient:
             code, message = "Unknown", resp.text[:200]
         return SpApiError(operation, resp.status_code, code, message)
 
-    # --- operations ---------------------------------------------------------------------------
-    def search_orders(self, params: dict, *, next_token: str | None = None, first_page: int = 1) -> Iterator[Page]:
-        """Every page of a v2026 searchOrders query, in order, starting after `next_token` when resuming."""
-        return self._paginate("searchOrders", SEARCH_ORDERS_PATH, params, "paginationToken",
-                              lambda data: (data.get("pagination") or {}).get("nextToken"), next_token, first_page)
-
-    def get_orders(self, params: dict, *, next_token: str | None = None, first_page: int = 1,
-                   access: AccessToken | None = None) -> Iterator[Page]:
-        """Every page of a v0 getOrders query (with an RDT as `access`, PII included), in order."""
-        return self._paginate("getOrders", V0_ORDERS_PATH, params, "NextToken",
-                              lambda data: (data.get("payload") or {}).get("NextToken"), next_token, first_page,
-                              access)
-
-    def get_order_items(self, order_id: str, *, access: AccessToken | None = None) -> Iterator[Page]:
-        """Every page of one order's v0 getOrderItems."""
-        return self._paginate("getOrderItems", f"{V0_ORDERS_PATH}/{order_id}/orderItems", {}, "NextToken",
-                              lambda data: (data.get("payload") or {}).get("NextToken"), None, 1, access)
-
-    def get_order(self, order_id: str, included_data: list[str]) -> Page:
-        """One v2026 order (with its items) by id: getOrder, whose quota (0.5/s, burst 30) is searchOrders' 90x."""
-        params = encode_params({"includedData": included_data})
-        resp = self.call("getOrder", "GET", f"{SEARCH_ORDERS_PATH}/{order_id}", params)
-        return Page(1, params, resp.request_id, resp.fetched_at, resp.body, resp.data, None, "getOrder")
-
-    def confirm_shipment(self, order_id: str, body: dict) -> Response:
-        """Orders v0 confirmShipment (204). Sending the same packageReferenceId again edits that package, so the
-        call is retried as any other: a retry cannot add a second package."""
-        return self.call("confirmShipment", "POST", f"{V0_ORDERS_PATH}/{order_id}/shipmentConfirmation",
-                         json_body=body)
-
-    def create_restricted_data_token(self, resources: list[dict]) -> tuple[str, float]:
-        """A restricted data token for `resources`, and its lifetime in seconds."""
-        resp = self.call("createRestrictedDataToken", "POST", RDT_PATH, json_body={"restrictedResources": resources})
-        try:
-            return str(resp.data["restrictedDataToken"]), float(resp.data.get("expiresIn", 3600))
-        except (KeyError, TypeError, ValueError):
-            raise SpApiError("createRestrictedDataToken", 200, "Unreadable", "no restrictedDataToken") from None
-
-    def _paginate(self, operation: str, path: str, params: dict, token_param: str,
-                  next_of: Callable[[dict], str | None], next_token: str | None, first_page: int,
-                  access: AccessToken | None = None) -> Iterator[Page]:
+    def paginate(self, operation: str, path: str, params: dict, token_param: str,
+                 next_of: Callable[[dict], str | None], next_token: str | None, first_page: int,
+                 access: AccessToken | None = None) -> Iterator[Page]:
+        """Every page of a listing, in order, from the one after `next_token` (numbered from `first_page`)."""
         base = encode_params(params)
         number = first_page
         while True:

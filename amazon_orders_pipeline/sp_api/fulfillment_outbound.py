@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
 
-from amazon_orders_pipeline.sp_api.client import SpApiClient, SpApiError
+from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError
 
 PATH = "/fba/outbound/2020-07-01/fulfillmentOrders"
 STATUSES = ("New", "Received", "Planning", "Processing", "Cancelled", "Complete", "CompletePartialled",
