@@ -10,21 +10,17 @@ from pathlib import Path
 
 import yaml
 
+from amazon_orders_pipeline.settings import ConfigError
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
 from amazon_orders_pipeline.sp_api.http import REGION_ENDPOINTS
 from amazon_orders_pipeline.sp_api.marketplaces import describe, region_of
 
-DEFAULT_ACCOUNTS_FILE = Path(__file__).with_name("accounts.default.yaml")
 ACCOUNT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # v2026-01-01 is the default; v0 (getOrders + getOrderItems) serves sellers whose app is not yet migrated.
 API_VERSIONS = ("2026-01-01", "v0")
 # Where a backfill of more than a few days gets its orders: order reports (a year in ~13 requests) or the account's
 # Orders API, page by page. Daily runs use the Orders API either way.
 HISTORY_SOURCES = ("reports", "api")
-
-
-class ConfigError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

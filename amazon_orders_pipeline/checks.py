@@ -2,10 +2,10 @@
 
 import dagster as dg
 
+from amazon_orders_pipeline.assets.keys import ORDERS
+from amazon_orders_pipeline.chosen_warnings import chosen_features
 from amazon_orders_pipeline.resources import ExportResource
 from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
-
-ORDERS = dg.AssetKey(["orders"])
 
 # Per raw partition already seen by a dbt run (its window covered the partition after the pages were fetched):
 # order records in the pages vs typed versions in staging + records in quarantine.
@@ -129,4 +129,5 @@ CHECKS = [order_checks]
 def build_freshness_checks(keys: list[dg.AssetKey], deadline_cron: str) -> list[dg.AssetChecksDefinition]:
     """Per daily partition: the partition that is the newest at the deadline (UTC cron) is materialized by then. As
     today is a partition, that is the day of the deadline, which the intraday sweeps materialize from 00:15."""
-    return list(dg.build_time_partition_freshness_checks(assets=keys, deadline_cron=deadline_cron, timezone="UTC"))
+    with chosen_features():
+        return list(dg.build_time_partition_freshness_checks(assets=keys, deadline_cron=deadline_cron, timezone="UTC"))

@@ -42,8 +42,7 @@ def history(args: argparse.Namespace) -> int:
 
 def writes(key_name: str):
     def run(args: argparse.Namespace) -> int:
-        from amazon_orders_pipeline.assets.mcf import MCF_KEY
-        from amazon_orders_pipeline.assets.writeback import WRITEBACK_KEY
+        from amazon_orders_pipeline.assets.keys import MCF_KEY, WRITEBACK_KEY
         from amazon_orders_pipeline.local_runs import materialize_writes
 
         key = {"writeback": WRITEBACK_KEY, "mcf": MCF_KEY}[key_name]
@@ -86,7 +85,7 @@ def set_up(queue_arn: str, name: str, environ=None, account_ids: list[str] | Non
 
 
 def notifications_setup(args: argparse.Namespace) -> int:
-    from amazon_orders_pipeline.accounts import ConfigError
+    from amazon_orders_pipeline.settings import ConfigError
     from amazon_orders_pipeline.sp_api.auth import AuthError
     from amazon_orders_pipeline.sp_api.http import SpApiError
 

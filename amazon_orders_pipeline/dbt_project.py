@@ -14,7 +14,7 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 from dagster_dbt.dbt_project import using_dagster_dev
 
-from amazon_orders_pipeline.lake import LakeConfig
+from amazon_orders_pipeline.settings import LakeConfig
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -121,6 +121,3 @@ def _models(manifest: Path, _mtime: float) -> list[Model]:
     return sorted((Model(n["name"], n["schema"], n["alias"], n["fqn"][1]) for n in nodes
                    if n["resource_type"] == "model"), key=lambda m: m.name)
 
-
-def mart_models(manifest: Path = MANIFEST) -> list[Model]:
-    return [m for m in models(manifest) if m.layer == "marts"]

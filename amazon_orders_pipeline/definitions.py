@@ -10,6 +10,7 @@ from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.assets.mcf import mcf_job
 from amazon_orders_pipeline.assets.writeback import writeback_job
 from amazon_orders_pipeline.checks import CHECKS, build_freshness_checks
+from amazon_orders_pipeline.chosen_warnings import chosen_features
 from amazon_orders_pipeline.execution import EXECUTOR
 from amazon_orders_pipeline.resources import build_resources
 from amazon_orders_pipeline.schedules import build_extract_schedules
@@ -20,20 +21,22 @@ from amazon_orders_pipeline.settings import Settings
 def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     settings = Settings.from_env(environ)
     assets = build_assets(settings)
-    job, schedules = build_extract_schedules(assets.raw_partitions, assets.account_ids, settings.lookback_days,
+    job, schedules = build_extract_schedules(assets.account_ids, settings.lookback_days,
                                              settings.sweep_interval_minutes)
     sensors = [build_order_change_sensor(job, assets.account_ids, settings)] if settings.order_change_queue_url \
         else []
     writeback, mcf = writeback_job(), mcf_job()
     sensors += [build_writeback_sensor(writeback), build_mcf_sensor(mcf)]
     freshness = build_freshness_checks([*assets.mart_keys, *assets.export_keys], settings.freshness_deadline_cron)
+    with chosen_features():
+        freshness_sensor = dg.build_sensor_for_freshness_checks(freshness_checks=freshness,
+                                                                name="freshness_checks_sensor")
     return dg.Definitions(
         assets=[*assets.all, *assets.writeback],
         asset_checks=[*CHECKS, *freshness],
         jobs=[job, writeback, mcf],
         schedules=schedules,
-        sensors=[dg.build_sensor_for_freshness_checks(freshness_checks=freshness, name="freshness_checks_sensor"),
-                 *sensors],
+        sensors=[freshness_sensor, *sensors],
         resources=build_resources(settings),
         executor=EXECUTOR,
     )

@@ -19,9 +19,8 @@ from pathlib import Path
 import dagster as dg
 
 from amazon_orders_pipeline import warehouse
-from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
-from amazon_orders_pipeline.assets.mcf import MCF_KEY
-from amazon_orders_pipeline.assets.writeback import WRITEBACK_KEY
+from amazon_orders_pipeline.accounts import load_accounts
+from amazon_orders_pipeline.assets.keys import EXPORT_KEYS, MCF_KEY, WRITEBACK_KEY
 from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.local_runs import materialize_raw, materialize_transform, materialize_writes
 from amazon_orders_pipeline.local_services.production import production_services
@@ -76,7 +75,7 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator,
         Path(settings.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
 
     resources = build_resources(settings)
-    accounts = [a.id for a in settings.accounts()]
+    accounts = [a.id for a in load_accounts(settings.accounts_file)]
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     started = time.monotonic()

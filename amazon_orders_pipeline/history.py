@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from amazon_orders_pipeline import local_runs
-from amazon_orders_pipeline.assets.raw import LANDED_PAGES_KEY, ORDER_PAGES_KEY
+from amazon_orders_pipeline.accounts import load_accounts
+from amazon_orders_pipeline.assets.keys import LANDED_PAGES_KEY, ORDER_PAGES_KEY
 from amazon_orders_pipeline.settings import Settings
 
 
@@ -43,7 +44,7 @@ def backfill_history(first: date, last: date, *, environ: Mapping[str, str], acc
     """[first, last] of every account (or of `account_ids`, one run each), then the transform of the range (and its
     exports, unless `exports` is False)."""
     settings = Settings.from_env(environ)
-    known = [a.id for a in settings.accounts()]
+    known = [a.id for a in load_accounts(settings.accounts_file)]
     if account_ids and set(account_ids) - set(known):
         raise ValueError(f"unknown accounts: {sorted(set(account_ids) - set(known))}")
     # The newest complete day: today's partition does not exist yet (its daily run picks it up).

@@ -16,15 +16,15 @@ the default database, so `raw.order_pages` and `main.orders` name the lake's tab
 from __future__ import annotations
 
 import importlib
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 import duckdb
+
+from amazon_orders_pipeline.settings import LakeConfig
 
 ALIAS = "lake"  # the name the statements below attach and use
 EXTENSIONS = ("httpfs", "postgres_scanner", "ducklake")
@@ -33,36 +33,6 @@ CONFLICT_ATTEMPTS = 6
 CONFLICT_FIRST_PAUSE_S = 0.2
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LakeConfig:
-    """Where the lake is. `catalog`: a libpq connection string without a password (`dbname=lake host=... port=...
-    user=...`); `data_path`: an S3 prefix (or a local folder, for a lake on one machine); `s3_endpoint_url`: an
-    S3-compatible endpoint other than AWS's (http://host:port), as for the landing area."""
-
-    catalog: str
-    data_path: str
-    s3_endpoint_url: str | None = None
-
-    def __post_init__(self):
-        if not self.catalog.strip():
-            raise ValueError("DUCKLAKE_CATALOG is empty: give the catalog's PostgreSQL connection string "
-                             "(dbname=... host=... port=... user=...)")
-        if re.search(r"(^|\s)password\s*=", self.catalog):
-            raise ValueError("DUCKLAKE_CATALOG must not hold a password: set PGPASSWORD or use ~/.pgpass")
-        if not self.data_path.strip():
-            raise ValueError("DUCKLAKE_DATA_PATH is empty: give the S3 prefix of the lake's data files")
-
-    def describe(self) -> str:
-        """For logs and metadata: where, never who."""
-        keep = [p for p in self.catalog.split() if p.split("=", 1)[0] in ("dbname", "host", "port")]
-        return f"DuckLake (catalog {' '.join(keep)}, data {self.data_path})"
-
-    def dbt_vars(self) -> dict[str, str]:
-        """What dbt's `lake` target reads (profiles.yml); no credential among them."""
-        return {"lake_catalog": self.catalog, "lake_data_path": self.data_path,
-                "lake_s3_endpoint_url": self.s3_endpoint_url or ""}
 
 
 def extension_file(name: str) -> str:

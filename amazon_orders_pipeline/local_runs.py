@@ -8,10 +8,10 @@ from datetime import date
 
 import dagster as dg
 
+from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.assets.dbt import DBT_ASSETS_OP
-from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
-from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, RAW_KEYS
+from amazon_orders_pipeline.assets.keys import EXPORT_KEYS, EXTRACT_MODE_TAG, RAW_KEYS
 from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.extract.increments import WINDOW
 from amazon_orders_pipeline.resources import build_resources
@@ -39,9 +39,9 @@ def materialize_raw_range(first: date, last: date, account_ids: list[str], *,
                           raise_on_error: bool = True, mode: str = WINDOW) -> dg.ExecuteInProcessResult:
     """The extract stage for [first, last] of `account_ids` as one run, as a backfill of them runs it: the accounts
     must be neighbours in the accounts file's order (all of them, or one), since a run's range spans both. `mode`:
-    the run's extract mode (window, sweep or recheck; see assets/raw.py)."""
+    the run's extract mode (window, sweep or recheck; see extract/plan.py)."""
     settings = Settings.from_env(environ)
-    order = [a.id for a in settings.accounts()]
+    order = [a.id for a in load_accounts(settings.accounts_file)]
     span = order[order.index(account_ids[0]):order.index(account_ids[-1]) + 1]
     if span != list(account_ids):
         raise ValueError(f"accounts {account_ids} are not neighbours in the accounts file ({order})")

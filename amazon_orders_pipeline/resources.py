@@ -15,12 +15,15 @@ from packaging import version
 from amazon_orders_pipeline.accounts import Account, load_accounts
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_executable, dbt_project
 from amazon_orders_pipeline.emulator.embedded import embedded_emulator_url, emulator_refresh_token, emulator_seller_id
-from amazon_orders_pipeline.exporters.mappings import DEFAULT_MAPPINGS_FILE, ExportMappings, load_mappings
-from amazon_orders_pipeline.mcf.config import DEFAULT_MCF_CONFIG, McfConfig, load_mcf_config
+from amazon_orders_pipeline.exporters.mappings import ExportMappings, load_mappings
+from amazon_orders_pipeline.mcf.config import McfConfig, load_mcf_config
 from amazon_orders_pipeline.settings import (
+    DEFAULT_CARRIERS_FILE,
     DEFAULT_EMULATOR_SPEED,
     DEFAULT_EXPORT_DIR,
     DEFAULT_LANDING_DIR,
+    DEFAULT_MAPPINGS_FILE,
+    DEFAULT_MCF_CONFIG,
     DEFAULT_MCF_INBOX_DIR,
     DEFAULT_WRITEBACK_CONFIRM_MINUTES,
     DEFAULT_WRITEBACK_INBOX_DIR,
@@ -31,7 +34,7 @@ from amazon_orders_pipeline.sp_api.http import LWA_TOKEN_URL, REGION_ENDPOINTS, 
 from amazon_orders_pipeline.sp_api.reports import Polling, ReportsClient
 from amazon_orders_pipeline.stores import ObjectStore, store_from_settings
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
-from amazon_orders_pipeline.writeback.carriers import DEFAULT_CARRIERS_FILE, Carriers, load_carriers
+from amazon_orders_pipeline.writeback.carriers import Carriers, load_carriers
 
 
 class SpApiResource(dg.ConfigurableResource):

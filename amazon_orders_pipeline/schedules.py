@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, RAW_KEYS, RECHECK
+from amazon_orders_pipeline.assets.keys import EXTRACT_MODE_TAG, RAW_KEYS
 from amazon_orders_pipeline.extract.increments import SWEEP
 from amazon_orders_pipeline.extract.landing import MIN_LAG
+from amazon_orders_pipeline.extract.plan import RECHECK
 
 # 00:20 UTC: the day's window must end at least 2 minutes before a request, and Amazon's index lags a little more.
 DAILY_CRON = "20 0 * * *"
@@ -53,11 +54,9 @@ def extraction_running(instance: dg.DagsterInstance, mode: str) -> bool:
     return bool(runs)
 
 
-def build_extract_schedules(raw_partitions: dg.MultiPartitionsDefinition, account_ids: Sequence[str],
-                            lookback: int, sweep_minutes: int
+def build_extract_schedules(account_ids: Sequence[str], lookback: int, sweep_minutes: int
                             ) -> tuple[dg.UnresolvedAssetJobDefinition, list[dg.ScheduleDefinition]]:
     job = dg.define_asset_job(EXTRACT_JOB, selection=dg.AssetSelection.assets(*RAW_KEYS),
-                              partitions_def=raw_partitions,
                               description="Extract change windows and load their pages (the run tag "
                                           f"{EXTRACT_MODE_TAG} says how: window, sweep or recheck).")
 

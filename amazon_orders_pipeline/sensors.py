@@ -16,9 +16,9 @@ from datetime import date
 import dagster as dg
 
 from amazon_orders_pipeline import request_inbox
-from amazon_orders_pipeline.assets.mcf import MCF_KEY, OPEN_ORDERS
-from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, ORDER_BATCH_TAG
-from amazon_orders_pipeline.assets.writeback import OPEN_REQUESTS, WRITEBACK_KEY
+from amazon_orders_pipeline.assets.keys import EXTRACT_MODE_TAG, MCF_KEY, ORDER_BATCH_TAG, WRITEBACK_KEY
+from amazon_orders_pipeline.assets.mcf import OPEN_ORDERS
+from amazon_orders_pipeline.assets.writeback import OPEN_REQUESTS
 from amazon_orders_pipeline.extract.increments import ORDERS
 from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
 from amazon_orders_pipeline.resources import LandingResource, McfInboxResource, SpApiResource, WritebackInboxResource

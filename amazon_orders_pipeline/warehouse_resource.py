@@ -14,8 +14,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from amazon_orders_pipeline import lake, warehouse
-
-DEFAULT_LOCK_TIMEOUT_S = 300.0
+from amazon_orders_pipeline.settings import DEFAULT_LOCK_TIMEOUT_S
 
 # dbt, the exports and the Python checks run in this Dagster concurrency pool, which dagster.yaml limits to one
 # step at a time across all runs: such steps queue in Dagster, visibly, instead of starting processes that would

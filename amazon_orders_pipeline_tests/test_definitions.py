@@ -13,12 +13,12 @@ import dagster as dg
 import pytest
 import yaml
 
-from amazon_orders_pipeline.accounts import ConfigError, load_accounts
+from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.dbt_project import manifest_is_stale
 from amazon_orders_pipeline.definitions import build_definitions
 from amazon_orders_pipeline.extract.order_reports import HistoryPlan, plan_history
-from amazon_orders_pipeline.settings import Settings
+from amazon_orders_pipeline.settings import ConfigError, Settings
 from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
 ROOT = Path(__file__).resolve().parents[1]

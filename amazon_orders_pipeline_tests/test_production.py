@@ -21,11 +21,10 @@ import duckdb
 import pytest
 
 from amazon_orders_pipeline import lake, warehouse
-from amazon_orders_pipeline.accounts import ConfigError
 from amazon_orders_pipeline.assets.dbt import BuildConflict, failed_results
 from amazon_orders_pipeline.dbt_project import dbt_build_args
 from amazon_orders_pipeline.local_services.production import environ_added
-from amazon_orders_pipeline.settings import Settings
+from amazon_orders_pipeline.settings import ConfigError, Settings
 from amazon_orders_pipeline.testing.dagster_dev import REPO
 from amazon_orders_pipeline.testing.runs import query
 from amazon_orders_pipeline.testing.truth import orders_against_truth

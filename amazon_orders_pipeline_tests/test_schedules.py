@@ -7,14 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pytest
 
-from amazon_orders_pipeline.accounts import ConfigError
-from amazon_orders_pipeline.assets.exports import EXPORT_KEYS
-from amazon_orders_pipeline.assets.raw import EXTRACT_MODE_TAG, RAW_KEYS
+from amazon_orders_pipeline.assets.keys import EXPORT_KEYS, EXTRACT_MODE_TAG, RAW_KEYS
 from amazon_orders_pipeline.checks import build_freshness_checks
 from amazon_orders_pipeline.definitions import build_definitions
 from amazon_orders_pipeline.partitions import daily_partitions
 from amazon_orders_pipeline.schedules import RANGE_END, RANGE_START, days_to_extract, days_to_sweep
-from amazon_orders_pipeline.settings import Settings
+from amazon_orders_pipeline.settings import ConfigError, Settings
 from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
 BASE = dg.AssetKey(["base_amazon_sp_api__order_records"])
@@ -42,7 +40,7 @@ def run_partitions(defs: dg.Definitions, request: dg.RunRequest) -> list[tuple[s
 
 
 def test_the_daily_schedule_closes_the_day_and_rechecks_the_lookback_in_one_run_each(defs):
-    schedule = defs.get_schedule_def("daily_extract_schedule")
+    schedule = defs.resolve_schedule_def("daily_extract_schedule")
     assert schedule.cron_schedule == "20 0 * * *" and schedule.execution_timezone == "UTC"
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 23, 0, 20, tzinfo=UTC),
                                         repository_def=defs.get_repository_def())
@@ -56,7 +54,7 @@ def test_the_daily_schedule_closes_the_day_and_rechecks_the_lookback_in_one_run_
 
 
 def test_a_sweep_round_is_one_run_for_every_account_of_today_and_yesterday_after_midnight(defs):
-    schedule = defs.get_schedule_def("intraday_sweep_schedule")
+    schedule = defs.resolve_schedule_def("intraday_sweep_schedule")
     assert schedule.cron_schedule == "*/15 * * * *"
     accounts = ("acme-eu", "acme-us")
     with dg.instance_for_test() as instance:
@@ -76,7 +74,7 @@ def test_a_sweep_round_is_one_run_for_every_account_of_today_and_yesterday_after
 
 
 def test_a_sweep_round_is_skipped_while_the_last_one_runs(defs):
-    schedule = defs.get_schedule_def("intraday_sweep_schedule")
+    schedule = defs.resolve_schedule_def("intraday_sweep_schedule")
     with dg.instance_for_test() as instance:
         instance.add_run(dg.DagsterRun(job_name="daily_extract", run_id="r1", status=dg.DagsterRunStatus.STARTED,
                                        tags={EXTRACT_MODE_TAG: "sweep"}))
@@ -126,7 +124,7 @@ def test_the_transform_and_exports_follow_once_every_account_of_a_day_has_landed
 def test_freshness_is_checked_per_daily_partition_of_every_mart_and_export(defs):
     checked = {k.asset_key for k in defs.resolve_asset_graph().asset_check_keys if k.name == "freshness_check"}
     assert checked == {*MART_KEYS, *EXPORT_KEYS}
-    assert defs.get_sensor_def("freshness_checks_sensor")
+    assert defs.resolve_sensor_def("freshness_checks_sensor")
 
     daily = daily_partitions("2026-10-01")
     specs = [dg.AssetSpec(k, partitions_def=daily) for k in (*MART_KEYS, *EXPORT_KEYS)]

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.assets.dbt import build_dbt_assets
 from amazon_orders_pipeline.assets.exports import build_export_assets
+from amazon_orders_pipeline.assets.extract import build_landed_pages_asset
+from amazon_orders_pipeline.assets.load import build_order_pages_asset
 from amazon_orders_pipeline.assets.mcf import fba_fulfillment_orders
-from amazon_orders_pipeline.assets.raw import build_landed_pages_asset, build_order_pages_asset
 from amazon_orders_pipeline.assets.writeback import mfn_writeback
 from amazon_orders_pipeline.automation import after_extraction
+from amazon_orders_pipeline.chosen_warnings import chosen_features
 from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
 from amazon_orders_pipeline.settings import Settings
 
@@ -49,10 +52,11 @@ class PipelineAssets:
 
 
 def build_assets(settings: Settings) -> PipelineAssets:
-    account_ids = [a.id for a in settings.accounts()]
+    account_ids = [a.id for a in load_accounts(settings.accounts_file)]
     daily = daily_partitions(settings.partitions_start_date)
     raw = raw_partitions(daily, account_ids)
     follow = after_extraction(settings.lookback_days)
-    return PipelineAssets(raw=[build_landed_pages_asset(raw), build_order_pages_asset(raw)],
-                          dbt=build_dbt_assets(daily, follow), exports=build_export_assets(daily, follow),
-                          raw_partitions=raw, account_ids=account_ids)
+    with chosen_features():
+        return PipelineAssets(raw=[build_landed_pages_asset(raw), build_order_pages_asset(raw)],
+                              dbt=build_dbt_assets(daily, follow), exports=build_export_assets(daily, follow),
+                              raw_partitions=raw, account_ids=account_ids)

@@ -5,6 +5,13 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from amazon_orders_pipeline.assets.keys import (
+    ERP_EXPORT_KEY,
+    ORDER_ADDRESSES,
+    ORDER_ITEMS,
+    ORDERS,
+    SALESFORCE_EXPORT_KEY,
+)
 from amazon_orders_pipeline.exporters.delivery import ExportFiles, deliver
 from amazon_orders_pipeline.exporters.erp import erp_export
 from amazon_orders_pipeline.exporters.mappings import ExportMappings
@@ -12,13 +19,6 @@ from amazon_orders_pipeline.exporters.rows import LineRow, OrderRow
 from amazon_orders_pipeline.exporters.salesforce import salesforce_export
 from amazon_orders_pipeline.resources import ExportResource, SpApiResource
 from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
-
-ORDERS = dg.AssetKey(["orders"])
-ORDER_ITEMS = dg.AssetKey(["order_items"])
-ORDER_ADDRESSES = dg.AssetKey(["order_addresses"])
-SALESFORCE_EXPORT_KEY = dg.AssetKey(["salesforce_order_export"])
-ERP_EXPORT_KEY = dg.AssetKey(["erp_sales_order_export"])
-EXPORT_KEYS = (SALESFORCE_EXPORT_KEY, ERP_EXPORT_KEY)
 
 # The delta of day D: every order whose current state came from D's change window. A cancellation on D+3 moves
 # the order into D+3's files, and a re-run of D no longer lists it. Multi-Channel Fulfillment orders (a web shop's

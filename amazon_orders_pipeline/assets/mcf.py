@@ -5,13 +5,13 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from amazon_orders_pipeline.assets.keys import MCF_KEY
 from amazon_orders_pipeline.assets.writeback import table
 from amazon_orders_pipeline.mcf.run import McfRun
 from amazon_orders_pipeline.resources import ExportResource, McfInboxResource, SpApiResource
 from amazon_orders_pipeline.sp_api.fulfillment_outbound import FulfillmentOutbound20200701
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 
-MCF_KEY = dg.AssetKey(["fba_fulfillment_orders"])
 MCF_JOB = "mcf"
 OPEN_ORDERS = "open_orders"
 CHECKS = {

@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from amazon_orders_pipeline.assets.exports import ORDER_ITEMS, ORDERS
+from amazon_orders_pipeline.assets.keys import ORDER_ITEMS, ORDERS, WRITEBACK_KEY
 from amazon_orders_pipeline.resources import SpApiResource, WritebackInboxResource
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 from amazon_orders_pipeline.writeback.run import Writeback
 
-WRITEBACK_KEY = dg.AssetKey(["mfn_writeback"])
 WRITEBACK_JOB = "writeback"
 # Metadata the sensor reads: requests still on their way (a feed processing, a shipment not yet in the marts).
 OPEN_REQUESTS = "open_requests"

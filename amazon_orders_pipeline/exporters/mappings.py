@@ -10,9 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from amazon_orders_pipeline.accounts import ConfigError
-
-DEFAULT_MAPPINGS_FILE = Path(__file__).with_name("mappings.default.yaml")
+from amazon_orders_pipeline.settings import DEFAULT_MAPPINGS_FILE, ConfigError
 
 
 class UnmappedStatusError(ValueError):

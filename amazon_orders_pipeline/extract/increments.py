@@ -31,7 +31,6 @@ from amazon_orders_pipeline.extract.landing import MIN_LAG, ExtractError, Window
 from amazon_orders_pipeline.stores import ObjectStore, get_json, put_json
 
 WINDOW, SWEEP, ORDERS = "window", "sweep", "orders"
-KINDS = (WINDOW, SWEEP, ORDERS)
 # How long Amazon's search index is given to show a change before a sweep searches for it: a sweep's window ends
 # this long before now. Amazon's index lag is reported at about 3 minutes (docs#2131); a change shown later than
 # this waits for the overlap, if any, or the day's re-check.

@@ -20,7 +20,6 @@ from amazon_orders_pipeline.sp_api.reports import BY_LAST_UPDATE, ReportError, R
 from amazon_orders_pipeline.stores import ObjectStore, get_json, put_json
 
 REPORT_API_VERSION = "report"
-REPORT_OPERATION = "orderReport"
 MAX_WINDOW = timedelta(days=30)
 # A report window ends at least an hour before now: changes reach the tracking reports with a lag (users of 30-minute
 # scheduled reports find orders missing), and the daily searchOrders windows cover the last hours anyway.

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from amazon_orders_pipeline.accounts import Account, ConfigError
+from amazon_orders_pipeline.accounts import Account
+from amazon_orders_pipeline.settings import DEFAULT_MCF_CONFIG, ConfigError
 
-DEFAULT_MCF_CONFIG = Path(__file__).with_name("mcf.default.yaml")
 SPEEDS = ("Standard", "Expedited", "Priority", "ScheduledDelivery")
 POLICIES = ("FillOrKill", "FillAll", "FillAllAvailable")
 

@@ -25,7 +25,6 @@ from amazon_orders_pipeline.warehouse import load_landed
 
 # One account is one region (the emulator refuses other regions' marketplaces, as Amazon does).
 MARKETPLACES = ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]
-FAULT_NAMES = ("throttle", "server_error", "unavailable", "slow", "drop", "truncate")
 # A run that still fails after this many tries counts as a failure of the seed.
 MAX_RUNS = 4
 # The emulator's quotas are Amazon's times this.

@@ -90,14 +90,7 @@ def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing
     # One client per account for the day, as a long-lived worker would have: it keeps the rates Amazon's headers
     # taught it, starting from the emulator's (a first 429 would otherwise wait for Amazon's rate).
     clients = {a.id: sp_api.client_for(a, usage_plans=state.usage_plans()) for a in accounts}
-    results = {a.id: DayResult(a.id, day) for a in accounts}
-    for account in accounts:
-        marketplaces = set(account.marketplace_ids)
-        seller = seller_key(emulator_refresh_token(account.id))
-        for history in state.seller.candidates(seller, start, close):
-            if history.marketplace_id in marketplaces:
-                results[account.id].changes.extend(
-                    (history.order_id, ts) for ts, _ in history.events if start <= ts < close)
+    results = {a.id: DayResult(a.id, day, changes=day_changes(state, a, start, close)) for a in accounts}
     sellers: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     for account in accounts:
         sellers.update(sp_api_seller_ids(account))
@@ -161,6 +154,14 @@ def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing
         results[account.id].truth = window_truth(state, emulator_refresh_token(account.id), start, close,
                                                  set(account.marketplace_ids))
     return list(results.values())
+
+
+def day_changes(state, account: Account, start: datetime, close: datetime) -> list[tuple[str, datetime]]:
+    """Every change of the account's orders in [start, close), as the emulator's seller makes them."""
+    marketplaces = set(account.marketplace_ids)
+    return [(history.order_id, ts)
+            for history in state.seller.candidates(seller_key(emulator_refresh_token(account.id)), start, close)
+            if history.marketplace_id in marketplaces for ts, _ in history.events if start <= ts < close]
 
 
 def sp_api_seller_ids(account: Account) -> dict[str, list[tuple[str, tuple[str, ...]]]]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import boto3
 import dagster as dg
 
+from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.commands import set_up
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
@@ -44,7 +45,7 @@ class OrderQueue:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         emulator.backends.notifications.sqs_endpoint = endpoint
         # Each account's seller is of its region (the emulator learns it from a seller's first Orders request).
-        for account in Settings.from_env(pipeline_env).accounts():
+        for account in load_accounts(Settings.from_env(pipeline_env).accounts_file):
             emulator.state.regional_marketplaces(seller_key(emulator_refresh_token(account.id)),
                                                  list(account.marketplace_ids))
         env = {**pipeline_env, "ORDER_CHANGE_QUEUE_URL": url, "ORDER_CHANGE_SQS_ENDPOINT_URL": endpoint,
@@ -72,7 +73,7 @@ def sensor_tick(env: dict[str, str], instance: dg.DagsterInstance, cursor: str |
     """One evaluation of the ORDER_CHANGE sensor."""
     settings = Settings.from_env(env)
     resources = fast_resources(env)
-    account_ids = [a.id for a in settings.accounts()]
+    account_ids = [a.id for a in load_accounts(settings.accounts_file)]
     sensor = build_order_change_sensor(dg.define_asset_job("daily_extract"), account_ids, settings)
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"sp_api": resources["sp_api"], "landing": resources["landing"]})

@@ -10,8 +10,7 @@ import dagster as dg
 import duckdb
 
 from amazon_orders_pipeline import local_runs, warehouse
-from amazon_orders_pipeline.assets.mcf import MCF_KEY
-from amazon_orders_pipeline.assets.writeback import WRITEBACK_KEY
+from amazon_orders_pipeline.assets.keys import MCF_KEY, WRITEBACK_KEY
 from amazon_orders_pipeline.resources import SpApiResource, build_resources
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.warehouse import replace_partition

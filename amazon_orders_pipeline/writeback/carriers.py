@@ -7,9 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from amazon_orders_pipeline.accounts import ConfigError
+from amazon_orders_pipeline.settings import DEFAULT_CARRIERS_FILE, ConfigError
 
-DEFAULT_CARRIERS_FILE = Path(__file__).with_name("carriers.default.yaml")
 OTHER = "Other"
 
 

@@ -51,6 +51,7 @@ create table if not exists writeback.requests (
 );
 """
 
+# Not yet sent, or on its way.
 OPEN = ("received", "sending", "queued", "submitting", "in_feed")
 # Sent, and waiting for the marts to show it.
 AWAITING_MARTS = ("sent", "accepted")

@@ -287,11 +287,11 @@ class Writeback:
                 outbox.update(conn, [(r[0], {"status": "confirmed", "closed_at": now}) for r in done], now)
                 out.confirmed += len(done)
             out.overdue = [{"request": r["request_id"], "status": r["status"], "since": str(r["sent_at"])}
-                           for r in outbox.rows(conn, ("status", "in", ("sent", "accepted")),
+                           for r in outbox.rows(conn, ("status", "in", outbox.AWAITING_MARTS),
                                                 ("sent_at", "<", now - self.confirm_within))]
             out.open_requests = conn.execute(
-                "select count(*) from writeback.requests where status in ('received', 'sending', 'queued', "
-                "'submitting', 'in_feed', 'sent', 'accepted')").fetchone()[0]
+                "select count(*) from writeback.requests where status in (select unnest(?::varchar[]))",
+                [[*outbox.OPEN, *outbox.AWAITING_MARTS]]).fetchone()[0]
 
     # --- helpers ----------------------------------------------------------------------------------
     def _client(self, account_id: str) -> SpApiClient:

@@ -1,0 +1,25 @@
+"""Every asset key and run tag the definitions are built around, in one place: the raw keys equal dbt's source keys
+(so lineage joins up), the marts are dbt's model names."""
+
+import dagster as dg
+
+LANDED_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "landed_order_pages"])
+ORDER_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "order_pages"])
+ORDER_RECORDS_KEY = dg.AssetKey(["amazon_sp_api", "order_records"])
+RAW_KEYS = (LANDED_PAGES_KEY, ORDER_PAGES_KEY, ORDER_RECORDS_KEY)
+
+ORDERS = dg.AssetKey(["orders"])
+ORDER_ITEMS = dg.AssetKey(["order_items"])
+ORDER_ADDRESSES = dg.AssetKey(["order_addresses"])
+
+SALESFORCE_EXPORT_KEY = dg.AssetKey(["salesforce_order_export"])
+ERP_EXPORT_KEY = dg.AssetKey(["erp_sales_order_export"])
+EXPORT_KEYS = (SALESFORCE_EXPORT_KEY, ERP_EXPORT_KEY)
+
+WRITEBACK_KEY = dg.AssetKey(["mfn_writeback"])
+MCF_KEY = dg.AssetKey(["fba_fulfillment_orders"])
+
+# The run tag that says how the extract step gets its partitions' orders (extract/plan.py: EXTRACT_MODES).
+EXTRACT_MODE_TAG = "amazon_orders/extract"
+# With mode `orders`: the ORDER_CHANGE batch (notifications/inbox.py) whose orders the run reads with getOrder.
+ORDER_BATCH_TAG = "amazon_orders/order_batch"
