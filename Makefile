@@ -7,12 +7,13 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # dagster-dbt finds dbt on PATH when `dagster dev` re-parses the project.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo demo-lake test dev sql bench lint clean postgresql
+.PHONY: demo demo-lake test test-quick dev sql bench lint clean postgresql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@# pip's and setuptools' notes (index locations, editable installs) go to a log, shown only if an install fails.
+	$(BIN)/pip install --quiet --upgrade pip 2> $(VENV)/install.log || { cat $(VENV)/install.log; exit 1; }
+	$(BIN)/pip install --quiet -e '.[dev]' 2>> $(VENV)/install.log || { cat $(VENV)/install.log; exit 1; }
 	touch $(STAMP)
 
 # dbt's manifest, so that loading the definitions never has to parse the project.
@@ -53,6 +54,10 @@ $(CHROMIUM):
 test: $(MANIFEST) $(CHROMIUM) postgresql
 	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/python -m pytest --durations=25
 
+## test-quick: install and run the tests that are not end to end (not marked slow): the edit-test loop
+test-quick: $(MANIFEST)
+	$(BIN)/python -m pytest -m "not slow" --durations=10
+
 ## dev: install and start the Dagster UI on http://127.0.0.1:3000
 dev: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
@@ -70,6 +75,7 @@ bench: $(MANIFEST)
 	$(BIN)/python -m benchmarks.backfill --days 365 --orders-per-day 5000
 	$(BIN)/python -m benchmarks.freshness
 
+## lint: ruff over the package, the tests and the benchmarks (CI runs it before the tests)
 lint: $(STAMP)
 	$(BIN)/ruff check amazon_orders_pipeline amazon_orders_pipeline_tests benchmarks
 

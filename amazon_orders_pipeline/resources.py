@@ -16,7 +16,6 @@ from amazon_orders_pipeline.accounts import Account, load_accounts
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_executable, dbt_project
 from amazon_orders_pipeline.emulator.embedded import embedded_emulator_url, emulator_refresh_token, emulator_seller_id
 from amazon_orders_pipeline.exporters.mappings import ExportMappings, load_mappings
-from amazon_orders_pipeline.mcf.config import McfConfig, load_mcf_config
 from amazon_orders_pipeline.settings import (
     DEFAULT_CARRIERS_FILE,
     DEFAULT_EMULATOR_SPEED,
@@ -27,6 +26,7 @@ from amazon_orders_pipeline.settings import (
     DEFAULT_MCF_INBOX_DIR,
     DEFAULT_WRITEBACK_CONFIRM_MINUTES,
     DEFAULT_WRITEBACK_INBOX_DIR,
+    DEFAULT_WRITES_RETENTION_DAYS,
     Settings,
 )
 from amazon_orders_pipeline.sp_api.auth import GrantlessAuth, LwaCredentials
@@ -34,7 +34,8 @@ from amazon_orders_pipeline.sp_api.http import LWA_TOKEN_URL, REGION_ENDPOINTS, 
 from amazon_orders_pipeline.sp_api.reports import Polling, ReportsClient
 from amazon_orders_pipeline.stores import ObjectStore, store_from_settings
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
-from amazon_orders_pipeline.writeback.carriers import Carriers, load_carriers
+from amazon_orders_pipeline.writes.mcf.config import McfConfig, load_mcf_config
+from amazon_orders_pipeline.writes.mfn.config import Carriers, load_carriers
 
 
 class SpApiResource(dg.ConfigurableResource):
@@ -126,6 +127,7 @@ class WritebackInboxResource(StoreResource):
     local_dir: str = DEFAULT_WRITEBACK_INBOX_DIR
     carrier_mapping_file: str = str(DEFAULT_CARRIERS_FILE)
     confirm_minutes: int = DEFAULT_WRITEBACK_CONFIRM_MINUTES
+    retention_days: int = DEFAULT_WRITES_RETENTION_DAYS  # WRITES_RETENTION_DAYS
 
     def carriers(self) -> Carriers:
         return load_carriers(self.carrier_mapping_file)
@@ -137,6 +139,7 @@ class McfInboxResource(StoreResource):
 
     local_dir: str = DEFAULT_MCF_INBOX_DIR
     config_file: str = str(DEFAULT_MCF_CONFIG)
+    retention_days: int = DEFAULT_WRITES_RETENTION_DAYS  # WRITES_RETENTION_DAYS
 
     def config(self) -> McfConfig:
         return load_mcf_config(self.config_file)
@@ -211,6 +214,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             s3_uri=settings.mcf_inbox_s3_uri,
             s3_endpoint_url=settings.mcf_inbox_s3_endpoint_url,
             config_file=settings.mcf_config_file,
+            retention_days=settings.writes_retention_days,
         ),
         "writeback_inbox": WritebackInboxResource(
             local_dir=settings.writeback_inbox_dir,
@@ -218,5 +222,6 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             s3_endpoint_url=settings.writeback_inbox_s3_endpoint_url,
             carrier_mapping_file=settings.carrier_mapping_file,
             confirm_minutes=settings.writeback_confirm_minutes,
+            retention_days=settings.writes_retention_days,
         ),
     }

@@ -15,7 +15,6 @@ from datetime import date
 
 import dagster as dg
 
-from amazon_orders_pipeline import request_inbox
 from amazon_orders_pipeline.assets.keys import EXTRACT_MODE_TAG, MCF_KEY, ORDER_BATCH_TAG, WRITEBACK_KEY
 from amazon_orders_pipeline.assets.mcf import OPEN_ORDERS
 from amazon_orders_pipeline.assets.writeback import OPEN_REQUESTS
@@ -24,6 +23,7 @@ from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
 from amazon_orders_pipeline.resources import LandingResource, McfInboxResource, SpApiResource, WritebackInboxResource
 from amazon_orders_pipeline.schedules import partition_range
 from amazon_orders_pipeline.settings import Settings
+from amazon_orders_pipeline.writes.inbox import waiting as waiting_files
 
 SENSOR_NAME = "order_change_sensor"
 # A tick's receiving stops after this long, well inside Dagster's 60-second sensor evaluation limit.
@@ -101,7 +101,7 @@ def inbox_tick(context: dg.SensorEvaluationContext, inbox, job_name: str, asset_
     """A request inbox's sensor tick: a run as soon as files wait in the inbox, and, while the last run left requests
     on their way, one every `recheck_minutes` to follow them. One run at a time: a run takes in every file, and a
     second one beside it would only wait for DuckDB."""
-    waiting = request_inbox.waiting(inbox)
+    waiting = waiting_files(inbox)
     still_open, last = open_work(context.instance, asset_key, metadata_key)
     due = bool(still_open) and (last is None or time.time() - last >= recheck_minutes * 60)
     if not waiting and not due:

@@ -14,14 +14,15 @@ PACKAGE = Path(__file__).parent
 # The default files the package ships.
 DEFAULT_ACCOUNTS_FILE = PACKAGE / "accounts.default.yaml"
 DEFAULT_MAPPINGS_FILE = PACKAGE / "exporters" / "mappings.default.yaml"
-DEFAULT_CARRIERS_FILE = PACKAGE / "writeback" / "carriers.default.yaml"
-DEFAULT_MCF_CONFIG = PACKAGE / "mcf" / "mcf.default.yaml"
+DEFAULT_CARRIERS_FILE = PACKAGE / "writes" / "mfn" / "carriers.default.yaml"
+DEFAULT_MCF_CONFIG = PACKAGE / "writes" / "mcf" / "mcf.default.yaml"
 # What resources built without settings (tests, one-off scripts) start from; the same values as the settings'.
 DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_EXPORT_DIR = "exports"
 DEFAULT_WRITEBACK_INBOX_DIR = "data/writeback-inbox"
 DEFAULT_MCF_INBOX_DIR = "data/mcf-inbox"
 DEFAULT_WRITEBACK_CONFIRM_MINUTES = 120
+DEFAULT_WRITES_RETENTION_DAYS = 90
 DEFAULT_EMULATOR_SPEED = 100.0
 DEFAULT_LOCK_TIMEOUT_S = 300.0
 WAREHOUSE_BACKENDS = ("duckdb", "ducklake")
@@ -145,6 +146,9 @@ class Settings:
     writeback_confirm_minutes: int = setting("WRITEBACK_CONFIRM_MINUTES", DEFAULT_WRITEBACK_CONFIRM_MINUTES,
                                              "how long a sent request may take to show in the marts",
                                              whole(1, 7 * 24 * 60))
+    writes_retention_days: int = setting("WRITES_RETENTION_DAYS", DEFAULT_WRITES_RETENTION_DAYS,
+                                         "how long closed write-back and MCF requests stay in their ledgers",
+                                         whole(1, 3650))
     # --- Multi-Channel Fulfillment ------------------------------------------------------------------
     mcf_inbox_dir: str = setting("MCF_INBOX_DIR", DEFAULT_MCF_INBOX_DIR, "the web shop's order files")
     mcf_inbox_s3_uri: str | None = setting("MCF_INBOX_S3_URI", None, "read them from S3 instead")

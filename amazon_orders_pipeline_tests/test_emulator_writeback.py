@@ -14,7 +14,7 @@ import requests
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.orders import OrderHistory
 from amazon_orders_pipeline.testing.conformance import token, validate
-from amazon_orders_pipeline.writeback import ack_feed
+from amazon_orders_pipeline.writes.mfn import ack_feed
 
 from .spapi_models import load as load_model
 

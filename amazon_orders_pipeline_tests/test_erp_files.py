@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from amazon_orders_pipeline.writeback.carriers import load_carriers
-from amazon_orders_pipeline.writeback.erp_files import CANCELLATION, SHIPMENT, package_reference_id, parse_file
+from amazon_orders_pipeline.writes.mfn.config import load_carriers
+from amazon_orders_pipeline.writes.mfn.files import CANCELLATION, SHIPMENT, package_reference_id, parse_file
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ORDER, OTHER = "114-1111111-2222222", "114-3333333-4444444"

@@ -16,10 +16,10 @@ import dagster as dg
 import pytest
 import requests
 
-from amazon_orders_pipeline.mcf.storefront import parse_orders, seller_fulfillment_order_id
 from amazon_orders_pipeline.testing import mcf_faults
 from amazon_orders_pipeline.testing.conformance import validate
 from amazon_orders_pipeline.testing.runs import materialize_transform, mcf, query, sweep
+from amazon_orders_pipeline.writes.mcf.files import parse_orders, seller_fulfillment_order_id
 
 from .spapi_models import load as load_model
 

@@ -33,9 +33,9 @@ from amazon_orders_pipeline.testing.conformance import validate
 from amazon_orders_pipeline.testing.control import EmulatorControl
 from amazon_orders_pipeline.testing.env import emulator_env
 from amazon_orders_pipeline.testing.runs import fast_resources, materialize_transform, query, sweep, writeback
-from amazon_orders_pipeline.writeback import ack_feed, outbox
-from amazon_orders_pipeline.writeback.erp_files import package_reference_id
-from amazon_orders_pipeline.writeback.run import Outcome
+from amazon_orders_pipeline.writes.mfn import ack_feed, ledger
+from amazon_orders_pipeline.writes.mfn.files import package_reference_id
+from amazon_orders_pipeline.writes.mfn.run import Outcome
 
 from .spapi_models import load as load_model
 
@@ -327,20 +327,20 @@ def test_a_run_that_died_after_create_feed_is_read_back_and_the_feed_not_made_ag
     log = logging.getLogger("test")
     dead = build_writeback(resources["sp_api"], resources["duckdb"], resources["writeback_inbox"], log)
     with dead.connect() as conn:
-        outbox.ensure(conn)
+        ledger.ensure(conn)
     dead.take_inbox(Outcome())
     dead.guard(Outcome())
     # What submit_cancellations does up to createFeed, and createFeed itself; then nothing is recorded.
     feeds = FeedsClient(dead._client(ACCOUNT), sleep=lambda s: None)
     with dead.connect() as conn:
-        queued = outbox.rows(conn, ("status", "=", "queued"), ("order_id", "in", [o.order_id for o in orders]))
+        queued = ledger.rows(conn, "status_orders", "queued", [o.order_id for o in orders])
     content = ack_feed.document("SELLER", [
         ack_feed.Cancellation(n, r["order_id"], json.loads(r["request_body"])["items"], "NoInventory")
         for n, r in enumerate(queued, start=1)])
     document_id = feeds.upload(content, ack_feed.CONTENT_TYPE)
     started = feeds.client.now()
     with dead.connect() as conn:
-        outbox.update(conn, [(r["request_id"], {
+        ledger.update(conn, [(r["request_id"], {
             "status": "submitting", "feed_document_id": document_id, "submit_started_at": started,
             "request_body": {**json.loads(r["request_body"]), "message_id": n}})
             for n, r in enumerate(queued, start=1)], started)

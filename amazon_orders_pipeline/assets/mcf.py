@@ -1,16 +1,16 @@
-"""Multi-Channel Fulfillment: the web shop's orders sent to Amazon's fulfilment network and tracked (mcf/run.py),
+"""Multi-Channel Fulfillment: the web shop's orders sent to Amazon's fulfilment network and tracked (writes/mcf/run.py),
 with checks for what was refused, orders stuck in Received or Planning, and Invalid or Unfulfillable ones."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from amazon_orders_pipeline.assets.keys import MCF_KEY
-from amazon_orders_pipeline.assets.writeback import table
-from amazon_orders_pipeline.mcf.run import McfRun
+from amazon_orders_pipeline.assets.write_checks import warn_check
 from amazon_orders_pipeline.resources import ExportResource, McfInboxResource, SpApiResource
 from amazon_orders_pipeline.sp_api.fulfillment_outbound import FulfillmentOutbound20200701
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
+from amazon_orders_pipeline.writes.mcf.run import McfRun
 
 MCF_JOB = "mcf"
 OPEN_ORDERS = "open_orders"
@@ -30,7 +30,8 @@ def build_mcf_run(sp_api: SpApiResource, duckdb: WarehouseResource, mcf_inbox: M
     return McfRun(inbox=mcf_inbox.store(), exports=exports.store(),
                   connect=lambda: duckdb.get_connection(log=log),
                   outbound=lambda a: FulfillmentOutbound20200701(sp_api.client_for(a)), account=account,
-                  marketplace_id=marketplace, config=config, log=log, now=lambda: datetime.now(UTC))
+                  marketplace_id=marketplace, config=config, log=log, now=lambda: datetime.now(UTC),
+                  retention=timedelta(days=mcf_inbox.retention_days))
 
 
 @dg.asset(
@@ -46,16 +47,14 @@ def fba_fulfillment_orders(context: dg.AssetExecutionContext, sp_api: SpApiResou
     out = build_mcf_run(sp_api, duckdb, mcf_inbox, exports, context.log).run()
 
     def check(name: str, rows: list[dict]) -> dg.AssetCheckResult:
-        return dg.AssetCheckResult(check_name=name, asset_key=MCF_KEY, passed=not rows,
-                                   severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"count": len(rows), "rows": table(rows)})
+        return warn_check(MCF_KEY, name, rows, "mcf.fulfillment_orders, mcf.inbox_lines")
 
     return dg.MaterializeResult(
         metadata={"files": out.files, **{f"lines_{k}": v for k, v in out.lines.items()},
                   "refused": len(out.refused), "submitted": out.submitted, "read_back": out.read_back,
                   "failed": len(out.failed), "cancelled": out.cancelled, "too_late": len(out.too_late),
                   "tracked": out.tracked, "changed": len(out.changed),
-                  "tracking_file": out.tracking_file or "none", OPEN_ORDERS: out.open_orders},
+                  "tracking_file": out.tracking_file or "none", "pruned": out.pruned, OPEN_ORDERS: out.open_orders},
         check_results=[check("no_refused_storefront_orders", out.refused + out.failed + out.too_late),
                        check("no_invalid_storefront_lines", out.invalid_lines),
                        check("fba_orders_not_stuck", out.stuck),

@@ -1,5 +1,5 @@
 """The write-back stage: the ERP's shipments and cancellations of merchant-fulfilled orders, sent to Amazon
-(writeback/run.py), with checks that list what was refused, what Amazon rejected, the input lines that were invalid,
+(writes/mfn/run.py), with checks that list what was refused, what Amazon rejected, the input lines that were invalid,
 and the requests the marts do not show done in time."""
 
 from datetime import UTC, datetime, timedelta
@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from amazon_orders_pipeline.assets.keys import ORDER_ITEMS, ORDERS, WRITEBACK_KEY
+from amazon_orders_pipeline.assets.write_checks import warn_check
 from amazon_orders_pipeline.resources import SpApiResource, WritebackInboxResource
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
-from amazon_orders_pipeline.writeback.run import Writeback
+from amazon_orders_pipeline.writes.mfn.run import Writeback
 
 WRITEBACK_JOB = "writeback"
 # Metadata the sensor reads: requests still on their way (a feed processing, a shipment not yet in the marts).
@@ -24,17 +25,6 @@ CHECKS = {
 }
 
 
-def table(rows: list[dict], limit: int = 50) -> dg.MetadataValue:
-    if not rows:
-        return dg.MetadataValue.md("none")
-    head = list(rows[0])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(r[h]).replace("|", "\\|") for h in head) + " |" for r in rows[:limit]]
-    if len(rows) > limit:
-        lines.append(f"\n{len(rows) - limit} more in DuckDB (writeback.requests, writeback.inbox_lines)")
-    return dg.MetadataValue.md("\n".join(lines))
-
-
 def build_writeback(sp_api: SpApiResource, duckdb: WarehouseResource, writeback_inbox: WritebackInboxResource,
                     log) -> Writeback:
     """A write-back pass wired to the resources: DuckDB in turns, each account's client, the carrier mapping."""
@@ -44,7 +34,7 @@ def build_writeback(sp_api: SpApiResource, duckdb: WarehouseResource, writeback_
         inbox=writeback_inbox.store(), connect=lambda: duckdb.get_connection(log=log),
         client_for=sp_api.client_for, accounts=sp_api.accounts(), carriers=writeback_inbox.carriers(),
         log=log, now=lambda: datetime.now(UTC), confirm_within=timedelta(minutes=writeback_inbox.confirm_minutes),
-        merchant_ids=seller_ids)
+        merchant_ids=seller_ids, retention=timedelta(days=writeback_inbox.retention_days))
 
 
 @dg.asset(
@@ -61,16 +51,14 @@ def mfn_writeback(context: dg.AssetExecutionContext, sp_api: SpApiResource, duck
     out = build_writeback(sp_api, duckdb, writeback_inbox, context.log).run()
 
     def check(name: str, rows: list[dict]) -> dg.AssetCheckResult:
-        return dg.AssetCheckResult(check_name=name, asset_key=WRITEBACK_KEY, passed=not rows,
-                                   severity=dg.AssetCheckSeverity.WARN, metadata={"count": len(rows),
-                                                                                  "rows": table(rows)})
+        return warn_check(WRITEBACK_KEY, name, rows, "writeback.requests, writeback.inbox_lines")
 
     return dg.MaterializeResult(
         metadata={"files": out.files, **{f"lines_{k}": v for k, v in out.lines.items()},
                   "refused": len(out.refused), "shipments_sent": out.sent, "feeds": len(out.feeds),
                   "feeds_read_back": out.feeds_read_back, "cancellations_accepted": out.accepted,
                   "failed": len(out.failed), "rejected": len(out.rejected), "confirmed": out.confirmed,
-                  OPEN_REQUESTS: out.open_requests},
+                  "pruned": out.pruned, OPEN_REQUESTS: out.open_requests},
         check_results=[check("no_refused_requests", out.refused),
                        check("no_amazon_rejections", out.failed + out.rejected),
                        check("no_invalid_inbox_lines", out.invalid_lines),

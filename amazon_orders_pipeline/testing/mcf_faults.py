@@ -16,15 +16,16 @@ from pathlib import Path
 
 import requests
 
-from amazon_orders_pipeline import request_inbox, warehouse
+from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.accounts import Account
 from amazon_orders_pipeline.emulator import Emulator
-from amazon_orders_pipeline.mcf.config import McfConfig
-from amazon_orders_pipeline.mcf.run import McfRun
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
 from amazon_orders_pipeline.sp_api.fulfillment_outbound import FulfillmentOutbound20200701
 from amazon_orders_pipeline.sp_api.http import RetryPolicy, SpApiClient
 from amazon_orders_pipeline.stores import LocalStore
+from amazon_orders_pipeline.writes.inbox import waiting
+from amazon_orders_pipeline.writes.mcf.config import McfConfig
+from amazon_orders_pipeline.writes.mcf.run import McfRun
 
 SKUS = ["ECHO-DOT-5-CHARCOAL", "FIRE-TV-4K-MAX", "USB-C-CABLE-2M", "PHONE-STAND-ALU"]
 MAX_PASSES = 8
@@ -93,7 +94,7 @@ def run_seed(emulator: Emulator, seed: int, workdir: Path, orders: int = 6) -> S
                 time.sleep(0.01)
             (left,) = conn.execute("select count(*) from mcf.fulfillment_orders where status in "
                                    "('received', 'submitting')").fetchone()
-            if left == 0 and not request_inbox.waiting(inbox):
+            if left == 0 and not waiting(inbox):
                 break
     finally:
         requests.post(f"{emulator.url}/_emulator/faults", json={}, timeout=10).raise_for_status()

@@ -1,4 +1,4 @@
-"""The write-back's own tables in DuckDB (schema `writeback`): every inbox file and line with its outcome, and every
+"""The MFN write-back's ledger in DuckDB (schema `writeback`): every inbox file and line with its outcome, and every
 request with its state, recorded before and after anything is sent.
 
 A request's states:
@@ -21,9 +21,10 @@ from datetime import datetime
 
 import duckdb
 
-from amazon_orders_pipeline.request_inbox import Condition, LineOutcome, ledger_ddl, record, select_rows, update_rows
 from amazon_orders_pipeline.warehouse import create_tables
-from amazon_orders_pipeline.writeback.erp_files import Request
+from amazon_orders_pipeline.writes.ledger import RequestTable, ledger_ddl, record
+from amazon_orders_pipeline.writes.lines import LineOutcome
+from amazon_orders_pipeline.writes.mfn.files import Request
 
 SCHEMA = "writeback"
 
@@ -106,14 +107,35 @@ def take_file(conn: duckdb.DuckDBPyConnection, key: str, sha256: str, requests: 
     return counts
 
 
+REQUESTS = RequestTable(
+    "writeback.requests", "request_id", "received_at, request_id",
+    selections={
+        "status": "status = ?",
+        "account_status": "account_id = ? and status = ?",
+        "feed_status": "feed_id = ? and status = ?",
+        "status_orders": "status = ? and order_id in (select unnest(?::varchar[]))",
+        "awaiting_since": "status in (select unnest(?::varchar[])) and sent_at < ?",
+    },
+    columns=("status", "reason", "account_id", "marketplace_id", "request_body", "attempts", "sent_at", "closed_at",
+             "feed_id", "feed_document_id", "submit_started_at"),
+    # Refused, failed, rejected or confirmed: nothing more happens to it.
+    closed="closed_at < ?",
+)
+
+
+def rows(conn: duckdb.DuckDBPyConnection, selection: str | None = None, *values: object) -> list[dict]:
+    """The requests of a named selection of REQUESTS (all by default), oldest first."""
+    return REQUESTS.rows(conn, selection, *values)
+
+
 def update(conn: duckdb.DuckDBPyConnection, changes: Iterable[tuple[str, dict]], now: datetime) -> None:
     """Set columns of requests: (request_id, {column: value}) each, in one transaction."""
-    update_rows(conn, "writeback.requests", "request_id", changes, now)
+    REQUESTS.update(conn, changes, now)
 
 
-def rows(conn: duckdb.DuckDBPyConnection, *conditions: Condition) -> list[dict]:
-    """Requests matching every (column, operator, value) condition (request_inbox.OPERATORS), oldest first."""
-    return select_rows(conn, "writeback.requests", *conditions, order="received_at, request_id")
+def prune(conn: duckdb.DuckDBPyConnection, before: datetime) -> int:
+    """Delete the requests closed before `before`; the inbox ledger keeps their files and lines."""
+    return REQUESTS.prune(conn, before)
 
 
 def counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

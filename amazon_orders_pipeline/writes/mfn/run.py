@@ -20,19 +20,18 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import duckdb
 
-from amazon_orders_pipeline import request_inbox
 from amazon_orders_pipeline.accounts import Account
 from amazon_orders_pipeline.sp_api.feeds import CLOCK_SLACK, FeedError, FeedsClient
 from amazon_orders_pipeline.sp_api.http import SpApiClient, SpApiError
 from amazon_orders_pipeline.sp_api.orders_v0 import OrdersV0
 from amazon_orders_pipeline.stores import ObjectStore
-from amazon_orders_pipeline.writeback import ack_feed, guard, outbox
-from amazon_orders_pipeline.writeback.carriers import Carriers
-from amazon_orders_pipeline.writeback.erp_files import CANCELLATION, SHIPMENT, parse_file
+from amazon_orders_pipeline.writes.inbox import Log, PassOutcome, take_inbox
+from amazon_orders_pipeline.writes.mfn import ack_feed, guard, ledger
+from amazon_orders_pipeline.writes.mfn.config import Carriers
+from amazon_orders_pipeline.writes.mfn.files import CANCELLATION, SHIPMENT, parse_file
 
 # Amazon's answers that refuse a request for good: it is `failed` with Amazon's message, not sent again.
 FINAL_STATUSES = (400, 404)
@@ -40,15 +39,8 @@ FLUSH_EVERY = 20
 MAX_FEED_MESSAGES = 10_000
 
 
-class Log(Protocol):
-    def info(self, msg: str) -> None: ...
-    def warning(self, msg: str) -> None: ...
-
-
 @dataclass
-class Outcome:
-    files: int = 0
-    lines: dict[str, int] = field(default_factory=lambda: {"accepted": 0, "duplicate": 0, "invalid": 0})
+class Outcome(PassOutcome):
     refused: list[dict] = field(default_factory=list)
     sent: int = 0
     failed: list[dict] = field(default_factory=list)
@@ -59,7 +51,6 @@ class Outcome:
     confirmed: int = 0
     overdue: list[dict] = field(default_factory=list)
     open_requests: int = 0
-    invalid_lines: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +64,7 @@ class Writeback:
     now: Callable[[], datetime]
     confirm_within: timedelta = timedelta(hours=2)
     feed_wait_s: float = 300.0
+    retention: timedelta = timedelta(days=90)  # closed requests older than this are pruned from the ledger
     sleep: Callable[[float], None] = time.sleep
     merchant_ids: dict[str, str] = field(default_factory=dict)  # account -> MerchantIdentifier for feeds
     _clients: dict[str, SpApiClient] = field(default_factory=dict)
@@ -80,7 +72,7 @@ class Writeback:
     def run(self) -> Outcome:
         out = Outcome()
         with self.connect() as conn:
-            outbox.ensure(conn)
+            ledger.ensure(conn)
         self.take_inbox(out)
         self.guard(out)
         self.send_shipments(out)
@@ -88,32 +80,23 @@ class Writeback:
             self.submit_cancellations(account_id, out)
         self.follow_feeds(out)
         self.close_loop(out)
+        with self.connect() as conn:
+            out.pruned = ledger.prune(conn, self.now() - self.retention)
         return out
 
     # --- 1. the inbox -----------------------------------------------------------------------------
     def take_inbox(self, out: Outcome) -> None:
-        for key in request_inbox.waiting(self.inbox):
-            content = self.inbox.get(key)
-            if content is None:  # moved by a run beside this one
-                continue
-            sha = request_inbox.digest(content)
-            with self.connect() as conn:
-                if not request_inbox.taken(conn, outbox.SCHEMA, key, sha):
-                    parsed = parse_file(key, content, self.carriers, self.now())
-                    counts = outbox.take_file(conn, key, sha, parsed.requests, parsed.lines, self.now())
-                    out.files += 1
-                    for k, v in counts.items():
-                        out.lines[k] += v
-                    out.invalid_lines.extend(request_inbox.invalid_lines(conn, outbox.SCHEMA, key, sha))
-                    self.log.info(f"{key}: {counts['accepted']} line(s) accepted, {counts['duplicate']} duplicate, "
-                                  f"{counts['invalid']} invalid")
-            request_inbox.move_to_processed(self.inbox, key, content)
+        def take_file(conn, key: str, sha: str, content: bytes) -> dict[str, int]:
+            parsed = parse_file(key, content, self.carriers, self.now())
+            return ledger.take_file(conn, key, sha, parsed.requests, parsed.lines, self.now())
+
+        take_inbox(self.inbox, self.connect, ledger.SCHEMA, take_file, out, self.log)
 
     # --- 2. the guard -----------------------------------------------------------------------------
     def guard(self, out: Outcome) -> None:
         now = self.now()
         with self.connect() as conn:
-            received = outbox.rows(conn, ("status", "=", "received"))
+            received = ledger.rows(conn, "status", "received")
             changes = []
             for decision, request in zip(guard.decide(conn, received), received, strict=True):
                 if decision.refused:
@@ -129,14 +112,14 @@ class Writeback:
                     changes.append((decision.request_id, {"status": status, "account_id": decision.account_id,
                                                           "marketplace_id": decision.marketplace_id,
                                                           "request_body": decision.body}))
-            outbox.update(conn, changes, now)
+            ledger.update(conn, changes, now)
         for refused in out.refused:
             self.log.warning(f"refused {refused['request']}: {refused['reason']}")
 
     # --- 3. shipments -----------------------------------------------------------------------------
     def send_shipments(self, out: Outcome) -> None:
         with self.connect() as conn:
-            pending = outbox.rows(conn, ("status", "=", "sending"))
+            pending = ledger.rows(conn, "status", "sending")
         changes: list[tuple[str, dict]] = []
         try:
             for request in pending:
@@ -166,7 +149,7 @@ class Writeback:
     def submit_cancellations(self, account_id: str, out: Outcome) -> None:
         feeds = FeedsClient(self._client(account_id), sleep=self.sleep)
         with self.connect() as conn:
-            submitting = outbox.rows(conn, ("account_id", "=", account_id), ("status", "=", "submitting"))
+            submitting = ledger.rows(conn, "account_status", account_id, "submitting")
         if submitting:
             known = self._known_feeds()
             # A run died between recording the document and recording the feed: did createFeed happen?
@@ -175,15 +158,15 @@ class Writeback:
             with self.connect() as conn:
                 if found:
                     feed_id = found[-1]["feedId"]  # the oldest since then: the one that run made
-                    outbox.update(conn, [(r["request_id"], {"status": "in_feed", "feed_id": feed_id,
+                    ledger.update(conn, [(r["request_id"], {"status": "in_feed", "feed_id": feed_id,
                                                             "sent_at": self.now()}) for r in submitting], self.now())
                     out.feeds.append(feed_id)
                     out.feeds_read_back += 1
                 else:
-                    outbox.update(conn, [(r["request_id"], {"status": "queued", "feed_document_id": None})
+                    ledger.update(conn, [(r["request_id"], {"status": "queued", "feed_document_id": None})
                                          for r in submitting], self.now())
         with self.connect() as conn:
-            queued = outbox.rows(conn, ("account_id", "=", account_id), ("status", "=", "queued"))[:MAX_FEED_MESSAGES]
+            queued = ledger.rows(conn, "account_status", account_id, "queued")[:MAX_FEED_MESSAGES]
         if not queued:
             return
         cancellations, bodies = [], {}
@@ -203,7 +186,7 @@ class Writeback:
         # On Amazon's clock (its Date header), which getFeeds' createdSince compares with.
         started = feeds.client.now()
         with self.connect() as conn:
-            outbox.update(conn, [(r["request_id"], {"status": "submitting", "feed_document_id": document_id,
+            ledger.update(conn, [(r["request_id"], {"status": "submitting", "feed_document_id": document_id,
                                                     "submit_started_at": started,
                                                     "request_body": bodies[r["request_id"]]}) for r in queued],
                           self.now())
@@ -214,7 +197,7 @@ class Writeback:
             self.log.warning(f"{account_id}: createFeed failed ({e}); the next run looks for it, then tries again")
             return
         with self.connect() as conn:
-            outbox.update(conn, [(r["request_id"], {"status": "in_feed", "feed_id": submitted.feed_id,
+            ledger.update(conn, [(r["request_id"], {"status": "in_feed", "feed_id": submitted.feed_id,
                                                     "sent_at": self.now()}) for r in queued], self.now())
         out.feeds.append(submitted.feed_id)
         out.feeds_read_back += submitted.read_back
@@ -256,7 +239,7 @@ class Writeback:
                 fatal = str(e)
         now = self.now()
         with self.connect() as conn:
-            members = outbox.rows(conn, ("feed_id", "=", feed_id), ("status", "=", "in_feed"))
+            members = ledger.rows(conn, "feed_status", feed_id, "in_feed")
             changes = []
             for request in members:
                 message_id = json.loads(request["request_body"])["message_id"]
@@ -272,7 +255,7 @@ class Writeback:
                 else:
                     changes.append((request["request_id"], {"status": "accepted"}))
                     out.accepted += 1
-            outbox.update(conn, changes, now)
+            ledger.update(conn, changes, now)
 
     # --- 6. the loop ------------------------------------------------------------------------------
     def close_loop(self, out: Outcome) -> None:
@@ -284,14 +267,14 @@ class Writeback:
                     "on o.account_id = r.account_id and o.order_id = r.order_id "
                     "where (r.status = 'sent' and o.order_status in ('SHIPPED', 'PARTIALLY_SHIPPED')) "
                     "or (r.status = 'accepted' and o.order_status = 'CANCELLED')").fetchall()
-                outbox.update(conn, [(r[0], {"status": "confirmed", "closed_at": now}) for r in done], now)
+                ledger.update(conn, [(r[0], {"status": "confirmed", "closed_at": now}) for r in done], now)
                 out.confirmed += len(done)
             out.overdue = [{"request": r["request_id"], "status": r["status"], "since": str(r["sent_at"])}
-                           for r in outbox.rows(conn, ("status", "in", outbox.AWAITING_MARTS),
-                                                ("sent_at", "<", now - self.confirm_within))]
+                           for r in ledger.rows(conn, "awaiting_since", ledger.AWAITING_MARTS,
+                                                now - self.confirm_within)]
             out.open_requests = conn.execute(
                 "select count(*) from writeback.requests where status in (select unnest(?::varchar[]))",
-                [[*outbox.OPEN, *outbox.AWAITING_MARTS]]).fetchone()[0]
+                [[*ledger.OPEN, *ledger.AWAITING_MARTS]]).fetchone()[0]
 
     # --- helpers ----------------------------------------------------------------------------------
     def _client(self, account_id: str) -> SpApiClient:
@@ -313,5 +296,5 @@ class Writeback:
     def _flush(self, changes: list[tuple[str, dict]]) -> None:
         if changes:
             with self.connect() as conn:
-                outbox.update(conn, changes, self.now())
+                ledger.update(conn, changes, self.now())
             changes.clear()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from amazon_orders_pipeline.request_inbox import LineError, LineOutcome, file_lines, json_object_line
+from amazon_orders_pipeline.writes.lines import LineError, LineOutcome, file_lines, json_object_line
 
 ORDER, CANCELLATION = "order", "cancellation"
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")

@@ -24,24 +24,22 @@ from decimal import Decimal
 
 import duckdb
 
-from amazon_orders_pipeline import request_inbox
 from amazon_orders_pipeline.accounts import Account
-from amazon_orders_pipeline.mcf import store
-from amazon_orders_pipeline.mcf.config import McfConfig
-from amazon_orders_pipeline.mcf.storefront import CANCELLATION, StorefrontRequest, parse_orders
 from amazon_orders_pipeline.sp_api.fulfillment_outbound import CANCELLABLE, TERMINAL, FulfillmentOutbound
 from amazon_orders_pipeline.sp_api.http import SpApiError, UnclearOutcome
 from amazon_orders_pipeline.stores import ObjectStore
+from amazon_orders_pipeline.writes.inbox import Log, PassOutcome, take_inbox
+from amazon_orders_pipeline.writes.ledger import record
+from amazon_orders_pipeline.writes.mcf import ledger
+from amazon_orders_pipeline.writes.mcf.config import McfConfig
+from amazon_orders_pipeline.writes.mcf.files import CANCELLATION, StorefrontRequest, parse_orders
 
 MAX_CREATE_ATTEMPTS = 3
 TRACKING_PREFIX = "mcf-tracking"
 
 
 @dataclass
-class Outcome:
-    files: int = 0
-    lines: dict[str, int] = field(default_factory=lambda: {"accepted": 0, "duplicate": 0, "invalid": 0})
-    invalid_lines: list[dict] = field(default_factory=list)
+class Outcome(PassOutcome):
     refused: list[dict] = field(default_factory=list)
     submitted: int = 0
     read_back: int = 0
@@ -65,37 +63,35 @@ class McfRun:
     account: Account
     marketplace_id: str
     config: McfConfig
-    log: object
+    log: Log
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     sleep: Callable[[float], None] = time.sleep
+    retention: timedelta = timedelta(days=90)  # closed orders older than this are pruned from the ledger
 
     def run(self) -> Outcome:
         out = Outcome()
         with self.connect() as conn:
-            store.ensure(conn)
+            ledger.ensure(conn)
         api = self.outbound(self.account)
         self.take_inbox(out)
         self.submit(api, out)
         self.cancel(api, out)
         self.track(api, out)
+        with self.connect() as conn:
+            out.pruned = ledger.prune(conn, self.now() - self.retention)
         return out
 
     # --- 1. the inbox -----------------------------------------------------------------------------
     def take_inbox(self, out: Outcome) -> None:
-        for key in request_inbox.waiting(self.inbox):
-            content = self.inbox.get(key)
-            if content is None:
-                continue
-            sha = request_inbox.digest(content)
-            with self.connect() as conn:
-                if not request_inbox.taken(conn, store.SCHEMA, key, sha):
-                    requests, lines = parse_orders(content)
-                    settled = self._record(conn, key, sha, requests, lines)
-                    out.files += 1
-                    for outcome, _ in settled.values():
-                        out.lines[outcome] += 1
-                    out.invalid_lines.extend(request_inbox.invalid_lines(conn, store.SCHEMA, key, sha))
-            request_inbox.move_to_processed(self.inbox, key, content)
+        def take_file(conn, key: str, sha: str, content: bytes) -> dict[str, int]:
+            requests, lines = parse_orders(content)
+            settled = self._record(conn, key, sha, requests, lines)
+            counts = {"accepted": 0, "duplicate": 0, "invalid": 0}
+            for outcome, _ in settled.values():
+                counts[outcome] += 1
+            return counts
+
+        take_inbox(self.inbox, self.connect, ledger.SCHEMA, take_file, out, self.log)
 
     def _record(self, conn, key: str, sha: str, requests: list[StorefrontRequest], lines) -> dict:
         now = self.now()
@@ -126,7 +122,7 @@ class McfRun:
                     "values (?, ?, ?, ?, ?, 'received', ?, ?, ?)",
                     [request.shop_order_id, request.seller_fulfillment_order_id, self.account.id, self.marketplace_id,
                      json.dumps(body), key, now, now])
-            request_inbox.record(conn, store.SCHEMA, key, sha, [
+            record(conn, ledger.SCHEMA, key, sha, [
                 (line.line_number, *settled[line.line_number], line.request_id) for line in lines], now)
             conn.execute("commit")
         except BaseException:
@@ -155,7 +151,7 @@ class McfRun:
     # --- 2 and 3. preview, create -----------------------------------------------------------------
     def submit(self, api: FulfillmentOutbound, out: Outcome) -> None:
         with self.connect() as conn:
-            pending = store.rows(conn, ("status", "in", ("received", "submitting")))
+            pending = ledger.rows(conn, "statuses", ("received", "submitting"))
         for order in pending:
             sfo_id, body = order["seller_fulfillment_order_id"], json.loads(order["request_body"])
             if order["status"] == "received" and self.config.preview:
@@ -217,7 +213,7 @@ class McfRun:
     # --- 4. cancel --------------------------------------------------------------------------------
     def cancel(self, api: FulfillmentOutbound, out: Outcome) -> None:
         with self.connect() as conn:
-            wanted = store.rows(conn, ("status", "=", "cancel_requested"))
+            wanted = ledger.rows(conn, "status", "cancel_requested")
         for order in wanted:
             sfo_id = order["seller_fulfillment_order_id"]
             state = api.get(sfo_id)
@@ -255,7 +251,7 @@ class McfRun:
     # --- 5. tracking ------------------------------------------------------------------------------
     def track(self, api: FulfillmentOutbound, out: Outcome) -> None:
         with self.connect() as conn:
-            open_orders = store.rows(conn, ("status", "=", "submitted"), ("amazon_status", "null or not in", TERMINAL))
+            open_orders = ledger.rows(conn, "open_at_amazon", TERMINAL)
         now = self.now()
         for order in open_orders:
             state = api.get(order["seller_fulfillment_order_id"])
@@ -275,7 +271,7 @@ class McfRun:
                     conn.execute("insert into mcf.fulfillment_packages values (?, ?, ?, ?, ?, ?, ?)",
                                  [order["seller_fulfillment_order_id"], *p])
                 conn.execute("commit")
-                store.update(conn, [(order["shop_order_id"], {
+                ledger.update(conn, [(order["shop_order_id"], {
                     "amazon_status": state.status, "status_updated_at": state.status_updated, "polled_at": now})],
                     now)
             if state.status != order["amazon_status"] or [p[2] for p in packages] != (before or []):
@@ -292,11 +288,9 @@ class McfRun:
             cutoff = now - timedelta(hours=self.config.stuck_after_hours)
             out.stuck = [{"order": r["shop_order_id"], "status": r["amazon_status"],
                           "since": str(r["status_updated_at"] or r["submitted_at"])}
-                         for r in store.rows(conn, ("status", "=", "submitted"),
-                                               ("amazon_status", "in", ("Received", "Planning")))
-                         if (r["status_updated_at"] or r["submitted_at"]) < cutoff]
+                         for r in ledger.rows(conn, "stuck_since", ("Received", "Planning"), cutoff)]
             out.invalid_at_amazon = [{"order": r["shop_order_id"], "status": r["amazon_status"]}
-                                     for r in store.rows(conn, ("amazon_status", "in", ("Invalid", "Unfulfillable")))]
+                                     for r in ledger.rows(conn, "amazon_statuses", ("Invalid", "Unfulfillable"))]
             out.open_orders = conn.execute(
                 "select count(*) from mcf.fulfillment_orders where status in ('received', 'submitting', "
                 "'cancel_requested') or (status = 'submitted' and (amazon_status is null or amazon_status not in "
@@ -304,5 +298,5 @@ class McfRun:
 
     def _set(self, order: dict, **values) -> None:
         with self.connect() as conn:
-            store.update(conn, [(order["shop_order_id"], values)], self.now())
+            ledger.update(conn, [(order["shop_order_id"], values)], self.now())
         order.update(values)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from amazon_orders_pipeline.writeback.erp_files import CANCELLATION, SHIPMENT
+from amazon_orders_pipeline.writes.mfn.files import CANCELLATION, SHIPMENT
 
 SHIPPABLE = ("UNSHIPPED", "PARTIALLY_SHIPPED")
 CANCELLABLE = ("PENDING", "PENDING_AVAILABILITY", "UNSHIPPED")

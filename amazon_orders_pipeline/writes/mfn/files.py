@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from amazon_orders_pipeline.request_inbox import LineError, LineOutcome, file_lines, json_object_line, utf8
-from amazon_orders_pipeline.writeback.carriers import Carrier, Carriers, UnknownCarrier
+from amazon_orders_pipeline.writes.lines import LineError, LineOutcome, file_lines, json_object_line, utf8
+from amazon_orders_pipeline.writes.mfn.config import Carrier, Carriers, UnknownCarrier
 
 ORDER_ID_RE = re.compile(r"^\d{3}-\d{7}-\d{7}$")
 SHIPMENT, CANCELLATION = "shipment", "cancellation"
