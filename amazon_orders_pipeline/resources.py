@@ -48,8 +48,6 @@ class SpApiResource(dg.ConfigurableResource):
     retry_base_delay_s: float = 1.0
     max_attempts: int = 8
     report_poll_s: float = 2.0  # the first wait for a report; each next one doubles, up to 30 s
-    sweep_settle_s: float = 300.0  # SWEEP_SETTLE_MINUTES: a sweep's window ends this long before now
-    sweep_overlap_s: float = 0.0  # SWEEP_OVERLAP_MINUTES: what a sweep re-reads before where the day settled
 
     def reports_client(self, account: Account) -> ReportsClient:
         return ReportsClient(self.client_for(account), polling=Polling(first_s=self.report_poll_s))
@@ -187,8 +185,6 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             endpoint=settings.sp_api_endpoint,
             lwa_token_url=settings.lwa_token_url,
             emulator_speed=settings.emulator_speed,
-            sweep_settle_s=settings.sweep_settle_minutes * 60.0,
-            sweep_overlap_s=settings.sweep_overlap_minutes * 60.0,
         ),
         "landing": LandingResource(
             local_dir=settings.landing_dir,

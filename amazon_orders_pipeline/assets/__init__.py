@@ -4,6 +4,7 @@ Amazon)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import dagster as dg
 
@@ -16,6 +17,7 @@ from amazon_orders_pipeline.assets.mcf import fba_fulfillment_orders
 from amazon_orders_pipeline.assets.writeback import mfn_writeback
 from amazon_orders_pipeline.automation import after_extraction
 from amazon_orders_pipeline.chosen_warnings import chosen_features
+from amazon_orders_pipeline.extract.plan import SweepPolicy
 from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
 from amazon_orders_pipeline.settings import Settings
 
@@ -56,7 +58,9 @@ def build_assets(settings: Settings) -> PipelineAssets:
     daily = daily_partitions(settings.partitions_start_date)
     raw = raw_partitions(daily, account_ids)
     follow = after_extraction(settings.lookback_days)
+    sweeps = SweepPolicy(settle=timedelta(minutes=settings.sweep_settle_minutes),
+                         overlap=timedelta(minutes=settings.sweep_overlap_minutes))
     with chosen_features():
-        return PipelineAssets(raw=[build_landed_pages_asset(raw), build_order_pages_asset(raw)],
+        return PipelineAssets(raw=[build_landed_pages_asset(raw, sweeps), build_order_pages_asset(raw)],
                               dbt=build_dbt_assets(daily, follow), exports=build_export_assets(daily, follow),
                               raw_partitions=raw, account_ids=account_ids)

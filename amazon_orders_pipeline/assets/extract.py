@@ -3,8 +3,6 @@ account's quota and landed in the landing area (or order reports, for a long bac
 extractions of different accounts overlap freely. What an account's run does is decided in extract/plan.py; this
 module wires it to Dagster: partitions, run tags, resources, failures and metadata."""
 
-from datetime import timedelta
-
 import dagster as dg
 
 from amazon_orders_pipeline.accounts import Account
@@ -16,6 +14,7 @@ from amazon_orders_pipeline.extract.plan import (
     EXTRACT_MODES,
     Access,
     ExtractFailed,
+    SweepPolicy,
     day_metadata,
     days_by_account,
     extract_account,
@@ -51,7 +50,8 @@ def run_accounts(sp_api: SpApiResource, account_ids) -> dict[str, Account]:
     return accounts
 
 
-def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition,
+                             sweeps: SweepPolicy) -> dg.AssetsDefinition:
     @dg.asset(
         key=LANDED_PAGES_KEY,
         partitions_def=partitions_def,
@@ -76,8 +76,7 @@ def build_landed_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg
 
         def access(account: Account) -> Access:
             return Access(client=lambda: sp_api.client_for(account), reports=lambda: sp_api.reports_client(account),
-                          store=store, sweep_settle=timedelta(seconds=sp_api.sweep_settle_s),
-                          sweep_overlap=timedelta(seconds=sp_api.sweep_overlap_s))
+                          store=store, sweeps=sweeps)
 
         if mode == ORDERS:
             batch_id = context.run.tags[ORDER_BATCH_TAG]

@@ -151,13 +151,15 @@ class EmulatorState:
         sees every change at once."""
         if not self.index_lag_s:
             return as_of
-        visible = None
-        for ts, _ in history.events:
+        # Newest first: a change older than the longest lag has surely reached the index, so the search stops
+        # there without drawing its lag (for a window days old, no change's lag is drawn at all).
+        surely = as_of - timedelta(seconds=self.index_lag_s)
+        for ts, _ in reversed(history.events):
             if ts > as_of:
-                break
-            if ts + self.index_lag(history, ts) <= as_of:
-                visible = ts
-        return visible
+                continue
+            if ts <= surely or ts + self.index_lag(history, ts) <= as_of:
+                return ts
+        return None
 
     def window_orders(self, seller: str, field: str, start: datetime, end: datetime, as_of: datetime,
                       statuses: set[str] | None = None, fulfilled_by: set[str] | None = None,
@@ -168,6 +170,14 @@ class EmulatorState:
             candidates = self.seller.candidates(seller, start, end)
         hits = []
         for o in candidates:
+            # What the index shows is one of the order's own changes: an order with none in the window (or not
+            # created in it) cannot be in it, whatever the lag, so only the others pay for the index's view.
+            if (fulfilled_by and o.fulfilled_by not in fulfilled_by) or (
+                    marketplaces and o.marketplace_id not in marketplaces):
+                continue
+            if not (start <= o.created_at < end if field == "created"
+                    else any(start <= ts < end for ts, _ in o.events)):
+                continue
             seen = self.indexed_as_of(o, as_of) if indexed else as_of
             state = o.state_as_of(seen) if seen is not None else None
             if state is None:
@@ -176,10 +186,6 @@ class EmulatorState:
             if not (start <= ts < end):
                 continue
             if statuses and state[1] not in statuses:
-                continue
-            if fulfilled_by and o.fulfilled_by not in fulfilled_by:
-                continue
-            if marketplaces and o.marketplace_id not in marketplaces:
                 continue
             hits.append((ts, o.order_id, o))
         hits.sort(key=lambda h: (h[0], h[1]))

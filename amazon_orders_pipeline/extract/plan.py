@@ -43,14 +43,21 @@ class Log(Protocol):
 
 
 @dataclass(frozen=True)
+class SweepPolicy:
+    """Where a sweep's window ends and starts (SWEEP_SETTLE_MINUTES, SWEEP_OVERLAP_MINUTES)."""
+
+    settle: timedelta = timedelta(minutes=5)  # a sweep's window ends this long before now
+    overlap: timedelta = timedelta(0)  # what a sweep re-reads before where the day settled
+
+
+@dataclass(frozen=True)
 class Access:
-    """How an account's run reaches Amazon and the landing area."""
+    """How an account's run reaches Amazon and the landing area, and how it sweeps."""
 
     client: Callable[[], SpApiClient]  # a new client of the account (its own pacing)
     reports: Callable[[], ReportsClient]
     store: ObjectStore
-    sweep_settle: timedelta  # a sweep's window ends this long before now
-    sweep_overlap: timedelta  # what a sweep re-reads before where the day settled
+    sweeps: SweepPolicy
 
 
 @dataclass
@@ -139,8 +146,8 @@ def extract_account(account: Account, days: list[date], mode: str, access: Acces
     for day in plan.api_days:
         kind, window = WINDOW, None
         if mode == SWEEP:
-            settled = DayLog(access.store, account.id, day).settled_until(access.sweep_settle)
-            planned = sweep_window(day, now, settled, access.sweep_settle, access.sweep_overlap)
+            settled = DayLog(access.store, account.id, day).settled_until(access.sweeps.settle)
+            planned = sweep_window(day, now, settled, access.sweeps.settle, access.sweeps.overlap)
             if planned is None:  # settled to its close, or nothing settled since the last sweep
                 run.closed += settled is not None and settled >= day_start(day + timedelta(days=1))
                 continue

@@ -22,8 +22,7 @@ def fast_resources(environ: dict[str, str]) -> dict:
     base = resources["sp_api"]
     resources["sp_api"] = SpApiResource(accounts_file=base.accounts_file, endpoint=base.endpoint,
                                         lwa_token_url=base.lwa_token_url, retry_base_delay_s=0.01,
-                                        report_poll_s=0.02, sweep_settle_s=base.sweep_settle_s,
-                                        sweep_overlap_s=base.sweep_overlap_s)
+                                        report_poll_s=0.02)
     return resources
 
 
