@@ -113,7 +113,8 @@ def lake_env(production, monkeypatch, request) -> dict[str, str]:
     return production.lake_env(f"t{abs(hash(request.node.nodeid)) % 10**8}")
 
 
-@pytest.fixture(params=["duckdb", "ducklake"])
+# DuckLake is the production profile end to end (a PostgreSQL cluster, moto): in the full suite, not the quick lane.
+@pytest.fixture(params=["duckdb", pytest.param("ducklake", marks=pytest.mark.slow)])
 def backend_env(request, pipeline_env) -> dict[str, str]:
     """pipeline_env on each warehouse backend: the DuckDB file, then DuckLake."""
     if request.param == "ducklake":

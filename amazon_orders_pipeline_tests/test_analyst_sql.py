@@ -40,7 +40,7 @@ def rows(conn, sql: str) -> list[dict]:
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
-@pytest.fixture(scope="module", params=["duckdb", "ducklake"])
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("ducklake", marks=pytest.mark.slow)])
 def warehouse(request, tmp_path_factory):
     """Two days x two accounts through the real pipeline, against a module-wide emulator: on the DuckDB file, then
     on DuckLake (the production profile), where the same queries run unchanged."""

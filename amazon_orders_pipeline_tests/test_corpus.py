@@ -41,6 +41,7 @@ def corpus_env(tmp_path, pipeline_env):
     return {**pipeline_env, "ACCOUNTS_FILE": str(accounts)}
 
 
+@pytest.mark.slow  # every bad input through the whole pipeline
 def test_every_corpus_case_reaches_its_outcome_and_nothing_vanishes(corpus_env, emulator):
     assert len(CASES) >= 40
     day = datetime.now(UTC).date() - timedelta(days=6)

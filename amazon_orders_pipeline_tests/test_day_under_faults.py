@@ -23,6 +23,8 @@ from amazon_orders_pipeline.testing.notifications import OrderQueue
 from amazon_orders_pipeline.testing.runs import materialize_transform
 from amazon_orders_pipeline.testing.truth import marts_and_truth
 
+# A fault campaign: in the full suite, not the quick lane.
+pytestmark = pytest.mark.slow
 # 30 in CI; a developer may run fewer while working (DAY_FAULT_SEEDS=3).
 SEEDS = range(int(os.environ.get("DAY_FAULT_SEEDS", "30")))
 US = "ATVPDKIKX0DER"

@@ -300,6 +300,7 @@ def test_emulated_week_exports_parse_back_into_the_marts_without_pii_or_secrets(
     assert issued and not any(s in everything for s in [secret, client_secret, *issued])
 
 
+@pytest.mark.slow  # three days through the pipeline
 def test_a_status_change_two_days_later_moves_the_order_to_that_days_files(pipeline_env, emulator, control):
     day = datetime.now(UTC).date() - timedelta(days=9)
     d0 = datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -31,6 +31,9 @@ from amazon_orders_pipeline.testing.runs import fast_resources, materialize_raw,
 from amazon_orders_pipeline.testing.truth import orders_against_truth_by_sku
 from amazon_orders_pipeline.warehouse import connect, replace_report_days
 
+# History through order reports, end to end: in the full suite, not the quick lane.
+pytestmark = pytest.mark.slow
+
 ACCOUNTS = {"acme-us": ["ATVPDKIKX0DER"], "acme-eu": ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]}
 FAST = Polling(first_s=0.01, max_s=0.05, timeout_s=60)
 # What a report cannot say (docs/history.md), so the two sources' marts differ there by design.

@@ -236,6 +236,7 @@ def test_the_mcf_sensor_asks_for_a_run_when_files_wait(pipeline_env, tmp_path, f
     assert isinstance(result, dg.SensorResult) == files
 
 
+@pytest.mark.slow  # a fault campaign
 def test_thirty_fault_seeds_create_each_fulfillment_order_exactly_once(tmp_path):
     """The campaign `python -m benchmarks.faults --campaign mcf` runs at any size: timeouts after the request
     reached the emulator, answers lost after it acted, 5xx, dropped connections, 429 storms, the same file twice."""

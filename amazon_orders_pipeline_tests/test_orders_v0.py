@@ -340,6 +340,7 @@ MONEY_CASES = {
 }
 
 
+@pytest.mark.slow  # two whole extractions of a seller, and dbt over each
 @pytest.mark.parametrize("region, marketplaces, n_days, least", [
     ("EU", MARKETPLACES, 7, 1000), ("FE", ["A1VC38T7YXB528"], 3, 100)], ids=["EU", "FE"])
 def test_the_same_seller_through_v0_and_v2026_gives_the_same_marts(tmp_path, emulator, control, region, marketplaces,

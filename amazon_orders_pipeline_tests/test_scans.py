@@ -10,9 +10,13 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from amazon_orders_pipeline.testing.env import emulator_env
 from amazon_orders_pipeline.testing.runs import materialize_raw, materialize_transform
+
+# The whole pipeline, then every store scanned: in the full suite, not the quick lane.
+pytestmark = pytest.mark.slow
 
 ACCOUNTS = {
     # id: (api_version, pii)

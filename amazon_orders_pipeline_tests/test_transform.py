@@ -110,6 +110,7 @@ def test_a_late_status_change_updates_the_order_without_duplicating_lines(backen
     assert [(u, t) for _, u, t in lines] == [(line.unit_price, line.item_amount) for line in order.lines]
 
 
+@pytest.mark.slow  # many dbt runs
 def test_rematerializing_in_any_order_gives_identical_marts(pipeline_env):
     first = datetime.now(UTC).date() - timedelta(days=8)
     days = [first + timedelta(days=i) for i in range(2)]
@@ -257,6 +258,7 @@ def test_unit_tests_run_in_the_suite_not_in_every_pipeline_run(tmp_path):
     assert len(unit) >= 2 and all(r["status"] == "pass" for r in unit)
 
 
+@pytest.mark.slow  # many dbt runs
 def test_a_full_refresh_rebuilds_the_marts_and_no_run_changes_the_process_environment(pipeline_env):
     day = datetime.now(UTC).date() - timedelta(days=5)
     before = dict(os.environ)
