@@ -21,7 +21,7 @@ import dagster as dg
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.assets.keys import EXPORT_KEYS, MCF_KEY, WRITEBACK_KEY
-from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.local_runs import materialize_raw, materialize_transform, materialize_writes
 from amazon_orders_pipeline.local_services.production import production_services
 from amazon_orders_pipeline.resources import build_resources

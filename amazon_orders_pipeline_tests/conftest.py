@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from amazon_orders_pipeline.dbt_project import DBT_PROJECT_DIR, dbt_executable, manifest_is_stale
-from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.local_services.moto import moto_server_running
 from amazon_orders_pipeline.local_services.production import TEST_CREDENTIALS, production_services
 from amazon_orders_pipeline.testing.control import EmulatorControl

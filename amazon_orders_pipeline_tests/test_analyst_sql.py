@@ -44,7 +44,7 @@ def rows(conn, sql: str) -> list[dict]:
 def warehouse(request, tmp_path_factory):
     """Two days x two accounts through the real pipeline, against a module-wide emulator: on the DuckDB file, then
     on DuckLake (the production profile), where the same queries run unchanged."""
-    from amazon_orders_pipeline.emulator import Emulator
+    from amazon_orders_pipeline.emulator.server import Emulator
     from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 
     tmp = tmp_path_factory.mktemp("analyst")

@@ -13,7 +13,7 @@ from spapi.api.orders_v0.orders_v0_api import OrdersV0Api
 from spapi.api.orders_v2026_01_01.get_order_api import GetOrderApi
 from spapi.api.orders_v2026_01_01.search_orders_api import SearchOrdersApi
 
-from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.testing.control import EmulatorControl
 
 V0_STATUS = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "PartiallyShipped": "PARTIALLY_SHIPPED",

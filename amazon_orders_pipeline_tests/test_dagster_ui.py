@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.sp_api.pages import page_orders
 from amazon_orders_pipeline.testing.control import EmulatorControl
 from amazon_orders_pipeline.testing.dagster_dev import LAUNCH_RUN, REPO, DagsterDev, event_texts, wait_for_run

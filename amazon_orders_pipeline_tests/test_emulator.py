@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 import requests
 
-from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.seller import SyntheticSeller
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.testing.conformance import get, response_schema, token, validate, window
 from amazon_orders_pipeline.testing.control import EmulatorControl
 

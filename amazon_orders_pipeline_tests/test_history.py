@@ -15,7 +15,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.extract.order_reports import (
     ReportStore,
     extract_history,

@@ -46,18 +46,19 @@ def imports(name: str) -> frozenset[str]:
             if node.level:
                 stem = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(stem + ([node.module] if node.module else []))
-            submodules = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in known]
-            found.update(submodules)
-            if len(submodules) < len(node.names):
-                found.add(base)
+            # `from a.b import c` runs a.b first, whatever c is: an arrow to a.b, and to a.b.c when it is a module.
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in known)
     out = set()
     for target in found:
         if target.split(".")[0] != ROOT:
             out.add(target.split(".")[0])
             continue
         # Importing a.b.c runs the packages a.b and a first: those are arrows too, unless the importer is inside them.
+        if target in known and target != name:
+            out.add(target)
         parts = target.split(".")
-        for n in range(2, len(parts) + 1):
+        for n in range(2, len(parts)):
             ancestor = ".".join(parts[:n])
             if ancestor in known and ancestor != name and not name.startswith(ancestor + "."):
                 out.add(ancestor)
@@ -112,6 +113,8 @@ def test_the_rules_can_fail():
     # Importing emulator.apis.lwa runs emulator/apis/__init__ too; emulator/__init__ for anyone outside it.
     assert f"{ROOT}.emulator.apis" in imports(f"{ROOT}.emulator.server")
     assert f"{ROOT}.emulator" in imports(f"{ROOT}.demo")
+    # `from package import module` is an arrow to the package itself, even from inside it.
+    assert f"{ROOT}.writes.mfn" in imports(f"{ROOT}.writes.mfn.run")
 
 
 def test_no_import_circle():

@@ -13,8 +13,8 @@ import duckdb
 import pytest
 import requests
 
-from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.extract import PageStore, extract_window, landed_window
 from amazon_orders_pipeline.sp_api import LwaCredentials, RetryPolicy, SpApiClient
 from amazon_orders_pipeline.sp_api.tokens import RestrictedDataToken

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.sp_api import LwaCredentials, RetryPolicy, SpApiClient
 from amazon_orders_pipeline.sp_api.reports import (
     BY_LAST_UPDATE,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.errors import ApiError
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.extract import change_window, search_params
 from amazon_orders_pipeline.sp_api import LwaCredentials, RetryPolicy, SpApiClient, SpApiError
 from amazon_orders_pipeline.sp_api.auth import AuthError, LwaAuth

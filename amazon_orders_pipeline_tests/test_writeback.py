@@ -23,10 +23,10 @@ import dagster as dg
 import pytest
 
 from amazon_orders_pipeline.assets.writeback import build_writeback
-from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.orders import OrderHistory
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.sensors import build_writeback_sensor
 from amazon_orders_pipeline.sp_api.feeds import FeedsClient
 from amazon_orders_pipeline.testing.conformance import validate

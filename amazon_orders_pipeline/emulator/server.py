@@ -12,7 +12,6 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from amazon_orders_pipeline.emulator import control
 from amazon_orders_pipeline.emulator.apis import (
     feeds,
     fulfillment_outbound,
@@ -25,13 +24,14 @@ from amazon_orders_pipeline.emulator.apis import (
     tokens,
 )
 from amazon_orders_pipeline.emulator.backends import Backends
+from amazon_orders_pipeline.emulator.control import ROUTES as CONTROL_ROUTES
 from amazon_orders_pipeline.emulator.feeds import DEFAULT_FEED_PROCESSING_S
 from amazon_orders_pipeline.emulator.http import DROP, Reply, Request, Route, dispatch
 from amazon_orders_pipeline.emulator.state import DEFAULT_INDEX_LAG_S, EmulatorState
 
 ROUTES: list[Route] = [
     *lwa.ROUTES, *tokens.ROUTES, *orders_v2026.ROUTES, *orders_v0.ROUTES, *merchant.ROUTES, *reports.ROUTES,
-    *feeds.ROUTES, *notifications.ROUTES, *fulfillment_outbound.ROUTES, *control.ROUTES,
+    *feeds.ROUTES, *notifications.ROUTES, *fulfillment_outbound.ROUTES, *CONTROL_ROUTES,
 ]
 
 

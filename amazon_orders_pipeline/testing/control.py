@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import requests
 
-from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.testing.emulator_process import EmulatorProcess
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import duckdb
 
 from amazon_orders_pipeline import warehouse
-from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.orders import seller_tag
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.extract import ExtractError, PageStore, extract_window
 from amazon_orders_pipeline.sp_api import AuthError, LwaCredentials, RetryPolicy, SpApiClient, SpApiError
 from amazon_orders_pipeline.stores import LocalStore

@@ -18,9 +18,9 @@ import duckdb
 
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.accounts import Account
-from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token, emulator_seller_id
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.extract.get_order import fetch_orders
 from amazon_orders_pipeline.extract.increments import DEFAULT_SWEEP_OVERLAP, DEFAULT_SWEEP_SETTLE, DayLog, sweep_window
 from amazon_orders_pipeline.extract.window import extract_window

@@ -12,10 +12,10 @@ import yaml
 
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.assets import build_assets
-from amazon_orders_pipeline.emulator import Emulator
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.orders import seller_tag
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.local_services.production import environ_added, production_services
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.dagster_dev import REPO, dagster_dev, rss_mb

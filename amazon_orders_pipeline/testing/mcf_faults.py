@@ -18,7 +18,7 @@ import requests
 
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.accounts import Account
-from amazon_orders_pipeline.emulator import Emulator
+from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.sp_api.auth import LwaCredentials
 from amazon_orders_pipeline.sp_api.fulfillment_outbound import FulfillmentOutbound20200701
 from amazon_orders_pipeline.sp_api.http import RetryPolicy, SpApiClient
