@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +19,7 @@ from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.runs import load_pages, materialize_raw, materialize_transform, query
-from amazon_orders_pipeline.testing.truth import orders_against_truth
+from amazon_orders_pipeline.testing.truth import orders_against_truth, sections_against_truth
 
 MART_TABLES = ("orders", "order_items", "order_addresses")
 
@@ -61,6 +62,15 @@ def test_marts_equal_the_ground_truth_for_a_week_across_two_accounts(backend_env
     for account_id, marketplaces in accounts.items():
         got, expected = orders_against_truth(db, control, account_id, start, start + timedelta(days=7), marketplaces)
         assert got == expected and got
+        # Tax collection, payment, points, packages, registrations, local purchase dates (PII on for acme-eu only).
+        got, expected = sections_against_truth(db, control, account_id, start, start + timedelta(days=7),
+                                               marketplaces, pii=account_id == "acme-eu")
+        assert got == expected and got["orders"] and got["items"] and got["packages"]
+        # A business buyer's registration only where PII is on; the US has no seller VAT registration to show.
+        assert {r[1] for r in got["registrations"]} == ({"BUYER", "MERCHANT"} if account_id == "acme-eu" else set())
+    # Amazon collects the tax on every US line here, and on some UK and DE ones.
+    assert dict(query(db, "select account_id, count(*) filter (tax_collected_by = 'MARKETPLACE') / count(*) "
+                          "from main.order_items group by all")) == {"acme-us": 1.0, "acme-eu": pytest.approx(0.12, abs=0.05)}
     # Pending orders keep NULL money, never 0; line totals are unit price x quantity where both are known.
     assert query(db, "select count(*) from main.orders where order_status = 'PENDING' "
                      "and order_total_amount is not null")[0][0] == 0
@@ -164,23 +174,38 @@ def test_bad_records_are_quarantined_with_reasons_and_the_rest_loads(pipeline_en
         variant("114-0000004-0000004", fulfillment__fulfillmentStatus="Canceled"),
         {k: v for k, v in GOOD.items() if k != "orderId"},
         variant("114-0000005-0000005", orderItems__0__product__price__unitPrice__amount="ten"),
+        # New enum values in the sections beyond the basics: who owes the tax, where a package is.
+        variant("114-0000007-0000007", orderItems__0__tax={"taxCollections": [
+            {"model": "LOW_VALUE_GOODS", "responsibleParty": "Amazon Services Europe S.a.r.L."}]}),
+        variant("114-0000008-0000008", packages=[{"packageReferenceId": "1", "packageStatus": {"status": "LOST"}}]),
+        variant("114-0000009-0000009", packages=[{"packageReferenceId": "1", "packageStatus": {
+            "status": "IN_TRANSIT", "detailedStatus": "AT_SORTING_CENTRE"}}]),
     ]
-    good = [GOOD, variant("114-0000006-0000006")]
+    good = [GOOD, variant("114-0000006-0000006", packages=[{
+        "packageReferenceId": "P1", "carrier": "UPS", "trackingNumber": "1Z1", "shipTime": "2026-10-01T10:00:00Z",
+        "packageStatus": {"status": "DELIVERED", "detailedStatus": "DELIVERED"},
+        "packageItems": [{"orderItemId": "1", "quantity": 2}]}])]
     load_pages(db, "acme-us", day, [{"orders": [good[0], bad[0], bad[1]]}, {"orders": [bad[2], bad[3], good[1],
-                                                                                           bad[4]]}])
+                                                                                           bad[4]]},
+                                    {"orders": bad[5:]}])
     result = materialize_transform(env, day)
     assert result.success
     assert all(check_results(result).values())
     assert query(db, "select order_id from main.orders order by 1") == [(GOOD["orderId"],), ("114-0000006-0000006",)]
     reasons = query(db, "select page_number, record_index, reason, raw_json from staging.quarantine order by 1, 2")
-    assert [(p, i) for p, i, _, _ in reasons] == [(1, 2), (1, 3), (2, 1), (2, 2), (2, 4)]
+    assert [(p, i) for p, i, _, _ in reasons] == [(1, 2), (1, 3), (2, 1), (2, 2), (2, 4), (3, 1), (3, 2), (3, 3)]
     assert [r for _, _, r, _ in reasons] == [
         "non-numeric grandTotal amount: 12,50",
         "unparseable lastUpdatedTime: 1.569521782042E9",
         "unknown fulfillmentStatus: Canceled",
         "missing orderId",
         "non-numeric unitPrice amount: ten",
+        "unknown tax collection model: LOW_VALUE_GOODS",
+        "unknown package status: LOST",
+        "unknown package detailedStatus: AT_SORTING_CENTRE",
     ]
+    assert query(db, "select order_id, package_reference_id, package_status, quantity from main.order_packages") == [
+        ("114-0000006-0000006", "P1", "DELIVERED", 2)]
     assert json.loads(reasons[0][3])["orderId"] == "114-0000002-0000002"  # the raw record is kept whole
     assert query(db, "select line_total_amount, tax_amount from main.order_items where order_id = ?",
                  [GOOD["orderId"]]) == [(Decimal("20.0000"), Decimal("1.6000"))]
@@ -238,6 +263,34 @@ def test_amazons_sandbox_examples_parse_field_by_field(pipeline_env, sandbox_cas
     address = query(db, "select city, state_or_region, country_code, address_type, address_line3, municipality, "
                         "postal_code, recipient_name from main.order_addresses where order_id = '202-7654321-1098765'")
     assert address == [("London", "England", "GB", "RESIDENTIAL", None, None, "SW1A 1AA", "Sarah Thompson")]
+    # The sections beyond the basics, field by field: points (JP), a package (UK), payment, registrations and
+    # invoicing (BR, TR), a marketplace-facilitator line under IOSS (TR).
+    sections = {r[0]: r[1:] for r in query(
+        db, "select order_id, payment_method, points_cost_amount, buyer_invoice_preference, invoice_status, "
+            "purchase_date_local, marketplace_time_zone from main.orders")}
+    assert sections["250-1234567-8901234"] == (None, Decimal("200"), None, None, date(2024, 12, 25), "Asia/Tokyo")
+    assert sections["171-2345678-9012345"] == ("CreditCard", None, None, "PROCESSING", date(2024, 12, 22),
+                                               "America/Sao_Paulo")
+    assert sections["028-1234567-8901234"][2:4] == ("BUSINESS", None)
+    assert sections["114-9876543-1234567"][4:] == (date(2025, 3, 10), "America/Los_Angeles")
+    assert query(db, "select order_item_id, points_granted, points_cost_amount from main.order_items "
+                     "where points_granted is not null order by 1") == [
+        ("25012345678901", 60, Decimal("60")), ("25012345678902", 140, Decimal("140"))]
+    assert query(db, "select order_id, tax_collection_model, tax_responsible_party, tax_reporting_scheme, "
+                     "tax_collected_by from main.order_items where tax_collection_model is not null") == [
+        ("028-1234567-8901234", "MARKETPLACE_FACILITATOR", "Amazon Services Europe S.a.r.L.", "IOSS", "MARKETPLACE")]
+    assert query(db, "select count(*) from main.order_items where tax_collected_by = 'SELLER'")[0][0] > 0
+    assert query(db, "select order_id, package_reference_id, carrier, tracking_number, shipping_service, "
+                     "package_status, package_detailed_status, created_at, shipped_at from main.order_packages") == [
+        ("202-7654321-1098765", "UK-PKG-CONSUMER-2024-002", "DPD", "15501234567890123456", "DPD Next Day Delivery",
+         "IN_TRANSIT", "OUT_FOR_DELIVERY", datetime(2024, 12, 24, 19, tzinfo=UTC), datetime(2024, 12, 25, 14, tzinfo=UTC))]
+    assert query(db, "select count(*), sum(quantity) from main.order_package_items")[0][0] > 0
+    assert query(db, "select order_id, entity_type, registration_type, registration_number, legal_name, city "
+                     "from main.order_tax_registrations order by all") == [
+        ("028-1234567-8901234", "BUYER", "BUSINESS", "TR1234567890", "Test company name", "Istanbul"),
+        ("171-2345678-9012345", "BUYER", "VAT", "1234567890", "Oliveira Tecnologia Ltda", None),
+        ("171-2345678-9012345", "MARKETPLACE", "CNPJ", "15436940", None, None),
+        ("171-2345678-9012345", "MERCHANT", None, None, "TechStore", None)]
 
 
 def test_unit_tests_run_in_the_suite_not_in_every_pipeline_run(tmp_path):
@@ -292,8 +345,41 @@ def test_each_marts_key_in_its_model_is_the_grain_its_yml_tests():
               if n["resource_type"] == "test" and n.get("test_metadata", {}).get("name") == "unique_combination"}
     assert keys["orders"] == grains["orders"] == ["account_id", "order_id"]
     assert keys["order_addresses"] == grains["order_addresses"] == ["account_id", "order_id"]
-    # Lines are merged per order (a line gone from a later version must go), so their merge key is the order.
+    # Lines, packages and registrations are merged per order (a part gone from a later version must go), so their
+    # merge key is the order, and their grain starts with it.
     assert grains["order_items"] == [*keys["order_items"], "order_item_id"]
+    for part in ("order_packages", "order_package_items", "order_tax_registrations"):
+        assert keys[part] == ["account_id", "order_id"] and grains[part][:2] == keys[part] and len(grains[part]) > 2
+
+
+def test_every_mart_has_an_enforced_contract_and_a_type_change_fails_the_build(tmp_path):
+    nodes = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())["nodes"].values()
+    marts = {n["name"]: n for n in nodes if n["resource_type"] == "model" and n["fqn"][1] == "marts"}
+    assert len(marts) >= 6
+    for name, node in marts.items():
+        assert node["contract"]["enforced"], name
+        assert node["columns"] and all(c["data_type"] for c in node["columns"].values()), name
+    money = {c["data_type"] for n in marts.values() for c in n["columns"].values() if c["name"].endswith("_amount")}
+    counts = {c["data_type"] for n in marts.values() for c in n["columns"].values()
+              if c["name"].startswith("quantity") or c["name"] in ("line_count", "quantity", "points_granted")}
+    assert money == {"decimal(18,4)"} and counts == {"integer"}
+    # A copy of the project whose orders mart would turn a count into a BIGINT: dbt refuses to build it.
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / "orders.sql"
+    model.write_text(model.read_text().replace("o.line_count,", "cast(o.line_count as bigint) as line_count,"))
+    db = str(tmp_path / "w.duckdb")
+    with warehouse.connect(db) as conn:
+        warehouse.ensure_raw_schema(conn)
+    env = {**os.environ, "DBT_DUCKDB_PATH": db}
+
+    def run(project_dir) -> subprocess.CompletedProcess:
+        return subprocess.run([dbt_executable(), "run", "--select", "+orders", "--profiles-dir", ".", "--target-path",
+                               str(tmp_path / "target")], cwd=project_dir, env=env, capture_output=True, text=True)
+
+    broken = run(project)
+    assert broken.returncode != 0 and "contract" in broken.stdout.lower() and "line_count" in broken.stdout
+    assert run(DBT_PROJECT_DIR).returncode == 0
 
 
 def test_the_money_rules_run_in_production_as_blocking_asset_checks(pipeline_env):

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from amazon_orders_pipeline.emulator import order_sections
 from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
+from amazon_orders_pipeline.emulator.order_sections import Sections
+from amazon_orders_pipeline.emulator.values import iso, money
 
 # The longest an order keeps changing after it was created: windows look back this far for candidates.
 MAX_ORDER_LIFETIME = timedelta(days=5)
@@ -18,14 +21,6 @@ def seller_tag(seller: str) -> int:
     """The two digits that set a seller's order ids apart from another's on the same day (so 100 sellers at most
     can share a warehouse without two of them having the same order id)."""
     return int.from_bytes(hashlib.sha256(seller.encode()).digest()[:2], "big") % 100
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def money(amount: Decimal, currency: str) -> dict:
-    return {"amount": str(amount), "currencyCode": currency}
 
 
 @dataclass(frozen=True)
@@ -89,6 +84,7 @@ class OrderHistory:
     access_point: bool = False  # delivered to an Amazon Hub locker or counter, or a carrier's pickup point
     packages: tuple[Package, ...] = ()  # confirmed by the seller; empty for the generated histories
     sales_channel: str = "AMAZON"  # NON_AMAZON: a Multi-Channel Fulfillment order (emulator/fulfillment.py)
+    sections: Sections = Sections()  # tax collection, registrations, payment, points, carrier (order_sections.py)
 
     def shipped_quantity(self, line: Line, status: str, as_of: datetime) -> int:
         """The units of a line shipped as of a moment: the seller's confirmed packages where there are any, else
@@ -121,10 +117,11 @@ class OrderHistory:
         if state is None:
             return None
         updated_at, status = state
-        name, currency, _, _, _, _, _ = MARKETPLACES[self.marketplace_id]
+        name, currency, _, country, _, _, _ = MARKETPLACES[self.marketplace_id]
         has_money = self.had_money(as_of)
+        tax = order_sections.item_tax(self.sections, country)
         items = []
-        for line in self.lines:
+        for n, line in enumerate(self.lines):
             fulfilled = self.shipped_quantity(line, status, as_of)
             item: dict = {
                 "orderItemId": line.order_item_id,
@@ -144,6 +141,12 @@ class OrderHistory:
                 item["product"]["price"] = {"unitPrice": money(line.unit_price, currency)}
                 item["proceeds"] = {"proceedsTotal": money(line.proceeds_total, currency),
                                     "breakdowns": proceeds_breakdowns(line, currency)}
+            if tax:
+                item["tax"] = tax
+            points = self.sections.points[n] if n < len(self.sections.points) else 0
+            if has_money and points:
+                item["expense"] = {"pointsCost": {"pointsGranted": {
+                    "pointsNumber": points, "pointsMonetaryValue": money(Decimal(points), currency)}}}
             if line.gift_wrap:
                 item["fulfillment"]["packing"] = {"giftOption": {"giftWrapLevel": GIFT_WRAP_LEVEL,
                                                                  "giftMessage": GIFT_MESSAGE}}
@@ -185,6 +188,13 @@ class OrderHistory:
         if has_money:
             total = sum((line.proceeds_total for line in self.lines), Decimal(0))
             order["proceeds"] = {"grandTotal": money(total, currency)}
+            if self.sections.payment_method:
+                order["payment"] = {"paymentExecutions": [{"paymentMethod": self.sections.payment_method,
+                                                           "paymentAmount": money(total, currency)}]}
+        if registrations := order_sections.order_tax(self, country):
+            order["tax"] = registrations
+        if packages := order_sections.packages(self, status, as_of):
+            order["packages"] = packages
         return order
 
 
@@ -217,8 +227,13 @@ INCLUDED_SECTIONS = {
     "RECIPIENT": ("recipient",),
     "PROCEEDS": ("proceeds",),
     "FULFILLMENT": ("fulfillment",),
+    "TAX": ("tax",),
+    "PAYMENT": ("payment",),
+    "PACKAGES": ("packages",),
+    "FULFILLMENT_ORDERS": ("fulfillmentOrders",),
 }
-ITEM_SECTIONS = {"PROCEEDS": "proceeds", "PROMOTION": "promotion", "CANCELLATION": "cancellation"}
+ITEM_SECTIONS = {"PROCEEDS": "proceeds", "PROMOTION": "promotion", "CANCELLATION": "cancellation", "TAX": "tax",
+                 "EXPENSE": "expense"}
 
 
 def filter_included(order: dict, included: set[str]) -> dict:

@@ -19,6 +19,7 @@ from amazon_orders_pipeline.emulator.catalogue import (
     MARKETPLACES,
     STREETS,
 )
+from amazon_orders_pipeline.emulator.order_sections import draw_sections
 from amazon_orders_pipeline.emulator.orders import MAX_ORDER_LIFETIME, Line, OrderHistory, seller_tag
 
 
@@ -154,6 +155,11 @@ class SyntheticSeller:
                 programs.append("AMAZON_BUSINESS")
             if fulfilled_by == "AMAZON":
                 programs.append("DELIVERY_BY_AMAZON")
+            # Tax collection, registrations, payment, points, carrier: from a stream of their own, drawn after the
+            # rest, so that they changed nothing the seller had before.
+            sections = draw_sections(random.Random(f"{digest.hex()}:{idx}:sections"), mkt, fulfilled_by,
+                                     "AMAZON_BUSINESS" in programs, any(line.cod_fee for line in lines), last,
+                                     [line.item_amount for line in lines])
             orders.append(
                 OrderHistory(
                     order_id=order_id,
@@ -168,6 +174,7 @@ class SyntheticSeller:
                     buyer_email=f"{first.lower()}.{rng.randrange(10**6):06d}@marketplace.amazon.example",
                     address=address,
                     access_point=access_point,
+                    sections=sections,
                 )
             )
         return orders

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
+from amazon_orders_pipeline.emulator.order_sections import RESPONSIBLE_PARTY
 from amazon_orders_pipeline.emulator.orders import GIFT_MESSAGE, GIFT_WRAP_LEVEL, OrderHistory, iso
 
 # v2026 fulfillmentStatus -> v0 OrderStatus, and fulfilledBy -> FulfillmentChannel (Amazon's migration guide).
@@ -15,6 +16,8 @@ V0_STATUS = {
     "UNFULFILLABLE": "Unfulfillable",
 }
 V0_CHANNEL = {"AMAZON": "AFN", "MERCHANT": "MFN"}
+# v2026 paymentMethod -> v0 PaymentMethodDetails; a card is v0's "Standard".
+V0_PAYMENT_DETAIL = {"CashOnDelivery": "CashOnDelivery", "Invoice": "Invoice"}
 # The model: ShippingAddress comes back for these statuses only.
 ADDRESS_STATUSES = ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED")
 
@@ -63,7 +66,7 @@ def v0_order(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
         "NumberOfItemsShipped": shipped,
         "NumberOfItemsUnshipped": quantity - shipped,
         "PaymentMethod": "COD" if cod else "Other",
-        "PaymentMethodDetails": ["CashOnDelivery"] if cod else ["Standard"],
+        "PaymentMethodDetails": [V0_PAYMENT_DETAIL.get(history.sections.payment_method, "Standard")],
         "MarketplaceId": history.marketplace_id,
         "ShipmentServiceLevelCategory": "Standard",
         "OrderType": "StandardOrder",
@@ -79,6 +82,8 @@ def v0_order(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
     if history.had_money(as_of):
         total = sum((line.proceeds_total for line in history.lines), Decimal(0))
         order["OrderTotal"] = _money(total, currency)
+        if cod:  # "sub-payment methods for a Cash On Delivery (COD) order"
+            order["PaymentExecutionDetail"] = [{"Payment": _money(total, currency), "PaymentMethod": "COD"}]
     if history.fulfilled_by == "MERCHANT":  # ship and delivery dates are seller-fulfilled only
         order["EarliestShipDate"] = iso(history.created_at)
         order["LatestShipDate"] = iso(history.created_at + timedelta(days=2))
@@ -87,6 +92,12 @@ def v0_order(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
             order["LatestDeliveryDate"] = iso(history.created_at + timedelta(days=6))
     if status in ADDRESS_STATUSES:
         order["ShippingAddress"] = shipping_address(history, "shippingAddress" in data_elements)
+    registration = history.sections.buyer_registration
+    if registration and "buyerTaxInformation" in data_elements:
+        # The model documents it for TR; the emulator gives it for every business order, so that v0 fills the
+        # same registration columns as v2026's tax section (the type is not part of it).
+        order["BuyerTaxInformation"] = {"BuyerLegalCompanyName": registration[0],
+                                        "BuyerTaxRegistrationId": registration[2]}
     if "buyerInfo" in data_elements:
         buyer = {"BuyerName": history.buyer_name}
         if history.fulfilled_by == "MERCHANT" and status in ADDRESS_STATUSES:
@@ -105,10 +116,11 @@ def v0_items(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
     if state is None:
         return None
     status = state[1]
-    _, currency, digits, _, rate, _, _ = MARKETPLACES[history.marketplace_id]
+    _, currency, digits, country, rate, _, _ = MARKETPLACES[history.marketplace_id]
     has_money = history.had_money(as_of)
+    sections = history.sections
     items = []
-    for line in history.lines:
+    for n, line in enumerate(history.lines):
         item: dict = {
             "ASIN": line.asin,
             "SellerSKU": line.sku,
@@ -148,6 +160,13 @@ def v0_items(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
                                      "GiftWrapTax": _money(gift_wrap_tax, currency), "GiftWrapLevel": GIFT_WRAP_LEVEL}
                 if "buyerInfo" in data_elements:
                     item["BuyerInfo"]["GiftMessageText"] = GIFT_MESSAGE
+        if sections.tax_collection:
+            item["TaxCollection"] = {"Model": "MarketplaceFacilitator", "ResponsibleParty": RESPONSIBLE_PARTY[country]}
+            if sections.reporting_scheme:
+                item["DeemedResellerCategory"] = sections.reporting_scheme
+        points = sections.points[n] if n < len(sections.points) else 0
+        if has_money and points:
+            item["PointsGranted"] = {"PointsNumber": points, "PointsMonetaryValue": _money(Decimal(points), currency)}
         if line.gift_wrap:
             item["IsGift"] = "true"
         if line.promotion_ids:

@@ -15,7 +15,7 @@ from amazon_orders_pipeline.sp_api.tokens import RestrictedDataToken
 
 # One RDT for the generic paths: getOrders with buyer and shipping-address PII, and every order's items.
 PII_RESOURCES = [
-    {"method": "GET", "path": V0_ORDERS_PATH, "dataElements": ["buyerInfo", "shippingAddress"]},
+    {"method": "GET", "path": V0_ORDERS_PATH, "dataElements": ["buyerInfo", "shippingAddress", "buyerTaxInformation"]},
     {"method": "GET", "path": V0_ORDERS_PATH + "/{orderId}/orderItems", "dataElements": ["buyerInfo"]},
 ]
 # What Amazon lists as restricted in a v0 ShippingAddress, plus the postal code (PII by this project's rule,

@@ -8,8 +8,10 @@ from amazon_orders_pipeline.extract.landing import OrderSource, Window
 from amazon_orders_pipeline.sp_api.orders_v2026 import API_VERSION, OrdersV2026
 from amazon_orders_pipeline.sp_api.pages import Page
 
-# includedData for the orders we keep. BUYER (name, email) is asked for only when the account has PII on.
-BASE_INCLUDED_DATA = ["RECIPIENT", "PROCEEDS", "FULFILLMENT", "PROMOTION", "CANCELLATION"]
+# includedData for the orders we keep: every section Amazon has, in the same call at no extra quota. BUYER (name,
+# email) is asked for only when the account has PII on; so are the buyer's tax registrations (TAX), kept only then.
+BASE_INCLUDED_DATA = ["RECIPIENT", "PROCEEDS", "FULFILLMENT", "PROMOTION", "CANCELLATION", "TAX", "PACKAGES",
+                      "PAYMENT", "EXPENSE", "FULFILLMENT_ORDERS"]
 # Amazon's list of PII inside the sections above; removed before landing when PII is off.
 PII_ADDRESS_FIELDS = ("name", "companyName", "addressLine1", "addressLine2", "addressLine3", "postalCode",
                       "phone", "extendedFields")
@@ -28,6 +30,11 @@ def redact_pii(data: dict) -> dict:
         if not isinstance(order, dict):
             continue
         order.pop("buyer", None)
+        tax = order.get("tax")
+        if isinstance(tax, dict) and isinstance(tax.get("taxRegistrations"), list):
+            # A business buyer's legal name, number and address can name a person (a sole trader).
+            tax["taxRegistrations"] = [r for r in tax["taxRegistrations"]
+                                       if not (isinstance(r, dict) and r.get("entityType") == "BUYER")]
         address = (order.get("recipient") or {}).get("deliveryAddress")
         if isinstance(address, dict):
             for name in PII_ADDRESS_FIELDS:

@@ -114,3 +114,69 @@ def orders_against_truth_by_sku(db: warehouse.Location, control: EmulatorControl
            "quantities": Counter({(o, s): q for o, s, q, _ in lines if o not in moved}),
            "totals": {(o, s): t for o, s, _, t in lines if t is not None and o not in moved}}
     return got, want
+
+
+# The time zone each of the emulator's marketplaces shows its dates in (the dbt project's macros/marketplaces.sql
+# says the same for every marketplace; this is the test's own statement of it).
+MARKETPLACE_ZONES = {"ATVPDKIKX0DER": "America/Los_Angeles", "A1F83G8C2ARO7P": "Europe/London",
+                     "A1PA6795UKMFR9": "Europe/Berlin", "A1VC38T7YXB528": "Asia/Tokyo"}
+
+
+def expected_sections(orders: list[dict], pii: bool) -> dict[str, list[tuple]]:
+    """What the marts must hold of the sections beyond the basics (tax, payment, points, packages, local dates) for
+    these v2026-shaped ground-truth orders, sorted. The buyer's tax registration only with PII on."""
+    from zoneinfo import ZoneInfo
+
+    def amount(money: dict | None) -> Decimal | None:
+        return Decimal(money["amount"]) if money else None
+
+    want: dict[str, list[tuple]] = {"orders": [], "items": [], "packages": [], "registrations": []}
+    for o in orders:
+        created = datetime.fromisoformat(o["createdTime"])
+        methods = sorted({p["paymentMethod"] for p in (o.get("payment") or {}).get("paymentExecutions", [])})
+        points = [amount(i.get("expense", {}).get("pointsCost", {}).get("pointsGranted", {})
+                         .get("pointsMonetaryValue")) for i in o["orderItems"]]
+        zone = MARKETPLACE_ZONES[o["salesChannel"]["marketplaceId"]]
+        want["orders"].append((o["orderId"], ", ".join(methods) or None,
+                               sum(p for p in points if p) if any(points) else None,
+                               created.astimezone(ZoneInfo(zone)).date(), zone))
+        for i, p in zip(o["orderItems"], points, strict=True):
+            collection = (i.get("tax") or {}).get("taxCollections", [{}])[0]
+            scheme = (i.get("tax") or {}).get("taxCalculationBreakdowns", [{}])[0]
+            granted = i.get("expense", {}).get("pointsCost", {}).get("pointsGranted", {})
+            want["items"].append((o["orderId"], i["orderItemId"], collection.get("model"),
+                                  collection.get("responsibleParty"), scheme.get("reportingScheme"),
+                                  granted.get("pointsNumber"), p))
+        for p in o.get("packages", []):
+            want["packages"].append((o["orderId"], p["packageReferenceId"], p["carrier"], p["trackingNumber"],
+                                     p["packageStatus"]["status"], p["packageStatus"].get("detailedStatus"),
+                                     datetime.fromisoformat(p["shipTime"]),
+                                     sum(x["quantity"] for x in p["packageItems"])))
+        for r in (o.get("tax") or {}).get("taxRegistrations", []):
+            if r["entityType"] != "BUYER" or pii:
+                want["registrations"].append((o["orderId"], r["entityType"], r.get("taxRegistrationType"),
+                                              r["taxRegistrationNumber"], r["legalName"]))
+    return {k: sorted(v, key=repr) for k, v in want.items()}
+
+
+SECTION_QUERIES = {
+    "orders": "select order_id, payment_method, points_cost_amount, purchase_date_local, marketplace_time_zone "
+              "from main.orders where account_id = ?",
+    "items": "select order_id, order_item_id, tax_collection_model, tax_responsible_party, tax_reporting_scheme, "
+             "points_granted, points_cost_amount from main.order_items where account_id = ?",
+    "packages": "select order_id, package_reference_id, carrier, tracking_number, package_status, "
+                "package_detailed_status, shipped_at, quantity from main.order_packages where account_id = ?",
+    "registrations": "select order_id, entity_type, registration_type, registration_number, legal_name "
+                     "from main.order_tax_registrations where account_id = ?",
+}
+
+
+def sections_against_truth(db: warehouse.Location, control: EmulatorControl, account_id: str, start: datetime,
+                           end: datetime, marketplace_ids: list[str], pii: bool) -> tuple[dict, dict]:
+    """(marts, emulator) for the sections of `expected_sections`, orders changed again since `end` left out."""
+    truth, moved = control_truth(control, account_id, start, end, marketplace_ids)
+    want = expected_sections([o for o in truth if o["orderId"] not in moved], pii)
+    with warehouse.connect(db, read_only=True) as conn:
+        got = {name: sorted((r for r in conn.execute(sql, [account_id]).fetchall() if r[0] not in moved), key=repr)
+               for name, sql in SECTION_QUERIES.items()}
+    return got, want

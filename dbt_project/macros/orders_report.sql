@@ -14,22 +14,6 @@
 
 
 
-{# The marketplace of a sales channel (the report has no marketplace id column). #}
-{% macro report_marketplace_id(name) -%}
-    {% set report_marketplaces = {
-        'Amazon.com': 'ATVPDKIKX0DER', 'Amazon.ca': 'A2EUQ1WTGCTBG2', 'Amazon.com.mx': 'A1AM78C64UM0Y8',
-        'Amazon.com.br': 'A2Q3Y263D00KWC', 'Amazon.co.uk': 'A1F83G8C2ARO7P', 'Amazon.de': 'A1PA6795UKMFR9',
-        'Amazon.fr': 'A13V1IB3VIYZZH', 'Amazon.it': 'APJ6JRA9NG5V4', 'Amazon.es': 'A1RKKUPIHCS9HS',
-        'Amazon.nl': 'A1805IZSGTT6HS', 'Amazon.se': 'A2NODRKZP88ZB9', 'Amazon.pl': 'A1C3SOZRARQ6R3',
-        'Amazon.com.be': 'AMEN7PMS3EDWL', 'Amazon.com.tr': 'A33AVAJ2PDY3EV', 'Amazon.ae': 'A2VIGQ35RCS4UG',
-        'Amazon.sa': 'A17E79C6D8DWNP', 'Amazon.eg': 'ARBP9OOSHTCHU', 'Amazon.in': 'A21TJRUUN4KGV',
-        'Amazon.co.za': 'AE08WJ6YKNBMC', 'Amazon.ie': 'A28R8C7NBKEWEA', 'Amazon.sg': 'A19VAU5U5O7RUS',
-        'Amazon.com.au': 'A39IBJ37TRP1C6', 'Amazon.co.jp': 'A1VC38T7YXB528'} %}
-    case {{ name }}
-    {%- for channel, marketplace in report_marketplaces.items() %} when '{{ channel }}' then '{{ marketplace }}'
-    {%- endfor %} end
-{%- endmacro %}
-
 {% macro report_amount(expr) -%}
     coalesce(abs({{ to_amount(expr) }}), 0)
 {%- endmacro %}
@@ -88,7 +72,7 @@
             'asin': l.asin, 'title': l."product-name", 'sellerSku': l.sku,
             'price': case when {{ r }}."order-status" <> 'Pending' and l."item-price" <> '' then {'unitPrice': {
                 'amount': cast(cast({{ to_amount('l."item-price"') }}
-                                    / nullif(try_cast(l.quantity as integer), 0) as decimal(18, 4)) as varchar),
+                                    / nullif(try_cast(l.quantity as integer), 0) as {{ money_type() }}) as varchar),
                 'currencyCode': l.currency}} end},
         'proceeds': case when {{ r }}."order-status" <> 'Pending' and l."item-price" <> '' then {
             'proceedsTotal': {'amount': cast({{ report_line_total('l') }} as varchar), 'currencyCode': l.currency},

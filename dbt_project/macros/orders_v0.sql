@@ -15,6 +15,8 @@
        promotion, so we net it into the fee rather than into DISCOUNT; either way the proceeds are the same);
      - proceeds are the sum of those, so a line's proceeds and the order's OrderTotal reconcile (the totals check).
    - IsAccessPointOrder: the address type is PICKUP_POINT (v0's AddressType knows Residential and Commercial only).
+   - payment, the buyer's tax registration, the items' tax collection and points: see each below. v0 has no
+     packages: order_packages holds v2026 orders only.
    - InvoiceUnconfirmed has no v2026 status: every item has shipped and only the invoice is unconfirmed, so SHIPPED.
    Amounts that cannot be typed are judged by v0_problem under their v0 names, before any of this is read. #}
 
@@ -52,6 +54,21 @@
         'marketplaceId': {{ v }}.order.MarketplaceId,
         'marketplaceName': case when {{ v }}.order.SalesChannel <> 'Non-Amazon' then {{ v }}.order.SalesChannel end},
     'buyer': {'buyerName': {{ v }}.order.BuyerInfo.BuyerName, 'buyerEmail': {{ v }}.order.BuyerInfo.BuyerEmail},
+    -- Payment: the COD sub-payments where v0 gives them, else the one method PaymentMethodDetails names for the
+    -- whole total; "Standard" (a card, or anything else) names none, so v0 leaves payment_method NULL there.
+    'payment': {'paymentExecutions': case
+        when len({{ v }}.order.PaymentExecutionDetail) > 0 then list_transform({{ v }}.order.PaymentExecutionDetail,
+            lambda p: {'paymentMethod': case p.PaymentMethod when 'COD' then 'CashOnDelivery' else p.PaymentMethod end,
+                       'paymentAmount': {'amount': p.Payment.Amount, 'currencyCode': p.Payment.CurrencyCode}})
+        when list_has_any({{ v }}.order.PaymentMethodDetails, ['CashOnDelivery', 'Invoice']) then [{
+            'paymentMethod': list_filter({{ v }}.order.PaymentMethodDetails,
+                                         lambda d: d in ('CashOnDelivery', 'Invoice'))[1],
+            'paymentAmount': {'amount': {{ v }}.order.OrderTotal.Amount,
+                              'currencyCode': {{ v }}.order.OrderTotal.CurrencyCode}}] end},
+    -- v0 has the buyer's registration only (restricted: an RDT for buyerTaxInformation), with no type.
+    'tax': {'taxRegistrations': case when nullif({{ v }}.order.BuyerTaxInformation.BuyerTaxRegistrationId, '') is not null
+        then [{'entityType': 'BUYER', 'legalName': {{ v }}.order.BuyerTaxInformation.BuyerLegalCompanyName,
+               'taxRegistrationNumber': {{ v }}.order.BuyerTaxInformation.BuyerTaxRegistrationId}] end},
     'recipient': {'deliveryAddress': case when {{ v }}.order.ShippingAddress is not null then {
         'name': {{ v }}.order.ShippingAddress.Name,
         'companyName': {{ v }}.order.ShippingAddress.CompanyName,
@@ -92,7 +109,7 @@
             'asin': i.ASIN, 'title': i.Title, 'sellerSku': i.SellerSKU,
             'price': {'unitPrice': {
                 'amount': cast(cast({{ to_amount('i.ItemPrice.Amount') }}
-                                    / nullif(try_cast(i.QuantityOrdered as integer), 0) as decimal(18, 4)) as varchar),
+                                    / nullif(try_cast(i.QuantityOrdered as integer), 0) as {{ money_type() }}) as varchar),
                 'currencyCode': i.ItemPrice.CurrencyCode}}},
         'proceeds': {
             'proceedsTotal': {
@@ -119,7 +136,20 @@
                                 'i.PromotionDiscount.CurrencyCode') }}
             ], lambda b: b is not null)},
         'promotion': {'breakdowns': list_transform(i.PromotionIds, lambda p: {'promotionId': p})},
-        'fulfillment': {'quantityFulfilled': i.QuantityShipped}
+        'fulfillment': {'quantityFulfilled': i.QuantityShipped},
+        -- TaxCollection.Model MarketplaceFacilitator is v2026's MARKETPLACE_FACILITATOR; DeemedResellerCategory
+        -- (IOSS, UOSS) its reportingScheme.
+        'tax': {
+            'taxCollections': case when nullif(i.TaxCollection.Model, '') is not null then [{
+                'model': case i.TaxCollection.Model when 'MarketplaceFacilitator' then 'MARKETPLACE_FACILITATOR'
+                              else i.TaxCollection.Model end,
+                'responsibleParty': i.TaxCollection.ResponsibleParty}] end,
+            'taxCalculationBreakdowns': case when nullif(i.DeemedResellerCategory, '') is not null
+                then [{'reportingScheme': i.DeemedResellerCategory}] end},
+        'expense': {'pointsCost': {'pointsGranted': {
+            'pointsNumber': i.PointsGranted.PointsNumber,
+            'pointsMonetaryValue': {'amount': i.PointsGranted.PointsMonetaryValue.Amount,
+                                    'currencyCode': i.PointsGranted.PointsMonetaryValue.CurrencyCode}}}}
     })
 }
 {%- endmacro %}

@@ -1,7 +1,15 @@
 {# Amazon amounts are decimal strings; anything else is NULL here and a quarantine reason in the base model.
    '' needs no nullif first: it is not a decimal (nor a timestamp), so try_cast already makes it NULL. #}
 {% macro to_amount(expr) -%}
-    try_cast({{ expr }} as decimal(18, 4))
+    try_cast({{ expr }} as {{ money_type() }})
+{%- endmacro %}
+
+{# Money, one type throughout the marts (their contracts say so): 18 digits fit in 64 bits, which DuckDB sums and
+   compares fastest; 4 decimals hold every amount Amazon gives (at most 2, none for JPY) and a unit price derived
+   from a v0 line total; 14 integer digits hold any order's total in any currency (Amazon's largest are in JPY and
+   INR, far below 10^14). A sum is cast back to it, so no column is DECIMAL(38,4) by accident. #}
+{% macro money_type() -%}
+    decimal(18, 4)
 {%- endmacro %}
 
 {% macro to_utc(expr) -%}
@@ -26,4 +34,9 @@
 {# The smallest unit of a currency: 1 for the zero-decimal currencies (JPY among Amazon's), 0.01 for the rest. #}
 {% macro minor_unit(currency) -%}
     case when {{ currency }} in ('JPY', 'KRW', 'CLP', 'ISK', 'VND') then 1 else 0.01 end
+{%- endmacro %}
+
+{# A list of values as SQL string literals, for `in (...)`. #}
+{% macro quoted(values) -%}
+    {%- for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor -%}
 {%- endmacro %}

@@ -20,3 +20,10 @@
     from {{ ref('base_amazon_sp_api__order_records') }}
     where quarantine_reason is null
 {%- endmacro %}
+
+{# A mart of an order's parts (packages, registrations) drops every order of the run's window before it inserts
+   their latest versions: delete+insert alone would keep the parts of an order whose latest version has none. #}
+{% macro delete_latest_orders() -%}
+    {% if is_incremental() %}delete from {{ this }} where (account_id, order_id) in
+        (select account_id, order_id from {{ ref('int_orders_latest') }}){% endif %}
+{%- endmacro %}

@@ -21,6 +21,14 @@ select
     i.item_proceeds_amount,
     i.currency_code,
     i.promotion_ids,
+    i.tax_collection_model,
+    i.tax_responsible_party,
+    i.tax_reporting_scheme,
+    -- Who owes the tax on the line: Amazon as marketplace facilitator, else the seller.
+    case when i.tax_collection_model = 'MARKETPLACE_FACILITATOR' then 'MARKETPLACE' else 'SELLER' end
+        as tax_collected_by,
+    i.points_granted,
+    i.points_cost_amount,
     i.last_updated_at,
     i.partition_date as last_changed_partition
 from {{ ref('stg_amazon_sp_api__order_items') }} as i

@@ -62,13 +62,30 @@ checked as (
             when i is null or nullif(i.orderItemId, '') is null then 'missing orderItemId'
             when not coalesce(regexp_full_match(i.quantityOrdered, '[0-9]+'), false)
                 then 'quantityOrdered is not a whole number: ' || coalesce(i.quantityOrdered, 'null')
+            -- Amazon documents one tax collection model; a new one decides who owes the tax, so it is judged.
+            when list_filter(i.tax.taxCollections, lambda t: t.model <> 'MARKETPLACE_FACILITATOR') <> []
+                then 'unknown tax collection model: ' || list_filter(i.tax.taxCollections,
+                                                                     lambda t: t.model <> 'MARKETPLACE_FACILITATOR')[1].model
             else coalesce(
                 {{ amount_problem('i.product.price.unitPrice.amount', 'unitPrice') }},
+                {{ amount_problem('i.expense.pointsCost.pointsGranted.pointsMonetaryValue.amount', 'pointsMonetaryValue') }},
                 {{ amount_problem('i.proceeds.proceedsTotal.amount', 'proceedsTotal') }},
                 list_filter(list_transform(i.proceeds.breakdowns,
                                            lambda b: {{ amount_problem('b.subtotal.amount', 'proceeds breakdown') }}),
                             lambda r: r is not null)[1])
-        end), lambda r: r is not null)[1] as item_reason
+        end), lambda r: r is not null)[1] as item_reason,
+        -- The first package that cannot be typed, in package order.
+        list_filter(list_transform(o.packages, lambda p: case
+            when nullif(p.packageReferenceId, '') is null then 'missing packageReferenceId'
+            when p.packageStatus.status not in ({{ quoted(var('package_statuses')) }})
+                then 'unknown package status: ' || p.packageStatus.status
+            when p.packageStatus.detailedStatus not in ({{ quoted(var('package_detailed_statuses')) }})
+                then 'unknown package detailedStatus: ' || p.packageStatus.detailedStatus
+            when nullif(p.shipTime, '') is not null and {{ to_utc('p.shipTime') }} is null
+                then 'unparseable package shipTime: ' || p.shipTime
+            when list_filter(p.packageItems, lambda x: not coalesce(regexp_full_match(x.quantity, '[0-9]+'), false))
+                 <> [] then 'package item quantity is not a whole number'
+        end), lambda r: r is not null)[1] as package_reason
     from records
 ),
 
@@ -92,6 +109,7 @@ judged as (
                 then {{ amount_problem('o.proceeds.grandTotal.amount', 'grandTotal') }}
             when o.orderItems is null then 'missing orderItems'
             when item_reason is not null then item_reason
+            when package_reason is not null then package_reason
             -- One order, one currency: a total and lines in different currencies cannot be summed or exported.
             when len(list_distinct(list_filter(
                     list_concat([o.proceeds.grandTotal.currencyCode],
@@ -137,6 +155,36 @@ select
     {{ to_utc('o.fulfillment.deliverByWindow.earliestDateTime') }} as deliver_by_earliest_at,
     {{ to_utc('o.fulfillment.deliverByWindow.latestDateTime') }} as deliver_by_latest_at,
     nullif(list_filter(o.orderAliases, lambda a: a.aliasType = 'SELLER_ORDER_ID')[1].aliasId, '') as seller_order_id,
+    -- The payment methods, sorted and joined ('CashOnDelivery', 'CreditCard, PointsAccount'); NULL when none given.
+    nullif(array_to_string(list_sort(list_distinct(list_filter(
+        list_transform(o.payment.paymentExecutions, lambda p: p.paymentMethod), lambda m: m <> ''))), ', '), '')
+        as payment_method,
+    nullif(o.tax.taxInvoicing.buyerInvoicePreference, '') as buyer_invoice_preference,
+    nullif(o.tax.taxInvoicing.invoiceStatus, '') as invoice_status,
+    list_filter(list_transform(o.fulfillmentOrders, lambda f: f.fulfillmentOrderId), lambda f: f <> '')
+        as fulfillment_order_ids,
+    list_transform(o.tax.taxRegistrations, lambda r: {
+        'entity_type': nullif(r.entityType, ''),
+        'legal_name': nullif(r.legalName, ''),
+        'registration_type': nullif(r.taxRegistrationType, ''),
+        'registration_number': nullif(r.taxRegistrationNumber, ''),
+        'city': nullif(r.taxRegistrationAddress.city, ''),
+        'state_or_region': nullif(r.taxRegistrationAddress.stateOrRegion, ''),
+        'postal_code': nullif(r.taxRegistrationAddress.postalCode, ''),
+        'country_code': nullif(r.taxRegistrationAddress.countryCode, '')
+    }) as tax_registrations,
+    list_transform(o.packages, lambda p: {
+        'package_reference_id': p.packageReferenceId,
+        'created_at': {{ to_utc('p.createdTime') }},
+        'shipped_at': {{ to_utc('p.shipTime') }},
+        'status': nullif(p.packageStatus.status, ''),
+        'detailed_status': nullif(p.packageStatus.detailedStatus, ''),
+        'carrier': nullif(p.carrier, ''),
+        'shipping_service': nullif(p.shippingService, ''),
+        'tracking_number': nullif(p.trackingNumber, ''),
+        'items': list_transform(p.packageItems, lambda x: {'order_item_id': x.orderItemId,
+                                                          'quantity': try_cast(x.quantity as integer)})
+    }) as packages,
     o.recipient.deliveryAddress as delivery_address,
     o.buyer as buyer,
     -- The order's item counts, here so that the orders mart need not read the items list back.
@@ -156,6 +204,11 @@ select
         'currency_code': coalesce(nullif(i.proceeds.proceedsTotal.currencyCode, ''),
                                   nullif(i.product.price.unitPrice.currencyCode, '')),
         'promotion_ids': list_transform(coalesce(i.promotion.breakdowns, []), lambda p: p.promotionId),
+        'tax_collection_model': nullif(i.tax.taxCollections[1].model, ''),
+        'tax_responsible_party': nullif(i.tax.taxCollections[1].responsibleParty, ''),
+        'tax_reporting_scheme': nullif(i.tax.taxCalculationBreakdowns[1].reportingScheme, ''),
+        'points_granted': try_cast(i.expense.pointsCost.pointsGranted.pointsNumber as integer),
+        'points_cost_amount': {{ to_amount('i.expense.pointsCost.pointsGranted.pointsMonetaryValue.amount') }},
         'item_amount': {{ breakdown_sum('i', 'ITEM') }},
         'tax_amount': {{ breakdown_sum('i', 'TAX') }},
         'shipping_amount': {{ breakdown_sum('i', 'SHIPPING') }},

@@ -22,16 +22,22 @@ select
     i.quantity_fulfilled,
     i.unit_price_amount,
     -- The ITEM breakdown is the line total; when it is absent, unit price x quantity.
-    coalesce(i.item_amount, i.unit_price_amount * i.quantity_ordered) as line_total_amount,
-    i.tax_amount,
-    i.shipping_amount,
-    i.gift_wrap_amount,
+    cast(coalesce(i.item_amount, i.unit_price_amount * i.quantity_ordered) as {{ money_type() }}) as line_total_amount,
+    cast(i.tax_amount as {{ money_type() }}) as tax_amount,
+    cast(i.shipping_amount as {{ money_type() }}) as shipping_amount,
+    cast(i.gift_wrap_amount as {{ money_type() }}) as gift_wrap_amount,
     -- Cash on delivery (JP), net of a waived fee.
-    i.cod_fee_amount,
+    cast(i.cod_fee_amount as {{ money_type() }}) as cod_fee_amount,
     -- DISCOUNT subtotals are negative; the clean column is every promotional discount (item and shipping) as a
     -- positive amount.
-    -i.discount_amount as promotion_discount_amount,
+    cast(-i.discount_amount as {{ money_type() }}) as promotion_discount_amount,
     i.item_proceeds_amount,
     i.currency_code,
-    i.promotion_ids
+    i.promotion_ids,
+    -- Who collects and remits the tax: MARKETPLACE_FACILITATOR (Amazon) or NULL (the seller).
+    i.tax_collection_model,
+    i.tax_responsible_party,
+    i.tax_reporting_scheme,
+    i.points_granted,
+    i.points_cost_amount
 from items

@@ -16,6 +16,9 @@ select
     sales_channel,
     purchased_at,
     cast(purchased_at as date) as purchase_date,
+    -- The day of the order as Seller Central shows it: in the marketplace's own time zone.
+    {{ marketplace_time_zone('marketplace_id') }} as marketplace_time_zone,
+    cast(timezone({{ marketplace_time_zone('marketplace_id') }}, purchased_at) as date) as purchase_date_local,
     last_updated_at,
     order_status,
     fulfilled_by,
@@ -32,7 +35,13 @@ select
     deliver_by_earliest_at,
     deliver_by_latest_at,
     seller_order_id,
-    line_count,
-    quantity_ordered,
-    quantity_fulfilled
+    payment_method,
+    buyer_invoice_preference,
+    invoice_status,
+    fulfillment_order_ids,
+    -- Amazon Points the order grants (JP), as the seller's cost.
+    cast(list_sum(list_transform(items, lambda i: i.points_cost_amount)) as {{ money_type() }}) as points_cost_amount,
+    cast(line_count as integer) as line_count,
+    cast(quantity_ordered as integer) as quantity_ordered,
+    cast(quantity_fulfilled as integer) as quantity_fulfilled
 from records
