@@ -1,4 +1,4 @@
-"""The ten analyst queries of docs/querying.md, run against two emulated days of two accounts, each checked against
+"""The twelve analyst queries of docs/querying.md, run against two emulated days of two accounts, each checked against
 the same answer computed in Python from the plain mart rows, so that an example cannot drift from the tables."""
 
 from __future__ import annotations
@@ -69,11 +69,12 @@ def warehouse(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def marts(warehouse) -> dict[str, list[dict]]:
     return {name: rows(warehouse, f"select * from {name}") for name in (  # noqa: S608 (fixed names)
-        "main.orders", "main.order_items", "main.order_addresses", "raw.order_pages", "staging.quarantine")}
+        "main.orders", "main.order_items", "main.order_addresses", "main.order_packages", "raw.order_pages",
+        "staging.quarantine")}
 
 
-def test_the_querying_page_has_ten_numbered_queries():
-    assert sorted(readme_queries()) == list(range(1, 11))
+def test_the_querying_page_has_twelve_numbered_queries():
+    assert sorted(readme_queries()) == list(range(1, 13))
 
 
 def q(warehouse, number: int) -> list[dict]:
@@ -184,3 +185,32 @@ def test_10_extracted_and_quarantined_per_day_and_account(warehouse, marts):
     assert {(r["partition_date"], r["account_id"]): (r["raw_orders"], r["pages"], r["quarantined"]) for r in got} == {
         k: (raw[k], pages[k], quarantined[k]) for k in raw}
     assert len(got) == 4
+
+
+def test_11_tax_the_seller_must_remit_per_region_and_month(warehouse, marts):
+    orders = {(o["account_id"], o["order_id"]): o for o in marts["main.orders"]}
+    addresses = {(a["account_id"], a["order_id"]): a for a in marts["main.order_addresses"]}
+    expected: dict[tuple, Decimal] = defaultdict(Decimal)
+    for i in marts["main.order_items"]:
+        key = (i["account_id"], i["order_id"])
+        o, a = orders[key], addresses.get(key)
+        if (a and i["tax_collected_by"] == "SELLER" and o["order_status"] == "SHIPPED"
+                and i["tax_amount"] is not None):
+            month = o["purchase_date_local"].replace(day=1)
+            expected[(a["country_code"], a["state_or_region"], month, i["currency_code"])] += i["tax_amount"]
+    got = {(r["country_code"], r["state_or_region"], r["month"], r["currency_code"]): r["tax_to_remit"]
+           for r in q(warehouse, 11)}
+    assert got == dict(expected)
+    # Amazon remits all the US tax here: the US is not among the seller's own.
+    assert "US" not in {country for country, *_ in got}
+
+
+def test_12_packages_shipped_late_per_account_and_carrier(warehouse, marts):
+    orders = {(o["account_id"], o["order_id"]): o for o in marts["main.orders"]}
+    expected: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for p in marts["main.order_packages"]:
+        e = expected[(p["account_id"], p["carrier"])]
+        e[0] += 1
+        e[1] += p["shipped_at"] > orders[(p["account_id"], p["order_id"])]["ship_by_latest_at"]
+    got = {(r["account_id"], r["carrier"]): [r["packages"], r["shipped_late"]] for r in q(warehouse, 12)}
+    assert got == dict(expected) and any(late for _, late in got.values())

@@ -33,8 +33,10 @@ BACKFILL_DAYS = 7
 GROUPS = {
     "extract": ["landed_order_pages", "order_pages", "order_records"],
     "staging": ["base_amazon_sp_api__order_records", "stg_amazon_sp_api__orders", "stg_amazon_sp_api__order_items",
-                "stg_amazon_sp_api__order_addresses", "quarantine", "transform_windows", "int_orders_latest"],
-    "marts": ["orders", "order_items", "order_addresses"],
+                "stg_amazon_sp_api__order_addresses", "stg_amazon_sp_api__order_packages",
+                "stg_amazon_sp_api__order_tax_registrations", "quarantine", "transform_windows", "int_orders_latest"],
+    "marts": ["orders", "order_items", "order_addresses", "order_packages", "order_package_items",
+              "order_tax_registrations"],
     "exports": ["salesforce_order_export", "erp_sales_order_export"],
 }
 

@@ -66,13 +66,15 @@ def test_groups_follow_the_stages_and_exports_read_the_marts(tmp_path):
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups["salesforce_order_export"] == groups["erp_sales_order_export"] == "exports"
-    assert groups["orders"] == groups["order_items"] == groups["order_addresses"] == "marts"
+    assert {groups[m] for m in ("orders", "order_items", "order_addresses", "order_packages", "order_package_items",
+                                "order_tax_registrations")} == {"marts"}
     assert groups["stg_amazon_sp_api__orders"] == "staging"
     # dbt's sources are the raw multi-asset's own keys: lineage joins up without a translator.
     base = graph.get(dg.AssetKey(["base_amazon_sp_api__order_records"]))
     assert dg.AssetKey(["amazon_sp_api", "order_records"]) in base.parent_keys
     erp = graph.get(dg.AssetKey(["erp_sales_order_export"]))
-    assert erp.parent_keys == {dg.AssetKey([n]) for n in ("orders", "order_items", "order_addresses")}
+    assert erp.parent_keys == {dg.AssetKey([n]) for n in ("orders", "order_items", "order_addresses",
+                                                          "order_tax_registrations")}
 
 
 @pytest.mark.parametrize("text, message", [
@@ -194,7 +196,8 @@ def test_the_marts_and_their_freshness_checks_come_from_dbts_manifest(tmp_path):
     accounts.write_text(TWO_ACCOUNTS)
     assets = build_assets(Settings.from_env({"ACCOUNTS_FILE": str(accounts)}))
     marts = {p.stem for p in (ROOT / "dbt_project" / "models" / "marts").glob("*.sql")}
-    assert {k.to_user_string() for k in assets.mart_keys} == marts == {"orders", "order_items", "order_addresses"}
+    assert {k.to_user_string() for k in assets.mart_keys} == marts == {
+        "orders", "order_items", "order_addresses", "order_packages", "order_package_items", "order_tax_registrations"}
     defs = build_definitions({"ACCOUNTS_FILE": str(accounts)})
     fresh = {k.asset_key for k in defs.resolve_asset_graph().asset_check_keys if k.name == "freshness_check"}
     assert fresh == {*assets.mart_keys, *assets.export_keys}

@@ -66,6 +66,19 @@ def order(order_id: str, status: str, fulfilled_by: str, marketplace: str, curre
     return out
 
 
+def business(order: dict, legal_name: str, kind: str, number: str) -> dict:
+    order["programs"] = ["AMAZON_BUSINESS"]
+    order["tax"] = {"taxRegistrations": [{"entityType": "BUYER", "legalName": legal_name,
+                                          "taxRegistrationType": kind, "taxRegistrationNumber": number}]}
+    return order
+
+
+def facilitated(item: dict) -> dict:
+    item["tax"] = {"taxCollections": [{"model": "MARKETPLACE_FACILITATOR",
+                                       "responsibleParty": "Amazon Services, Inc."}]}
+    return item
+
+
 FULL_ADDRESS = {"name": "Jonas Schmidt", "addressLine1": "Hauptstrasse 5", "addressLine2": "Hinterhaus",
                 "city": "Berlin", "stateOrRegion": "Berlin", "postalCode": "10115", "countryCode": "DE",
                 "phone": "+49 30 1234567", "addressType": "RESIDENTIAL"}
@@ -73,10 +86,11 @@ FULL_ADDRESS = {"name": "Jonas Schmidt", "addressLine1": "Hauptstrasse 5", "addr
 # acme-eu has PII on; acme-us has it off, and its raw pages carry PII anyway, to show the exporters gate it too.
 SYNTHETIC_DAY = {
     "acme-eu": [
-        order("302-0000001-0000001", "SHIPPED", "MERCHANT", "A1PA6795UKMFR9", "EUR",
-              [item("30200000010001", "YOGA-MAT-6MM", 2, "22.95", "EUR", tax="9.59", shipping="4.59")],
-              buyer={"buyerName": "Jonas Schmidt", "buyerEmail": "jonas.schmidt@marketplace.amazon.example"},
-              address=FULL_ADDRESS),
+        # A business order: the buyer's VAT registration goes on the ERP document (PII is on for acme-eu).
+        business(order("302-0000001-0000001", "SHIPPED", "MERCHANT", "A1PA6795UKMFR9", "EUR",
+                       [item("30200000010001", "YOGA-MAT-6MM", 2, "22.95", "EUR", tax="9.59", shipping="4.59")],
+                       buyer={"buyerName": "Jonas Schmidt", "buyerEmail": "jonas.schmidt@marketplace.amazon.example"},
+                       address=FULL_ADDRESS), "Schmidt Trading GmbH", "VAT", "DE123456789"),
         # JPY has no decimals; two lines, one of them with a SKU the ERP map does not know.
         order("250-0000002-0000002", "SHIPPED", "AMAZON", "A1VC38T7YXB528", "JPY",
               [item("25000000020001", "FIRE-TV-4K-MAX", 2, "6980", "JPY", tax="1396"),
@@ -89,15 +103,18 @@ SYNTHETIC_DAY = {
               [item("30200000040001", "LED-DESK-LAMP", 1, "29.44", "EUR", tax="5.59")]),
     ],
     "acme-us": [
-        order("114-0000005-0000005", "UNSHIPPED", "MERCHANT", "ATVPDKIKX0DER", "USD",
-              [item("11400000050001", 'SKU,WITH "QUOTES"', 3, "12.49", "USD", tax="3.00")],
-              buyer={"buyerName": "Alex Brown", "buyerEmail": "alex.brown@marketplace.amazon.example"},
-              address={**FULL_ADDRESS, "name": "Alex Brown", "city": "Seattle", "stateOrRegion": "WA",
-                       "postalCode": "98101", "countryCode": "US"}),
+        # Amazon collects the US tax as marketplace facilitator: the line carries no tax liability. A business
+        # order whose registration stays out of the files (PII is off for acme-us).
+        business(order("114-0000005-0000005", "UNSHIPPED", "MERCHANT", "ATVPDKIKX0DER", "USD",
+                       [facilitated(item("11400000050001", 'SKU,WITH "QUOTES"', 3, "12.49", "USD", tax="3.00"))],
+                       buyer={"buyerName": "Alex Brown", "buyerEmail": "alex.brown@marketplace.amazon.example"},
+                       address={**FULL_ADDRESS, "name": "Alex Brown", "city": "Seattle", "stateOrRegion": "WA",
+                                "postalCode": "98101", "countryCode": "US"}), "Brown Supply LLC", "BUSINESS",
+                 "US-EIN-12-3456789"),
     ],
 }
 PII_VALUES = ("Jonas Schmidt", "jonas.schmidt@", "Hauptstrasse", "10115", "+49 30", "Alex Brown", "alex.brown@",
-              "98101", "Aiko Sato")
+              "98101", "Aiko Sato", "Schmidt Trading", "DE123456789", "Brown Supply", "US-EIN")
 
 
 def write_mappings(tmp_path: Path, skus: dict[str, str], drop_status: str | None = None) -> str:
@@ -176,16 +193,17 @@ def test_golden_files_say_what_the_loaders_need(synthetic_env):
     rows = list(csv.reader(io.StringIO(sf_eu.decode("utf-8"))))
     assert rows[0] == list(FIELDS)
     by_id = {r[0]: r for r in rows[1:]}
-    assert by_id["250-0000002-0000002"][5] == "16856"  # JPY: no decimals (13960 + 1396 + 1500 + 150 - 150)
-    assert by_id["302-0000001-0000001"][1:6] == ["jonas.schmidt@marketplace.amazon.example", "A1PA6795UKMFR9",
-                                                 "2026-10-01T08:00:00.250Z", "Shipped", "60.08"]
-    assert by_id["302-0000003-0000003"][4:] == ["Pending", "", "false"]  # Pending: unknown total, not 0
-    assert by_id["302-0000004-0000004"][4:6] == ["Cancelled", "35.03"]
+    assert by_id["250-0000002-0000002"][6] == "16856"  # JPY: no decimals (13960 + 1396 + 1500 + 150 - 150)
+    assert by_id["302-0000001-0000001"][1:8] == ["jonas.schmidt@marketplace.amazon.example", "A1PA6795UKMFR9",
+                                                 "2026-10-01T08:00:00.250Z", "2026-10-01", "Shipped", "60.08", "true"]
+    assert by_id["302-0000003-0000003"][5:] == ["Pending", "", "false", "false"]  # Pending: unknown total, not 0
+    assert by_id["302-0000004-0000004"][5:7] == ["Cancelled", "35.03"]
     us = list(csv.DictReader(io.StringIO(
         golden("salesforce/acme-us/2026-10-01/external_order_sync.csv").read_text())))
     assert us == [{"ExternalId__c": "114-0000005-0000005", "CustomerEmail__c": "", "MarketplaceId__c": "ATVPDKIKX0DER",
-                   "OrderDate__c": "2026-10-01T08:00:00.250Z", "OrderStatus__c": "Unshipped",
-                   "OrderTotal__c": "40.47", "SyncCompleted__c": "false"}]
+                   "OrderDate__c": "2026-10-01T08:00:00.250Z", "OrderDateLocal__c": "2026-10-01",
+                   "OrderStatus__c": "Unshipped", "OrderTotal__c": "40.47", "IsBusiness__c": "true",
+                   "SyncCompleted__c": "false"}]
     manifest = json.loads(golden("salesforce/acme-eu/2026-10-01/manifest.json").read_text())
     assert {k: manifest[k] for k in ("object", "operation", "externalIdFieldName", "lineEnding")} == {
         "object": "External_Order_Sync__c", "operation": "upsert", "externalIdFieldName": "ExternalId__c",
@@ -202,13 +220,26 @@ def test_golden_files_say_what_the_loaders_need(synthetic_env):
         ("FIRE-TV-4K-MAX", "00-0001002", 2, "6980", "13960"), ("UNMAPPED-GADGET", "", 1, "1500", "1500")]
     assert (de["lines"][0]["price"], de["lines"][0]["amount"]) == ("22.95", "45.90")  # price x quantity
     assert de["customer"]["name"] == "Jonas Schmidt" and de["customer"]["postal_code"] == "10115"
+    # A seller-collected line: the tax is the seller's liability. A business order carries the buyer's registration.
+    assert {k: de["lines"][0][k] for k in ("tax", "tax_collected_by", "tax_liability")} == {
+        "tax": "9.59", "tax_collected_by": "SELLER", "tax_liability": "9.59"}
+    assert de["business"] is True and de["buyer_tax_registration"] == {
+        "type": "VAT", "number": "DE123456789", "legal_name": "Schmidt Trading GmbH"}
+    assert jp["business"] is False and jp["buyer_tax_registration"] is None
     assert cancelled["status"] == "cancelled" and cancelled["amazon_status"] == "CANCELLED"
     us_doc = json.loads(golden("erp/acme-us/2026-10-01/sales_orders.jsonl").read_text())
     assert us_doc["customer"] == {"name": None, "email": None, "phone": None, "address_lines": [],
                                   "postal_code": None, "city": "Seattle", "state_or_region": "WA",
                                   "country_code": "US"}
+    # Amazon collects the US tax as marketplace facilitator: the seller books none of it.
+    assert {k: us_doc["lines"][0][k] for k in ("tax", "tax_collected_by", "tax_responsible_party",
+                                               "tax_liability")} == {
+        "tax": "3.00", "tax_collected_by": "MARKETPLACE", "tax_responsible_party": "Amazon Services, Inc.",
+        "tax_liability": "0.00"}
+    assert us_doc["business"] is True and us_doc["buyer_tax_registration"] is None  # PII off for acme-us
     lines = golden("erp/acme-us/2026-10-01/sales_order_lines.csv").read_text()
     assert '"SKU,WITH ""QUOTES"""' in lines  # RFC 4180 quoting
+    assert list(csv.DictReader(io.StringIO(lines)))[0]["tax_liability"] == "0.00"
     assert json.loads(golden("erp/acme-eu/2026-10-01/manifest.json").read_text())["unmapped_skus"] == {
         "UNMAPPED-GADGET": 1}
     for path in golden("salesforce/acme-us").rglob("*"):
@@ -271,24 +302,33 @@ def test_emulated_week_exports_parse_back_into_the_marts_without_pii_or_secrets(
             folder = root / "salesforce" / account_id / day.isoformat()
             parsed = list(csv.DictReader(io.StringIO((folder / "external_order_sync.csv").read_text())))
             marts = query(db, "select o.order_id, coalesce(a.buyer_email, ''), o.marketplace_id, o.purchased_at, "
-                              "o.order_status, o.order_total_amount, o.currency_code from main.orders as o "
+                              "o.purchase_date_local, o.order_status, o.order_total_amount, o.currency_code, "
+                              "o.is_business from main.orders as o "
                               "left join main.order_addresses as a using (account_id, order_id) "
                               "where o.account_id = ? and o.last_changed_partition = ? order by 1",
                           [account_id, day])
             assert marts, "every emulated day has orders"
             assert [list(r.values()) for r in parsed] == [
-                [i, e if account_id == "acme-eu" else "", m, iso_utc_millis(t), mappings.status("salesforce", s),
-                 format_amount(total, c, max_digits=2), "false"] for i, e, m, t, s, total, c in marts]
+                [i, e if account_id == "acme-eu" else "", m, iso_utc_millis(t), local.isoformat(),
+                 mappings.status("salesforce", s), format_amount(total, c, max_digits=2), str(b).lower(), "false"]
+                for i, e, m, t, local, s, total, c, b in marts]
             manifest = json.loads((folder / "manifest.json").read_text())
             assert manifest["files"]["external_order_sync.csv"]["rows"] == len(marts)
             erp = root / "erp" / account_id / day.isoformat()
             docs = [json.loads(x) for x in (erp / "sales_orders.jsonl").read_text().splitlines()]
-            assert [d["number"] for d in docs] == [m[0] for m in marts if m[4] not in ("PENDING",
+            assert [d["number"] for d in docs] == [m[0] for m in marts if m[5] not in ("PENDING",
                                                                                        "PENDING_AVAILABILITY")]
             for doc in docs:
+                # The buyer's registration on business orders where PII is on, never where it is off.
+                assert (doc["buyer_tax_registration"] is not None) == (doc["business"] and account_id == "acme-eu")
                 for line in doc["lines"]:
                     if line["price"] is not None:
                         assert Decimal(line["amount"]) == Decimal(line["price"]) * line["quantity"]
+                    # Tax Amazon collects is no liability of the seller's; the seller's own tax is.
+                    liability = Decimal(0) if line["tax_collected_by"] == "MARKETPLACE" else Decimal(line["tax"] or 0)
+                    assert Decimal(line["tax_liability"] or 0) == liability
+            collectors = {line["tax_collected_by"] for d in docs for line in d["lines"]}
+            assert collectors == ({"MARKETPLACE"} if account_id == "acme-us" else {"MARKETPLACE", "SELLER"})
     us_text = "".join(p.read_text() for p in (root / "salesforce" / "acme-us").rglob("*") if p.is_file())
     us_text += "".join(p.read_text() for p in (root / "erp" / "acme-us").rglob("*") if p.is_file())
     names = [n for (n,) in query(db, "select distinct buyer_name from main.order_addresses where buyer_name "

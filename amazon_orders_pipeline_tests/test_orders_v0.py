@@ -38,8 +38,11 @@ MARKETPLACES = ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]
 # - ship-by / deliver-by windows: v0 gives them for seller-fulfilled orders only, and no LatestDeliveryDate for
 #   Pending or Canceled orders;
 # - api_version and fetched_at describe the fetch, not the order.
+# v0's TaxCollection knows Amazon's US entity only: outside the US, v0 cannot say Amazon collects the tax (below).
+V0_UNSAID_TAX_COLUMNS = {"tax_collection_model", "tax_responsible_party", "tax_collected_by"}
+# payment_method: v0 names no method for a card ("Standard"); where it names one, the two agree (tested below).
 V0_ONLY_DIFFERENT_ORDER_COLUMNS = {"ship_by_earliest_at", "ship_by_latest_at", "deliver_by_earliest_at",
-                                   "deliver_by_latest_at", "api_version", "fetched_at"}
+                                   "deliver_by_latest_at", "api_version", "fetched_at", "payment_method"}
 
 
 @pytest.fixture(scope="module")
@@ -368,7 +371,7 @@ def test_the_same_seller_through_v0_and_v2026_gives_the_same_marts(tmp_path, emu
         return [r for r in rows if r[0] not in moved]  # each query below has order_id first
 
     # Every column of the items, money included, and of the orders but for what v0 does not say.
-    for table, exclude in (("orders", V0_ONLY_DIFFERENT_ORDER_COLUMNS), ("order_items", set())):
+    for table, exclude in (("orders", V0_ONLY_DIFFERENT_ORDER_COLUMNS), ("order_items", V0_UNSAID_TAX_COLUMNS)):
         exclude = exclude | {"account_id"}
         columns, v0_rows = mart_rows(v0_db, table, exclude)
         _, v2026_rows = mart_rows(v2026_db, table, exclude)
@@ -377,6 +380,21 @@ def test_the_same_seller_through_v0_and_v2026_gives_the_same_marts(tmp_path, emu
     # The region's money cases are there (and the totals check above reconciled each v0 OrderTotal with them).
     cases = query(v0_db, f"select {', '.join(MONEY_CASES[region])} from main.order_items")[0]
     assert all(c and c > 0 for c in cases), cases
+    # Payment methods where v0 names one (cash on delivery, invoice); the buyer's tax registration (v0 has no type
+    # and no seller's registration); v0 has no packages at all.
+    paid = "select order_id, payment_method from main.orders where payment_method is not null order by 1"
+    v0_paid = unmoved(query(v0_db, paid))
+    assert v0_paid and set(v0_paid) <= set(unmoved(query(v2026_db, paid)))
+    methods = {m for _, m in v0_paid}
+    assert methods <= {"CashOnDelivery", "Invoice"} and ("CashOnDelivery" in methods) == (region == "FE")
+    collected = ("select order_id, order_item_id from main.order_items where tax_collected_by = 'MARKETPLACE' "
+                 "order by all")
+    assert unmoved(query(v0_db, collected)) == [] and (region == "FE") == (not unmoved(query(v2026_db, collected)))
+    buyers = ("select order_id, registration_number, legal_name from main.order_tax_registrations "
+              "where entity_type = 'BUYER' order by all")
+    assert unmoved(query(v0_db, buyers)) == unmoved(query(v2026_db, buyers)) and unmoved(query(v0_db, buyers))
+    assert query(v0_db, "select count(*) from main.order_packages") == [(0,)]
+    assert query(v2026_db, "select count(*) from main.order_packages")[0][0] > 0
     # The columns v0 does give for seller-fulfilled orders agree too.
     window_cols = "order_id, ship_by_earliest_at, ship_by_latest_at, deliver_by_earliest_at"
     mfn = f"select {window_cols} from main.orders where fulfilled_by = 'MERCHANT' order by 1"

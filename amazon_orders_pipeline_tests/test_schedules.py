@@ -18,7 +18,9 @@ from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
 BASE = dg.AssetKey(["base_amazon_sp_api__order_records"])
 ORDERS = dg.AssetKey(["orders"])
 SALESFORCE = dg.AssetKey(["salesforce_order_export"])
-MART_KEYS = (dg.AssetKey(["orders"]), dg.AssetKey(["order_items"]), dg.AssetKey(["order_addresses"]))
+MARTS = ("orders", "order_items", "order_addresses", "order_packages", "order_package_items",
+         "order_tax_registrations")
+MART_KEYS = tuple(dg.AssetKey([m]) for m in MARTS)
 
 
 def lookback_days(environ: dict[str, str]) -> int:
@@ -137,9 +139,9 @@ def test_freshness_is_checked_per_daily_partition_of_every_mart_and_export(defs)
 
     today = datetime.now(UTC).date()
     with dg.instance_for_test() as instance:
-        assert evaluate(instance) == {"orders": False, "order_items": False, "order_addresses": False}
+        assert evaluate(instance) == dict.fromkeys(MARTS, False)
         # The partition that was the newest at the last deadline lands for `orders` (today's, which the sweeps
         # materialize from 00:15; before 03:00 UTC, yesterday's); the others do not.
         for day in (today, today - timedelta(days=1)):
             instance.report_runless_asset_event(dg.AssetMaterialization("orders", partition=day.isoformat()))
-        assert evaluate(instance) == {"orders": True, "order_items": False, "order_addresses": False}
+        assert evaluate(instance) == {**dict.fromkeys(MARTS, False), "orders": True}

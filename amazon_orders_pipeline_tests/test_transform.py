@@ -19,9 +19,11 @@ from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.runs import load_pages, materialize_raw, materialize_transform, query
+from amazon_orders_pipeline.testing.truth import MARKETPLACE_ZONES as TRUTH_ZONES
 from amazon_orders_pipeline.testing.truth import orders_against_truth, sections_against_truth
 
-MART_TABLES = ("orders", "order_items", "order_addresses")
+MART_TABLES = ("orders", "order_items", "order_addresses", "order_packages", "order_package_items",
+               "order_tax_registrations")
 
 
 def table_hash(db: str, table: str) -> str:
@@ -69,8 +71,9 @@ def test_marts_equal_the_ground_truth_for_a_week_across_two_accounts(backend_env
         # A business buyer's registration only where PII is on; the US has no seller VAT registration to show.
         assert {r[1] for r in got["registrations"]} == ({"BUYER", "MERCHANT"} if account_id == "acme-eu" else set())
     # Amazon collects the tax on every US line here, and on some UK and DE ones.
-    assert dict(query(db, "select account_id, count(*) filter (tax_collected_by = 'MARKETPLACE') / count(*) "
-                          "from main.order_items group by all")) == {"acme-us": 1.0, "acme-eu": pytest.approx(0.12, abs=0.05)}
+    shares = dict(query(db, "select account_id, count(*) filter (tax_collected_by = 'MARKETPLACE') / count(*) "
+                            "from main.order_items group by all"))
+    assert shares == {"acme-us": 1.0, "acme-eu": pytest.approx(0.12, abs=0.05)}
     # Pending orders keep NULL money, never 0; line totals are unit price x quantity where both are known.
     assert query(db, "select count(*) from main.orders where order_status = 'PENDING' "
                      "and order_total_amount is not null")[0][0] == 0
@@ -211,6 +214,41 @@ def test_bad_records_are_quarantined_with_reasons_and_the_rest_loads(pipeline_en
                  [GOOD["orderId"]]) == [(Decimal("20.0000"), Decimal("1.6000"))]
 
 
+# (marketplace, UTC purchase time, the day Seller Central shows): each side of a daylight-saving change, and JP.
+LOCAL_DAYS = [
+    ("ATVPDKIKX0DER", "2026-03-08T07:30:00Z", date(2026, 3, 7)),  # 23:30 PST, the night before PDT starts
+    ("ATVPDKIKX0DER", "2026-03-09T07:30:00Z", date(2026, 3, 9)),  # 00:30 PDT (PST would say the 8th)
+    ("ATVPDKIKX0DER", "2026-11-01T07:30:00Z", date(2026, 11, 1)),  # 00:30 PDT, the day PST returns
+    ("ATVPDKIKX0DER", "2026-11-02T07:30:00Z", date(2026, 11, 1)),  # 23:30 PST (PDT would say the 2nd)
+    ("A1PA6795UKMFR9", "2026-10-24T22:30:00Z", date(2026, 10, 25)),  # 00:30 CEST
+    ("A1PA6795UKMFR9", "2026-10-25T22:30:00Z", date(2026, 10, 25)),  # 23:30 CET (CEST would say the 26th)
+    ("A1PA6795UKMFR9", "2026-03-28T23:30:00Z", date(2026, 3, 29)),  # 00:30 CET, the night CEST starts
+    ("A1F83G8C2ARO7P", "2026-03-29T23:30:00Z", date(2026, 3, 30)),  # 00:30 BST (GMT would say the 29th)
+    ("A1F83G8C2ARO7P", "2026-01-15T23:30:00Z", date(2026, 1, 15)),  # 23:30 GMT
+    ("A1VC38T7YXB528", "2026-10-01T15:30:00Z", date(2026, 10, 2)),  # 00:30 JST, no daylight saving
+    ("A1VC38T7YXB528", "2026-10-01T14:59:59Z", date(2026, 10, 1)),  # 23:59:59 JST
+]
+
+
+def test_purchase_date_local_is_the_marketplaces_day_across_daylight_saving_changes(pipeline_env):
+    from zoneinfo import ZoneInfo
+
+    env = {**pipeline_env, "PARTITIONS_START_DATE": "2026-01-01"}
+    db = env["DUCKDB_PATH"]
+    day = date(2026, 11, 2)
+    orders = [variant(f"114-0000{n:03d}-0000001", createdTime=created, lastUpdatedTime="2026-11-02T12:00:00Z",
+                      salesChannel__marketplaceId=marketplace)
+              for n, (marketplace, created, _) in enumerate(LOCAL_DAYS)]
+    load_pages(db, "acme-us", day, [{"orders": orders}])
+    assert materialize_transform(env, day).success
+    got = query(db, "select order_id, purchase_date_local, marketplace_time_zone from main.orders order by 1")
+    assert [(d, zone) for _, d, zone in got] == [
+        (local, TRUTH_ZONES[marketplace]) for marketplace, _, local in LOCAL_DAYS]
+    # The stated days are what the time zone database says too.
+    for marketplace, created, local in LOCAL_DAYS:
+        assert datetime.fromisoformat(created).astimezone(ZoneInfo(TRUTH_ZONES[marketplace])).date() == local
+
+
 def test_completeness_check_fails_when_records_vanish(pipeline_env):
     env = {**pipeline_env, "PARTITIONS_START_DATE": "2026-09-01"}
     db = env["DUCKDB_PATH"]
@@ -283,7 +321,8 @@ def test_amazons_sandbox_examples_parse_field_by_field(pipeline_env, sandbox_cas
     assert query(db, "select order_id, package_reference_id, carrier, tracking_number, shipping_service, "
                      "package_status, package_detailed_status, created_at, shipped_at from main.order_packages") == [
         ("202-7654321-1098765", "UK-PKG-CONSUMER-2024-002", "DPD", "15501234567890123456", "DPD Next Day Delivery",
-         "IN_TRANSIT", "OUT_FOR_DELIVERY", datetime(2024, 12, 24, 19, tzinfo=UTC), datetime(2024, 12, 25, 14, tzinfo=UTC))]
+         "IN_TRANSIT", "OUT_FOR_DELIVERY", datetime(2024, 12, 24, 19, tzinfo=UTC),
+         datetime(2024, 12, 25, 14, tzinfo=UTC))]
     assert query(db, "select count(*), sum(quantity) from main.order_package_items")[0][0] > 0
     assert query(db, "select order_id, entity_type, registration_type, registration_number, legal_name, city "
                      "from main.order_tax_registrations order by all") == [

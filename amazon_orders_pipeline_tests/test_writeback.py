@@ -199,6 +199,12 @@ def test_shipments_and_a_cancellation_reach_amazon_and_the_next_extraction_shows
                         by_sku.order_id: "SHIPPED", cancelled.order_id: "CANCELLED"}
     assert query(scene.db, "select quantity_fulfilled from order_items where order_id = ? and order_item_id = ?",
                  [partly.order_id, partly.lines[1].order_item_id]) == [(0,)]
+    # Each confirmed package arrived in order_packages with its carrier and tracking number (what closes the loop).
+    packages = query(scene.db, "select order_id, package_reference_id, carrier, tracking_number, package_status "
+                               "from order_packages where order_id = ?", [whole.order_id])
+    assert packages == [(whole.order_id, package_reference_id(whole.order_id, "W-1"), "FedEx", "W-1", "SHIPPED")]
+    assert query(scene.db, "select sum(quantity) from order_package_items where order_id = ?",
+                 [whole.order_id]) == [(sum(line.quantity for line in whole.lines),)]
     export = Path(scene.env["EXPORT_DIR"]) / "salesforce" / ACCOUNT / scene.day.isoformat() / "external_order_sync.csv"
     exported = {r["ExternalId__c"]: r["OrderStatus__c"] for r in csv.DictReader(io.StringIO(export.read_text()))}
     assert [v for k, v in exported.items() if k.endswith(whole.order_id)] == ["Shipped"]

@@ -9,8 +9,8 @@ the same raw state, each with a full parse as in every Dagster run, side by side
 `floor_s` are the medians, and every sample is printed.
 
 - `floor_s`: DuckDB alone, from the same raw records, parsing them with the base model's own structure and
-  flattening orders, items and addresses into in-memory tables (`floor_narrow_s`: ids, status, totals and item
-  keys only);
+  flattening orders, items, addresses, packages and tax registrations into in-memory tables (`floor_narrow_s`:
+  ids, status, totals and item keys only);
 - `pandas_s`: json.loads + pandas.json_normalize on a sample of the pages, latest version per order, both tables
   written as CSV, scaled to all pages;
 - `incremental_ratio`: one day re-materialized with `--history-days` of history, over the same with 1 day;
@@ -133,8 +133,18 @@ FLOOR_FULL = [
               try_cast(i.product.price.unitPrice.amount as decimal(18, 4)) as unit_price,
               try_cast(i.proceeds.proceedsTotal.amount as decimal(18, 4)) as proceeds,
               list_sum(list_transform(list_filter(i.proceeds.breakdowns, lambda b: b.type = 'TAX'),
-                                      lambda b: try_cast(b.subtotal.amount as decimal(18, 4)))) as tax
+                                      lambda b: try_cast(b.subtotal.amount as decimal(18, 4)))) as tax,
+              i.tax.taxCollections[1].model as tax_collection_model,
+              i.tax.taxCollections[1].responsibleParty as tax_responsible_party,
+              try_cast(i.expense.pointsCost.pointsGranted.pointsNumber as integer) as points_granted
        from (select o, unnest(o.orderItems) as i from parsed)""",
+    # The marts of the sections beyond the basics: packages (and what each holds), tax registrations.
+    """create temp table flat_packages as
+       select orderId, p.packageReferenceId, p.carrier, p.trackingNumber, p.packageStatus.status,
+              try_cast(p.shipTime as timestamptz) as shipped_at, p.packageItems
+       from (select o.orderId, unnest(o.packages) as p from parsed)""",
+    """create temp table flat_registrations as
+       select orderId, unnest(r) from (select o.orderId, unnest(o.tax.taxRegistrations) as r from parsed)""",
 ]
 NARROW_STRUCTURE = json.dumps({
     "orderId": "VARCHAR", "lastUpdatedTime": "VARCHAR", "fulfillment": {"fulfillmentStatus": "VARCHAR"},

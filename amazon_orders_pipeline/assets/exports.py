@@ -9,6 +9,7 @@ from amazon_orders_pipeline.assets.keys import (
     ERP_EXPORT_KEY,
     ORDER_ADDRESSES,
     ORDER_ITEMS,
+    ORDER_TAX_REGISTRATIONS,
     ORDERS,
     SALESFORCE_EXPORT_KEY,
 )
@@ -28,16 +29,21 @@ CHANGED_ORDERS_SQL = """
 select o.account_id, o.order_id, o.marketplace_id, o.purchased_at, o.last_updated_at, o.order_status,
        o.fulfilled_by, o.order_total_amount, o.currency_code,
        a.city, a.state_or_region, a.country_code, a.recipient_name, a.address_line1, a.address_line2,
-       a.address_line3, a.postal_code, a.phone, a.buyer_name, a.buyer_email
+       a.address_line3, a.postal_code, a.phone, a.buyer_name, a.buyer_email,
+       o.is_business, o.purchase_date_local, r.legal_name as buyer_legal_name,
+       r.registration_type as buyer_tax_registration_type, r.registration_number as buyer_tax_registration_number
 from main.orders as o
 left join main.order_addresses as a using (account_id, order_id)
+left join (select * from main.order_tax_registrations where entity_type = 'BUYER'
+           qualify row_number() over (partition by account_id, order_id order by registration_number) = 1) as r
+    using (account_id, order_id)
 where o.account_id = ? and o.last_changed_partition = ? and (? or o.sales_channel is distinct from 'NON_AMAZON')
 order by o.order_id
 """
 
 CHANGED_LINES_SQL = """
 select i.order_id, i.order_item_id, i.sku, i.quantity_ordered, i.unit_price_amount, i.line_total_amount,
-       i.currency_code
+       i.currency_code, i.tax_amount, i.tax_collected_by, i.tax_responsible_party
 from main.order_items as i
 join main.orders as o using (account_id, order_id)
 where o.account_id = ? and o.last_changed_partition = ? and (? or o.sales_channel is distinct from 'NON_AMAZON')
@@ -108,7 +114,8 @@ def build_export_assets(partitions_def: dg.DailyPartitionsDefinition,
             lines.setdefault(line.order_id, []).append(line)
         return erp_export(orders, lines, mappings, account_id=account_id, partition=day, pii=pii)
 
-    @dg.asset(key=SALESFORCE_EXPORT_KEY, deps=[ORDERS, ORDER_ADDRESSES], kinds={"python", "salesforce"},
+    @dg.asset(key=SALESFORCE_EXPORT_KEY, deps=[ORDERS, ORDER_ADDRESSES, ORDER_TAX_REGISTRATIONS],
+              kinds={"python", "salesforce"},
               description="A Bulk API 2.0 upsert CSV for External_Order_Sync__c (key ExternalId__c) per account and "
                           "day, with the orders whose state changed that day, and a manifest naming the job.",
               **common)
@@ -117,7 +124,8 @@ def build_export_assets(partitions_def: dg.DailyPartitionsDefinition,
         _, metadata = export_partitions(context, duckdb, exports, sp_api, salesforce_files)
         return dg.MaterializeResult(metadata=metadata)
 
-    @dg.asset(key=ERP_EXPORT_KEY, deps=[ORDERS, ORDER_ITEMS, ORDER_ADDRESSES], kinds={"python", "json"},
+    @dg.asset(key=ERP_EXPORT_KEY, deps=[ORDERS, ORDER_ITEMS, ORDER_ADDRESSES, ORDER_TAX_REGISTRATIONS],
+              kinds={"python", "json"},
               description="ERP sales-order documents (JSON Lines, header plus lines by SKU) and a flat CSV of the "
                           "lines per account and day, for the orders whose state changed that day.",
               check_specs=[dg.AssetCheckSpec(

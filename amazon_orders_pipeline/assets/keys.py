@@ -11,6 +11,8 @@ RAW_KEYS = (LANDED_PAGES_KEY, ORDER_PAGES_KEY, ORDER_RECORDS_KEY)
 ORDERS = dg.AssetKey(["orders"])
 ORDER_ITEMS = dg.AssetKey(["order_items"])
 ORDER_ADDRESSES = dg.AssetKey(["order_addresses"])
+ORDER_PACKAGES = dg.AssetKey(["order_packages"])
+ORDER_TAX_REGISTRATIONS = dg.AssetKey(["order_tax_registrations"])
 
 SALESFORCE_EXPORT_KEY = dg.AssetKey(["salesforce_order_export"])
 ERP_EXPORT_KEY = dg.AssetKey(["erp_sales_order_export"])

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
-from amazon_orders_pipeline.emulator.values import iso, money
+from amazon_orders_pipeline.emulator.values import iso
 
 FACILITATOR = "MARKETPLACE_FACILITATOR"
 RESPONSIBLE_PARTY = {"US": "Amazon Services, Inc.", "GB": "Amazon Services Europe S.a.r.L.",

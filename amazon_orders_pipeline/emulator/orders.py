@@ -111,6 +111,46 @@ class OrderHistory:
     def currency(self) -> str:
         return MARKETPLACES[self.marketplace_id][1]
 
+    def _item(self, n: int, line: Line, status: str, as_of: datetime, has_money: bool, currency: str,
+              country: str) -> dict:
+        """One of the order's items as of a moment, with every section."""
+        tax = order_sections.item_tax(self.sections, country)
+        fulfilled = self.shipped_quantity(line, status, as_of)
+        item: dict = {
+            "orderItemId": line.order_item_id,
+            "quantityOrdered": line.quantity,
+            "product": {
+                "asin": line.asin,
+                "title": line.title,
+                "sellerSku": line.sku,
+                "condition": {"conditionType": "NEW", "conditionSubtype": "NEW", "conditionNote": ""},
+            },
+            "fulfillment": {
+                "quantityFulfilled": fulfilled,
+                "quantityUnfulfilled": line.quantity - fulfilled,
+            },
+        }
+        if has_money:
+            item["product"]["price"] = {"unitPrice": money(line.unit_price, currency)}
+            item["proceeds"] = {"proceedsTotal": money(line.proceeds_total, currency),
+                                "breakdowns": proceeds_breakdowns(line, currency)}
+        if tax:
+            item["tax"] = tax
+        points = self.sections.points[n] if n < len(self.sections.points) else 0
+        if has_money and points:
+            item["expense"] = {"pointsCost": {"pointsGranted": {
+                "pointsNumber": points, "pointsMonetaryValue": money(Decimal(points), currency)}}}
+        if line.gift_wrap:
+            item["fulfillment"]["packing"] = {"giftOption": {"giftWrapLevel": GIFT_WRAP_LEVEL,
+                                                             "giftMessage": GIFT_MESSAGE}}
+        if line.promotion_ids:
+            item["promotion"] = {"breakdowns": [{"promotionId": p} for p in line.promotion_ids]}
+        if status == "CANCELLED":
+            item["cancellation"] = {
+                "cancellationExecution": {"cancelledBy": "BUYER", "cancelReason": "Ordered by mistake"}
+            }
+        return item
+
     def to_api(self, as_of: datetime) -> dict | None:
         """The full v2026 Order (every includedData section) as of a moment."""
         state = self.state_as_of(as_of)
@@ -119,44 +159,8 @@ class OrderHistory:
         updated_at, status = state
         name, currency, _, country, _, _, _ = MARKETPLACES[self.marketplace_id]
         has_money = self.had_money(as_of)
-        tax = order_sections.item_tax(self.sections, country)
-        items = []
-        for n, line in enumerate(self.lines):
-            fulfilled = self.shipped_quantity(line, status, as_of)
-            item: dict = {
-                "orderItemId": line.order_item_id,
-                "quantityOrdered": line.quantity,
-                "product": {
-                    "asin": line.asin,
-                    "title": line.title,
-                    "sellerSku": line.sku,
-                    "condition": {"conditionType": "NEW", "conditionSubtype": "NEW", "conditionNote": ""},
-                },
-                "fulfillment": {
-                    "quantityFulfilled": fulfilled,
-                    "quantityUnfulfilled": line.quantity - fulfilled,
-                },
-            }
-            if has_money:
-                item["product"]["price"] = {"unitPrice": money(line.unit_price, currency)}
-                item["proceeds"] = {"proceedsTotal": money(line.proceeds_total, currency),
-                                    "breakdowns": proceeds_breakdowns(line, currency)}
-            if tax:
-                item["tax"] = tax
-            points = self.sections.points[n] if n < len(self.sections.points) else 0
-            if has_money and points:
-                item["expense"] = {"pointsCost": {"pointsGranted": {
-                    "pointsNumber": points, "pointsMonetaryValue": money(Decimal(points), currency)}}}
-            if line.gift_wrap:
-                item["fulfillment"]["packing"] = {"giftOption": {"giftWrapLevel": GIFT_WRAP_LEVEL,
-                                                                 "giftMessage": GIFT_MESSAGE}}
-            if line.promotion_ids:
-                item["promotion"] = {"breakdowns": [{"promotionId": p} for p in line.promotion_ids]}
-            if status == "CANCELLED":
-                item["cancellation"] = {
-                    "cancellationExecution": {"cancelledBy": "BUYER", "cancelReason": "Ordered by mistake"}
-                }
-            items.append(item)
+        items = [self._item(n, line, status, as_of, has_money, currency, country)
+                 for n, line in enumerate(self.lines)]
         order: dict = {
             "orderId": self.order_id,
             "createdTime": iso(self.created_at),

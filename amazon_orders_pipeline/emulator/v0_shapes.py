@@ -160,10 +160,12 @@ def v0_items(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
                                      "GiftWrapTax": _money(gift_wrap_tax, currency), "GiftWrapLevel": GIFT_WRAP_LEVEL}
                 if "buyerInfo" in data_elements:
                     item["BuyerInfo"]["GiftMessageText"] = GIFT_MESSAGE
-        if sections.tax_collection:
+        # v0's model knows one responsible party, Amazon's US entity: elsewhere v0 cannot say that Amazon collects
+        # the tax (only DeemedResellerCategory hints at it, for IOSS and UOSS).
+        if sections.tax_collection and country == "US":
             item["TaxCollection"] = {"Model": "MarketplaceFacilitator", "ResponsibleParty": RESPONSIBLE_PARTY[country]}
-            if sections.reporting_scheme:
-                item["DeemedResellerCategory"] = sections.reporting_scheme
+        if sections.reporting_scheme:
+            item["DeemedResellerCategory"] = sections.reporting_scheme
         points = sections.points[n] if n < len(sections.points) else 0
         if has_money and points:
             item["PointsGranted"] = {"PointsNumber": points, "PointsMonetaryValue": _money(Decimal(points), currency)}

@@ -16,7 +16,7 @@ from amazon_orders_pipeline.exporters.rows import LineRow, OrderRow
 DOCUMENTS_NAME = "sales_orders.jsonl"
 LINES_NAME = "sales_order_lines.csv"
 LINE_FIELDS = ("order_number", "line_number", "order_item_id", "sku", "product_code", "quantity", "price",
-               "amount", "currency", "status", "date")
+               "amount", "tax", "tax_collected_by", "tax_liability", "currency", "status", "date")
 PENDING = ("PENDING", "PENDING_AVAILABILITY")
 
 
@@ -50,6 +50,12 @@ def document(order: OrderRow, lines: Sequence[LineRow], mappings: ExportMappings
             # Unit price, and the line amount as unit price x quantity: never a line total times the quantity.
             "price": format_amount(price, line_currency) or None,
             "amount": format_amount(price * line.quantity_ordered, line_currency) if price is not None else None,
+            # Who collects and remits the line's tax. Where Amazon does (marketplace facilitator), the seller books
+            # no tax liability: booked as the seller's, it would be paid twice.
+            "tax": format_amount(line.tax_amount, line_currency) or None,
+            "tax_collected_by": line.tax_collected_by,
+            "tax_responsible_party": line.tax_responsible_party,
+            "tax_liability": format_amount(line.tax_liability, line_currency) or None,
         })
     return {
         "number": order.order_id,
@@ -63,6 +69,11 @@ def document(order: OrderRow, lines: Sequence[LineRow], mappings: ExportMappings
         "fulfilled_by_amazon": order.fulfilled_by == "AMAZON",
         "total": format_amount(order.order_total_amount, currency) or None,
         "customer": customer(order, pii),
+        "business": bool(order.is_business),
+        # A business buyer's tax registration, for the invoice (with PII on only, as the marts hold it).
+        "buyer_tax_registration": {
+            "type": order.buyer_tax_registration_type, "number": order.buyer_tax_registration_number,
+            "legal_name": order.buyer_legal_name} if order.pii(pii, "buyer_tax_registration_number") else None,
         "lines": doc_lines,
     }
 
@@ -74,6 +85,7 @@ def erp_export(orders: Iterable[OrderRow], lines_by_order: Mapping[str, Sequence
                  if mappings.erp_include_pending or o.order_status not in PENDING]
     line_rows = [[d["number"], str(line["line_number"]), line["order_item_id"], line["sku"] or "",
                   line["product_code"], str(line["quantity"]), line["price"] or "", line["amount"] or "",
+                  line["tax"] or "", line["tax_collected_by"] or "", line["tax_liability"] or "",
                   d["currency"] or "", d["status"], d["date"]]
                  for d in documents for line in d["lines"]]
     unmapped = Counter(line["sku"] or "" for d in documents for line in d["lines"] if not line["product_code"])

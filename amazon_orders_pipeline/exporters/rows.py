@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 # Fields that are personal data: exported only when the account has PII on (DESIGN.md decision 9).
 PII_FIELDS = ("recipient_name", "address_line1", "address_line2", "address_line3", "postal_code", "phone",
-              "buyer_name", "buyer_email")
+              "buyer_name", "buyer_email", "buyer_legal_name", "buyer_tax_registration_type",
+              "buyer_tax_registration_number")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class OrderRow:
     phone: str | None = None
     buyer_name: str | None = None
     buyer_email: str | None = None
+    is_business: bool | None = None
+    purchase_date_local: date | None = None
+    # The business buyer's tax registration (order_tax_registrations, entity BUYER: there only with PII on).
+    buyer_legal_name: str | None = None
+    buyer_tax_registration_type: str | None = None
+    buyer_tax_registration_number: str | None = None
 
     def pii(self, allowed: bool, name: str) -> str | None:
         """A PII field's value, or None unless PII is allowed for the account."""
@@ -50,3 +57,16 @@ class LineRow:
     unit_price_amount: Decimal | None
     line_total_amount: Decimal | None
     currency_code: str | None
+    tax_amount: Decimal | None = None
+    # MARKETPLACE where Amazon collects and remits the tax, SELLER where the seller does; None where the source
+    # does not say (an order report).
+    tax_collected_by: str | None = None
+    tax_responsible_party: str | None = None
+
+    @property
+    def tax_liability(self) -> Decimal | None:
+        """The tax the seller owes on the line: none where Amazon is the marketplace facilitator, unknown (None)
+        where the source does not say who collects it."""
+        if self.tax_collected_by == "MARKETPLACE":
+            return Decimal(0)
+        return self.tax_amount if self.tax_collected_by == "SELLER" else None

@@ -12,8 +12,8 @@ from amazon_orders_pipeline.exporters.rows import OrderRow
 
 OBJECT = "External_Order_Sync__c"
 EXTERNAL_ID_FIELD = "ExternalId__c"
-FIELDS = ("ExternalId__c", "CustomerEmail__c", "MarketplaceId__c", "OrderDate__c", "OrderStatus__c",
-          "OrderTotal__c", "SyncCompleted__c")
+FIELDS = ("ExternalId__c", "CustomerEmail__c", "MarketplaceId__c", "OrderDate__c", "OrderDateLocal__c",
+          "OrderStatus__c", "OrderTotal__c", "IsBusiness__c", "SyncCompleted__c")
 CSV_NAME = "external_order_sync.csv"
 
 
@@ -23,9 +23,12 @@ def salesforce_record(order: OrderRow, mappings: ExportMappings, pii: bool) -> l
         order.pii(pii, "buyer_email") or "",
         order.marketplace_id or "",
         iso_utc_millis(order.purchased_at),
+        # The day as Seller Central shows it (the marketplace's time zone), for a Date field.
+        order.purchase_date_local.isoformat() if order.purchase_date_local else "",
         mappings.status("salesforce", order.order_status),
         # Salesforce currency fields take at most 2 decimal places; unknown (Pending) stays empty, never 0.
         format_amount(order.order_total_amount, order.currency_code, max_digits=2),
+        "true" if order.is_business else "false",
         "false",
     ]
 

@@ -55,12 +55,14 @@
         'marketplaceName': case when {{ v }}.order.SalesChannel <> 'Non-Amazon' then {{ v }}.order.SalesChannel end},
     'buyer': {'buyerName': {{ v }}.order.BuyerInfo.BuyerName, 'buyerEmail': {{ v }}.order.BuyerInfo.BuyerEmail},
     -- Payment: the COD sub-payments where v0 gives them, else the one method PaymentMethodDetails names for the
-    -- whole total; "Standard" (a card, or anything else) names none, so v0 leaves payment_method NULL there.
+    -- whole total, once there is one (a Pending order has no money, as in v2026); "Standard" (a card, or anything
+    -- else) names none, so v0 leaves payment_method NULL there.
     'payment': {'paymentExecutions': case
         when len({{ v }}.order.PaymentExecutionDetail) > 0 then list_transform({{ v }}.order.PaymentExecutionDetail,
             lambda p: {'paymentMethod': case p.PaymentMethod when 'COD' then 'CashOnDelivery' else p.PaymentMethod end,
                        'paymentAmount': {'amount': p.Payment.Amount, 'currencyCode': p.Payment.CurrencyCode}})
-        when list_has_any({{ v }}.order.PaymentMethodDetails, ['CashOnDelivery', 'Invoice']) then [{
+        when list_has_any({{ v }}.order.PaymentMethodDetails, ['CashOnDelivery', 'Invoice'])
+             and nullif({{ v }}.order.OrderTotal.Amount, '') is not null then [{
             'paymentMethod': list_filter({{ v }}.order.PaymentMethodDetails,
                                          lambda d: d in ('CashOnDelivery', 'Invoice'))[1],
             'paymentAmount': {'amount': {{ v }}.order.OrderTotal.Amount,

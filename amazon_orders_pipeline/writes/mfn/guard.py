@@ -26,7 +26,7 @@ class Decision:
 
 def marts_ready(conn: duckdb.DuckDBPyConnection) -> bool:
     return conn.execute("select count(*) from information_schema.tables where table_schema = 'main' "
-                        "and table_name in ('orders', 'order_items')").fetchone()[0] == 2
+                        "and table_name in ('orders', 'order_items', 'order_packages')").fetchone()[0] == 3
 
 
 def decide(conn: duckdb.DuckDBPyConnection, requests: list[dict]) -> list[Decision]:

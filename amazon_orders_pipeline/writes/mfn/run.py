@@ -8,7 +8,8 @@
 4. put each account's cancellations in one order acknowledgement feed; a feed whose createFeed outcome is unclear,
    or whose run died while submitting it, is looked for with getFeeds before another is made;
 5. follow the open feeds to their processing reports, for a while;
-6. close the loop: a request is `confirmed` once the marts show its order shipped or cancelled.
+6. close the loop: a shipment is `confirmed` once the marts show its package with its tracking number
+   (order_packages), a cancellation once they show the order cancelled.
 
 DuckDB is held only between Amazon's calls, never during them, so the loads and dbt are not kept waiting."""
 
@@ -37,6 +38,20 @@ from amazon_orders_pipeline.writes.mfn.files import CANCELLATION, SHIPMENT, pars
 FINAL_STATUSES = (400, 404)
 FLUSH_EVERY = 20
 MAX_FEED_MESSAGES = 10_000
+# The requests the marts now show as done. A shipment: its package arrived in order_packages with the tracking
+# number the ERP sent. Orders read through v0 or the order reports carry no packages (Amazon gives them in v2026
+# only): there the order's status is the best the marts can say.
+LOOP_CLOSED_SQL = """
+select r.request_id
+from writeback.requests r
+join main.orders o on o.account_id = r.account_id and o.order_id = r.order_id
+where (r.status = 'sent' and exists (
+          select 1 from main.order_packages p
+          where p.account_id = r.account_id and p.order_id = r.order_id
+            and p.tracking_number = r.details->>'tracking_number'))
+   or (r.status = 'sent' and o.api_version in ('v0', 'report') and o.order_status in ('SHIPPED', 'PARTIALLY_SHIPPED'))
+   or (r.status = 'accepted' and o.order_status = 'CANCELLED')
+"""
 
 
 @dataclass
@@ -262,11 +277,7 @@ class Writeback:
         now = self.now()
         with self.connect() as conn:
             if guard.marts_ready(conn):
-                done = conn.execute(
-                    "select r.request_id from writeback.requests r join main.orders o "
-                    "on o.account_id = r.account_id and o.order_id = r.order_id "
-                    "where (r.status = 'sent' and o.order_status in ('SHIPPED', 'PARTIALLY_SHIPPED')) "
-                    "or (r.status = 'accepted' and o.order_status = 'CANCELLED')").fetchall()
+                done = conn.execute(LOOP_CLOSED_SQL).fetchall()
                 ledger.update(conn, [(r[0], {"status": "confirmed", "closed_at": now}) for r in done], now)
                 out.confirmed += len(done)
             out.overdue = [{"request": r["request_id"], "status": r["status"], "since": str(r["sent_at"])}

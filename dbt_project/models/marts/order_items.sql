@@ -24,9 +24,10 @@ select
     i.tax_collection_model,
     i.tax_responsible_party,
     i.tax_reporting_scheme,
-    -- Who owes the tax on the line: Amazon as marketplace facilitator, else the seller.
-    case when i.tax_collection_model = 'MARKETPLACE_FACILITATOR' then 'MARKETPLACE' else 'SELLER' end
-        as tax_collected_by,
+    -- Who owes the tax on the line: Amazon as marketplace facilitator, else the seller; unknown (NULL) for a line
+    -- from an order report, which does not say.
+    case when i.tax_collection_model = 'MARKETPLACE_FACILITATOR' then 'MARKETPLACE'
+         when i.api_version <> 'report' then 'SELLER' end as tax_collected_by,
     i.points_granted,
     i.points_cost_amount,
     i.last_updated_at,
