@@ -32,3 +32,13 @@
     {%- for marketplace, (_, zone) in marketplaces().items() %} when '{{ marketplace }}' then '{{ zone }}'
     {%- endfor %} end
 {%- endmacro %}
+
+{# The day of a UTC timestamp in a marketplace's time zone. One branch per marketplace, each with its zone as a
+   constant: DuckDB converts a column of times to one fixed zone about ten times faster than it converts each row to
+   a zone read from the row (0.2 s against 2.3 s for a million orders here). #}
+{% macro marketplace_local_date(marketplace_id, ts) -%}
+    case {{ marketplace_id }}
+    {%- for marketplace, (_, zone) in marketplaces().items() %}
+        when '{{ marketplace }}' then cast(timezone('{{ zone }}', {{ ts }}) as date)
+    {%- endfor %} end
+{%- endmacro %}

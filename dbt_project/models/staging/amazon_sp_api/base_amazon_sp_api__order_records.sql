@@ -192,6 +192,10 @@ select
     list_sum(list_transform(o.orderItems, lambda i: try_cast(i.quantityOrdered as integer))) as quantity_ordered,
     list_sum(list_transform(o.orderItems, lambda i: coalesce(try_cast(i.fulfillment.quantityFulfilled as integer), 0)))
         as quantity_fulfilled,
+    -- Amazon Points the order grants (JP), as the seller's cost.
+    cast(list_sum(list_transform(o.orderItems, lambda i:
+        {{ to_amount('i.expense.pointsCost.pointsGranted.pointsMonetaryValue.amount') }})) as {{ money_type() }})
+        as points_cost_amount,
     list_transform(o.orderItems, lambda i: {
         'order_item_id': i.orderItemId,
         'sku': nullif(i.product.sellerSku, ''),

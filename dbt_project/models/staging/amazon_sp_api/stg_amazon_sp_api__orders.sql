@@ -18,7 +18,7 @@ select
     cast(purchased_at as date) as purchase_date,
     -- The day of the order as Seller Central shows it: in the marketplace's own time zone.
     {{ marketplace_time_zone('marketplace_id') }} as marketplace_time_zone,
-    cast(timezone({{ marketplace_time_zone('marketplace_id') }}, purchased_at) as date) as purchase_date_local,
+    {{ marketplace_local_date('marketplace_id', 'purchased_at') }} as purchase_date_local,
     last_updated_at,
     order_status,
     fulfilled_by,
@@ -39,8 +39,7 @@ select
     buyer_invoice_preference,
     invoice_status,
     fulfillment_order_ids,
-    -- Amazon Points the order grants (JP), as the seller's cost.
-    cast(list_sum(list_transform(items, lambda i: i.points_cost_amount)) as {{ money_type() }}) as points_cost_amount,
+    points_cost_amount,
     cast(line_count as integer) as line_count,
     cast(quantity_ordered as integer) as quantity_ordered,
     cast(quantity_fulfilled as integer) as quantity_fulfilled
