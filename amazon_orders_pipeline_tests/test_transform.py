@@ -187,7 +187,7 @@ def test_bad_records_are_quarantined_with_reasons_and_the_rest_loads(pipeline_en
     good = [GOOD, variant("114-0000006-0000006", packages=[{
         "packageReferenceId": "P1", "carrier": "UPS", "trackingNumber": "1Z1", "shipTime": "2026-10-01T10:00:00Z",
         "packageStatus": {"status": "DELIVERED", "detailedStatus": "DELIVERED"},
-        "packageItems": [{"orderItemId": "1", "quantity": 2}]}])]
+        "packageItems": [{"orderItemId": "1", "quantity": 2}]}], fulfillmentOrders=[{"fulfillmentOrderId": "FO-1"}])]
     load_pages(db, "acme-us", day, [{"orders": [good[0], bad[0], bad[1]]}, {"orders": [bad[2], bad[3], good[1],
                                                                                            bad[4]]},
                                     {"orders": bad[5:]}])
@@ -209,6 +209,8 @@ def test_bad_records_are_quarantined_with_reasons_and_the_rest_loads(pipeline_en
     ]
     assert query(db, "select order_id, package_reference_id, package_status, quantity from main.order_packages") == [
         ("114-0000006-0000006", "P1", "DELIVERED", 2)]
+    assert query(db, "select fulfillment_order_ids from main.orders where order_id = '114-0000006-0000006'") == [
+        (["FO-1"],)]
     assert json.loads(reasons[0][3])["orderId"] == "114-0000002-0000002"  # the raw record is kept whole
     assert query(db, "select line_total_amount, tax_amount from main.order_items where order_id = ?",
                  [GOOD["orderId"]]) == [(Decimal("20.0000"), Decimal("1.6000"))]
