@@ -27,3 +27,31 @@
     {% if is_incremental() %}delete from {{ this }} where (account_id, order_id) in
         (select account_id, order_id from {{ ref('int_orders_latest') }}){% endif %}
 {%- endmacro %}
+
+{# Keep only the rows of each order's latest version (int_orders_latest): how every mart picks what it merges. #}
+{% macro latest_versions_of(alias) -%}
+semi join {{ ref('int_orders_latest') }} as l
+    on {{ alias }}.account_id = l.account_id and {{ alias }}.order_id = l.order_id
+   and {{ alias }}.partition_date = l.partition_date and {{ alias }}.page_number = l.page_number
+   and {{ alias }}.record_index = l.record_index
+{%- endmacro %}
+
+{# The columns that name an order version in a staging view: where its record sits, when it was fetched, which
+   order it is and when Amazon last changed it. #}
+{% macro version_columns() -%}
+    account_id,
+    partition_date,
+    page_number,
+    record_index,
+    fetched_at,
+    order_id,
+    last_updated_at
+{%- endmacro %}
+
+{# Each element of a typed list column (an order's packages, its tax registrations) with its version's columns, as
+   `alias`; versions whose list is empty or absent give no row. #}
+{% macro each_of_versions(list_column, alias) -%}
+    select {{ version_columns() }}, unnest({{ list_column }}) as {{ alias }}
+    from ({{ typed_records() }})
+    where len({{ list_column }}) > 0
+{%- endmacro %}

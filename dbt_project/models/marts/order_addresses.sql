@@ -22,6 +22,4 @@ select
     a.last_updated_at,
     a.partition_date as last_changed_partition
 from {{ ref('stg_amazon_sp_api__order_addresses') }} as a
-semi join {{ ref('int_orders_latest') }} as l
-    on a.account_id = l.account_id and a.order_id = l.order_id and a.partition_date = l.partition_date
-   and a.page_number = l.page_number and a.record_index = l.record_index
+{{ latest_versions_of('a') }}

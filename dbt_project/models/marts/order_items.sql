@@ -33,6 +33,4 @@ select
     i.last_updated_at,
     i.partition_date as last_changed_partition
 from {{ ref('stg_amazon_sp_api__order_items') }} as i
-semi join {{ ref('int_orders_latest') }} as l
-    on i.account_id = l.account_id and i.order_id = l.order_id and i.partition_date = l.partition_date
-   and i.page_number = l.page_number and i.record_index = l.record_index
+{{ latest_versions_of('i') }}

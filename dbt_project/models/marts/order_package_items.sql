@@ -5,9 +5,7 @@
 with items as (
     select p.account_id, p.order_id, p.package_reference_id, p.partition_date, unnest(p.items) as x
     from {{ ref('stg_amazon_sp_api__order_packages') }} as p
-    semi join {{ ref('int_orders_latest') }} as l
-        on p.account_id = l.account_id and p.order_id = l.order_id and p.partition_date = l.partition_date
-       and p.page_number = l.page_number and p.record_index = l.record_index
+    {{ latest_versions_of('p') }}
 )
 
 select

@@ -18,6 +18,4 @@ select
     p.last_updated_at,
     p.partition_date as last_changed_partition
 from {{ ref('stg_amazon_sp_api__order_packages') }} as p
-semi join {{ ref('int_orders_latest') }} as l
-    on p.account_id = l.account_id and p.order_id = l.order_id and p.partition_date = l.partition_date
-   and p.page_number = l.page_number and p.record_index = l.record_index
+{{ latest_versions_of('p') }}

@@ -16,6 +16,4 @@ select
     r.last_updated_at,
     r.partition_date as last_changed_partition
 from {{ ref('stg_amazon_sp_api__order_tax_registrations') }} as r
-semi join {{ ref('int_orders_latest') }} as l
-    on r.account_id = l.account_id and r.order_id = l.order_id and r.partition_date = l.partition_date
-   and r.page_number = l.page_number and r.record_index = l.record_index
+{{ latest_versions_of('r') }}

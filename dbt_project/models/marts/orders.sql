@@ -38,6 +38,4 @@ select
     o.partition_date as last_changed_partition,
     o.fetched_at
 from {{ ref('stg_amazon_sp_api__orders') }} as o
-semi join {{ ref('int_orders_latest') }} as l
-    on o.account_id = l.account_id and o.order_id = l.order_id and o.partition_date = l.partition_date
-   and o.page_number = l.page_number and o.record_index = l.record_index
+{{ latest_versions_of('o') }}

@@ -6,13 +6,7 @@ with records as (
 )
 
 select
-    account_id,
-    partition_date,
-    page_number,
-    record_index,
-    fetched_at,
-    order_id,
-    last_updated_at,
+    {{ version_columns() }},
     nullif(a.city, '') as city,
     nullif(a.stateOrRegion, '') as state_or_region,
     nullif(a.districtOrCounty, '') as district_or_county,

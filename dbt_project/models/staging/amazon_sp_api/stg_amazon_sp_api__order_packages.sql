@@ -1,19 +1,10 @@
 -- One row per package per order version seen (seller-fulfilled orders), with its items as a list.
 with packages as (
-    select account_id, partition_date, page_number, record_index, fetched_at, order_id, last_updated_at,
-           unnest(packages) as p
-    from ({{ typed_records() }})
-    where len(packages) > 0
+    {{ each_of_versions('packages', 'p') }}
 )
 
 select
-    account_id,
-    partition_date,
-    page_number,
-    record_index,
-    fetched_at,
-    order_id,
-    last_updated_at,
+    {{ version_columns() }},
     p.package_reference_id,
     p.carrier,
     p.tracking_number,

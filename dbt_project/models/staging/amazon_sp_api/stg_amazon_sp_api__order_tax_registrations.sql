@@ -1,20 +1,11 @@
 -- One row per tax registration per order version seen: the business buyer's (only when PII is on: redacted before
 -- landing otherwise), the seller's, the marketplace's.
 with registrations as (
-    select account_id, partition_date, page_number, record_index, fetched_at, order_id, last_updated_at,
-           unnest(tax_registrations) as r
-    from ({{ typed_records() }})
-    where len(tax_registrations) > 0
+    {{ each_of_versions('tax_registrations', 'r') }}
 )
 
 select
-    account_id,
-    partition_date,
-    page_number,
-    record_index,
-    fetched_at,
-    order_id,
-    last_updated_at,
+    {{ version_columns() }},
     r.entity_type,
     r.legal_name,
     r.registration_type,
