@@ -48,7 +48,7 @@ join main.orders o on o.account_id = r.account_id and o.order_id = r.order_id
 where (r.status = 'sent' and exists (
           select 1 from main.order_packages p
           where p.account_id = r.account_id and p.order_id = r.order_id
-            and p.tracking_number = r.details->>'tracking_number'))
+            and p.tracking_number = (r.details ->> 'tracking_number')))
    or (r.status = 'sent' and o.api_version in ('v0', 'report') and o.order_status in ('SHIPPED', 'PARTIALLY_SHIPPED'))
    or (r.status = 'accepted' and o.order_status = 'CANCELLED')
 """
