@@ -55,6 +55,10 @@ class Sections:
     points: tuple[int, ...] = ()  # points granted per line, JP only
     carrier: str = ""  # for the generated package of a seller-fulfilled order
 
+    def points_of(self, line_index: int) -> int:
+        """The points granted on an order's line (none where none were drawn, as for MCF orders)."""
+        return self.points[line_index] if line_index < len(self.points) else 0
+
 
 def draw_sections(rng: random.Random, marketplace_id: str, fulfilled_by: str, business: bool, cod: bool,
                   last_name: str, line_amounts: list[Decimal]) -> Sections:
@@ -116,10 +120,6 @@ def packages(history, status: str, as_of: datetime) -> list[dict]:
     """The seller's packages as of a moment: those it confirmed, else the generated one once the order shipped."""
     if history.fulfilled_by != "MERCHANT":
         return []
-    country = MARKETPLACES[history.marketplace_id][3]
-    name, line1, city, region, postal = SHIP_FROM[country]
-    ship_from = {"name": name, "addressLine1": line1, "city": city, "stateOrRegion": region, "postalCode": postal,
-                 "countryCode": country}
     if history.packages:
         shipped = [(p.reference_id, p.shipped_at, p.carrier_code, p.tracking_number, p.items)
                    for p in history.packages if p.shipped_at <= as_of]
@@ -129,6 +129,10 @@ def packages(history, status: str, as_of: datetime) -> list[dict]:
                     tuple((line.order_item_id, line.quantity) for line in history.lines))]
     else:
         return []
+    country = MARKETPLACES[history.marketplace_id][3]
+    name, line1, city, region, postal = SHIP_FROM[country]
+    ship_from = {"name": name, "addressLine1": line1, "city": city, "stateOrRegion": region, "postalCode": postal,
+                 "countryCode": country}
     return [{
         "packageReferenceId": reference,
         "createdTime": iso(shipped_at - timedelta(hours=2)),

@@ -112,9 +112,8 @@ class OrderHistory:
         return MARKETPLACES[self.marketplace_id][1]
 
     def _item(self, n: int, line: Line, status: str, as_of: datetime, has_money: bool, currency: str,
-              country: str) -> dict:
-        """One of the order's items as of a moment, with every section."""
-        tax = order_sections.item_tax(self.sections, country)
+              tax: dict | None) -> dict:
+        """One of the order's items as of a moment, with every section (`tax`: the order's item tax section)."""
         fulfilled = self.shipped_quantity(line, status, as_of)
         item: dict = {
             "orderItemId": line.order_item_id,
@@ -136,7 +135,7 @@ class OrderHistory:
                                 "breakdowns": proceeds_breakdowns(line, currency)}
         if tax:
             item["tax"] = tax
-        points = self.sections.points[n] if n < len(self.sections.points) else 0
+        points = self.sections.points_of(n)
         if has_money and points:
             item["expense"] = {"pointsCost": {"pointsGranted": {
                 "pointsNumber": points, "pointsMonetaryValue": money(Decimal(points), currency)}}}
@@ -159,8 +158,8 @@ class OrderHistory:
         updated_at, status = state
         name, currency, _, country, _, _, _ = MARKETPLACES[self.marketplace_id]
         has_money = self.had_money(as_of)
-        items = [self._item(n, line, status, as_of, has_money, currency, country)
-                 for n, line in enumerate(self.lines)]
+        tax = order_sections.item_tax(self.sections, country)
+        items = [self._item(n, line, status, as_of, has_money, currency, tax) for n, line in enumerate(self.lines)]
         order: dict = {
             "orderId": self.order_id,
             "createdTime": iso(self.created_at),

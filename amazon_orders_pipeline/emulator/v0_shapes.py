@@ -166,7 +166,7 @@ def v0_items(history: OrderHistory, as_of: datetime, data_elements: frozenset[st
             item["TaxCollection"] = {"Model": "MarketplaceFacilitator", "ResponsibleParty": RESPONSIBLE_PARTY[country]}
         if sections.reporting_scheme:
             item["DeemedResellerCategory"] = sections.reporting_scheme
-        points = sections.points[n] if n < len(sections.points) else 0
+        points = sections.points_of(n)
         if has_money and points:
             item["PointsGranted"] = {"PointsNumber": points, "PointsMonetaryValue": _money(Decimal(points), currency)}
         if line.gift_wrap:
