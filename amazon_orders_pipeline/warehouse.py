@@ -96,6 +96,29 @@ create table if not exists raw.order_records (
     fetched_at      timestamptz not null,
     order_json      varchar     not null
 );
+-- Finances v2024-06-19 listTransactions pages of a posted day (finances/raw.py): every read is kept, a later read
+-- being a later version of the same transactions.
+create table if not exists raw.transaction_pages (
+    account_id        varchar     not null,
+    partition_date    date        not null,
+    read_id           varchar     not null,
+    page_number       integer     not null,
+    request_params    json        not null,
+    request_id        varchar,
+    fetched_at        timestamptz not null,
+    transaction_count integer     not null,
+    page              json        not null,
+    primary key (account_id, partition_date, read_id, page_number)
+);
+create table if not exists raw.transaction_records (
+    account_id        varchar     not null,
+    partition_date    date        not null,
+    read_id           varchar     not null,
+    page_number       integer     not null,
+    record_index      integer     not null,
+    fetched_at        timestamptz not null,
+    transaction_json  varchar     not null
+);
 """
 
 INSERT_PAGES = """

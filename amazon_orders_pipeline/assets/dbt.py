@@ -54,6 +54,8 @@ class Translator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn") or []
         if dbt_resource_props.get("resource_type") == "source":
             return "extract"
+        if "finances" in fqn:  # the money after the sale (docs/money.md): a group of its own
+            return "finances"
         return "marts" if "marts" in fqn else "staging"
 
 

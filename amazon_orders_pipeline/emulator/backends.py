@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amazon_orders_pipeline.emulator.feeds import DEFAULT_FEED_PROCESSING_S, Feeds
+from amazon_orders_pipeline.emulator.finances import Ledger
 from amazon_orders_pipeline.emulator.fulfillment import Fulfillment
 from amazon_orders_pipeline.emulator.merchant import Merchant
 from amazon_orders_pipeline.emulator.notifications import Notifications
@@ -19,6 +20,7 @@ class Backends:
     feeds: Feeds
     fulfillment: Fulfillment  # Multi-Channel Fulfillment orders
     notifications: Notifications
+    finances: Ledger  # the seller's money after the sale (listTransactions)
 
     @classmethod
     def build(cls, state: EmulatorState, *, report_processing_s: float = DEFAULT_PROCESSING_S,
@@ -27,7 +29,7 @@ class Backends:
         merchant = Merchant(state)
         return cls(merchant=merchant, reports=Reports(state, report_processing_s, workers=report_workers),
                    feeds=Feeds(state, merchant, feed_processing_s), fulfillment=Fulfillment(state),
-                   notifications=Notifications(state, sqs_endpoint))
+                   notifications=Notifications(state, sqs_endpoint), finances=Ledger(state))
 
     def start(self) -> None:
         self.notifications.start()

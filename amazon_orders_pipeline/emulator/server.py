@@ -1,5 +1,6 @@
 """The local SP-API: a real HTTP server on 127.0.0.1 whose route table is every emulated API's ROUTES (LWA, Tokens,
-Orders v2026-01-01 and v0, confirmShipment, Reports, Feeds, Notifications, Fulfillment Outbound) and the
+Orders v2026-01-01 and v0, confirmShipment, Reports, Feeds, Notifications, Fulfillment Outbound,
+Finances) and the
 emulator's own controls."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from amazon_orders_pipeline.emulator.apis import (
     feeds,
+    finances,
     fulfillment_outbound,
     lwa,
     merchant,
@@ -31,7 +33,8 @@ from amazon_orders_pipeline.emulator.state import DEFAULT_INDEX_LAG_S, EmulatorS
 
 ROUTES: list[Route] = [
     *lwa.ROUTES, *tokens.ROUTES, *orders_v2026.ROUTES, *orders_v0.ROUTES, *merchant.ROUTES, *reports.ROUTES,
-    *feeds.ROUTES, *notifications.ROUTES, *fulfillment_outbound.ROUTES, *CONTROL_ROUTES,
+    *feeds.ROUTES, *notifications.ROUTES, *fulfillment_outbound.ROUTES, *finances.ROUTES,
+    *CONTROL_ROUTES,
 ]
 
 

@@ -222,6 +222,10 @@ class EmulatorState:
             self.seller.override(history)
             self._results.clear()
 
+    def orders_created_on(self, seller: str, day) -> list[OrderHistory]:
+        with self._lock:
+            return self.seller.orders_created_on(seller, day)
+
     def find_order(self, seller: str, order_id: str) -> OrderHistory | None:
         # The id encodes its creation day (middle part) and its index within that day (last five digits).
         _, day_part, tail = order_id.split("-")

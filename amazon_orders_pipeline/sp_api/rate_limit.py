@@ -32,6 +32,8 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     # Fulfillment Outbound 2020-07-01 (Multi-Channel Fulfillment): 2 per second, burst 30 each.
     **{op: (2.0, 30) for op in ("getFulfillmentPreview", "createFulfillmentOrder", "getFulfillmentOrder",
                                "listAllFulfillmentOrders", "cancelFulfillmentOrder")},
+    # Finances API v2024-06-19: listTransactions 0.5 per second, burst 10.
+    "listTransactions": (0.5, 10),
     # Notifications API v1: every operation 1 per second, burst 5.
     **{op: (1.0, 5) for op in ("createDestination", "getDestinations", "getDestination", "deleteDestination",
                                "createSubscription", "getSubscription", "getSubscriptionById",

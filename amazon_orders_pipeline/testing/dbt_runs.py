@@ -48,7 +48,8 @@ def run_dbt(db: warehouse.Location, first: date, end: date) -> tuple[float, floa
 # project's mart models, so the statements are built from the repository, never from what a database holds).
 DROP_BUILT = ["drop schema if exists staging cascade", "drop schema if exists intermediate cascade",
               *(f"drop table if exists main.{model.stem}"
-                for model in sorted((DBT_PROJECT_DIR / "models" / "marts").glob("*.sql")))]
+                for model in sorted((DBT_PROJECT_DIR / "models").glob("**/marts/*.sql"))),
+              "drop table if exists main.finance_amount_types"]
 
 
 def drop_built(db: warehouse.Location) -> None:

@@ -1,0 +1,308 @@
+"""Money after the sale: the emulator's listTransactions against Amazon's model and rules, a posted day read and
+landed under faults, and the money marts against the emulator's ground truth to the cent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from amazon_orders_pipeline import warehouse
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
+from amazon_orders_pipeline.emulator.faults import FaultPlan
+from amazon_orders_pipeline.emulator.server import Emulator
+from amazon_orders_pipeline.finances.landing import TransactionStore, new_read_id, read_day
+from amazon_orders_pipeline.finances.raw import load_day
+from amazon_orders_pipeline.resources import SpApiResource
+from amazon_orders_pipeline.stores import LocalStore
+from amazon_orders_pipeline.testing import conformance, money_truth
+from amazon_orders_pipeline.testing.dbt_runs import run_dbt
+from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
+from amazon_orders_pipeline_tests import spapi_models
+
+PATH = "/finances/2024-06-19/transactions"
+US, UK, DE = "ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"
+
+
+def _z(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _drop_nulls(node):
+    """Amazon sends null where its model says array or string (a released status, a leaf's breakdowns, contexts:
+    the notes' Amazon.se sample); the rest must fit the model."""
+    if isinstance(node, dict):
+        return {k: _drop_nulls(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_drop_nulls(v) for v in node]
+    return node
+
+
+@pytest.fixture(scope="module")
+def finances_model() -> dict:
+    return spapi_models.load("finances_2024-06-19.json")
+
+
+@pytest.fixture
+def day_ago():
+    def window(days: int) -> dict:
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
+        return {"postedAfter": _z(start), "postedBefore": _z(start + timedelta(days=1))}
+    return window
+
+
+def test_list_transactions_fits_the_model_and_amazons_rules(emulator, finances_model, day_ago):
+    access = conformance.token(emulator.url)
+    resp = conformance.get(emulator.url, PATH, access, marketplaceId=US, **day_ago(10))
+    assert resp.status_code == 200 and resp.headers["x-amzn-RateLimit-Limit"]
+    body = resp.json()
+    conformance.validate(finances_model, "ListTransactionsResponse", _drop_nulls(body))
+    transactions = body["payload"]["transactions"]
+    assert {t["transactionType"] for t in transactions} >= {"Shipment"}
+    for t in transactions:
+        # Every parent is the sum of its children, and the total the sum of the top level.
+        def check(nodes, total):
+            assert sum(Decimal(str(n["breakdownAmount"]["currencyAmount"])) for n in nodes) == total
+            for n in nodes:
+                if n.get("breakdowns"):
+                    check(n["breakdowns"], Decimal(str(n["breakdownAmount"]["currencyAmount"])))
+        total = Decimal(str(t["totalAmount"]["currencyAmount"]))
+        check(t["breakdowns"], total)
+        assert sum(Decimal(str(i["totalAmount"]["currencyAmount"])) for i in t["items"]) == total
+        for item in t["items"]:
+            check(item["breakdowns"], Decimal(str(item["totalAmount"]["currencyAmount"])))
+            (product,) = item["contexts"]
+            assert product["contextType"] == "ProductContext" and product["sku"] and "orderItemId" not in product
+    # No start: Amazon's sandbox 400, word for word.
+    resp = conformance.get(emulator.url, PATH, access, postedBefore="2022-03-07T00:00:00Z")
+    assert resp.status_code == 400
+    assert resp.json() == {"errors": [{"code": "InvalidInput", "message": "Start date cannot be null",
+                                       "details": "Start date cannot be null"}]}
+    # Over 180 days: empty, not an error.
+    now = datetime.now(UTC)
+    resp = conformance.get(emulator.url, PATH, access, marketplaceId=US, postedAfter=_z(now - timedelta(days=200)),
+                           postedBefore=_z(now - timedelta(days=3)))
+    assert resp.status_code == 200 and resp.json()["payload"]["transactions"] == []
+    # Nothing within two minutes of now; only the two filters Amazon documents.
+    assert conformance.get(emulator.url, PATH, access, postedAfter=_z(now)).status_code == 400
+    assert conformance.get(emulator.url, PATH, access, relatedIdentifierName="SHIPMENT_ID",
+                           relatedIdentifierValue="x").status_code == 400
+
+
+def test_listing_lag_filters_and_tokens(emulator, day_ago):
+    access = conformance.token(emulator.url)
+    # The last 48 hours are not listable yet.
+    now = datetime.now(UTC)
+    recent = conformance.get(emulator.url, PATH, access, marketplaceId=US, postedAfter=_z(now - timedelta(hours=40)))
+    assert recent.json()["payload"]["transactions"] == []
+    listed = conformance.get(emulator.url, PATH, access, marketplaceId=US, **day_ago(12)).json()["payload"]
+    shipment = next(t for t in listed["transactions"] if t["transactionType"] == "Shipment")
+    order_id = next(r["relatedIdentifierValue"] for r in shipment["relatedIdentifiers"]
+                    if r["relatedIdentifierName"] == "ORDER_ID")
+    # By order, without dates: the order's every transaction.
+    by_order = conformance.get(emulator.url, PATH, access, relatedIdentifierName="ORDER_ID",
+                               relatedIdentifierValue=order_id).json()["payload"]["transactions"]
+    assert shipment["transactionId"] in {t["transactionId"] for t in by_order}
+    assert all(order_id in {r["relatedIdentifierValue"] for r in t["relatedIdentifiers"]} for t in by_order)
+    # By settlement group: released transactions of that group only.
+    group = next(r["relatedIdentifierValue"] for r in shipment["relatedIdentifiers"]
+                 if r["relatedIdentifierName"] == "FINANCIAL_EVENT_GROUP_ID")
+    in_group = conformance.get(emulator.url, PATH, access, relatedIdentifierName="FINANCIAL_EVENT_GROUP_ID",
+                               relatedIdentifierValue=group).json()["payload"]["transactions"]
+    assert in_group and all(t["transactionStatus"] != "DEFERRED" for t in in_group)
+    # The status filter works on the current status; pages of a small size carry a token that lapses.
+    emulator.backends.finances.page_size = 5
+    emulator.backends.finances.expire_tokens = 1
+    first = conformance.get(emulator.url, PATH, access, marketplaceId=US, transactionStatus="RELEASED",
+                            **day_ago(12)).json()["payload"]
+    assert first["nextToken"]
+    assert all((t["transactionStatus"] or "RELEASED").upper() == "RELEASED" for t in first["transactions"])
+    lapsed = conformance.get(emulator.url, PATH, access, marketplaceId=US, transactionStatus="RELEASED",
+                             nextToken=first["nextToken"], **day_ago(12))
+    assert lapsed.status_code == 400 and lapsed.json()["errors"][0]["message"] == "Next token has expired."
+
+
+class Reader:
+    """Reads posted days of the two accounts into a landing area and a DuckDB file, as the pipeline does."""
+
+    def __init__(self, emulator: Emulator, workdir: Path):
+        (workdir / "accounts.yaml").write_text(TWO_ACCOUNTS)
+        self.emulator = emulator
+        self.resource = SpApiResource(accounts_file=str(workdir / "accounts.yaml"), endpoint=emulator.url,
+                                      lwa_token_url=f"{emulator.url}/auth/o2/token", retry_base_delay_s=0.01)
+        self.store = LocalStore(workdir / "landing")
+        self.db = str(workdir / "warehouse.duckdb")
+        self.accounts = self.resource.accounts()
+        self.reads: list = []
+
+    def read(self, days, account_ids=None) -> None:
+        for account in (self.accounts[a] for a in (account_ids or self.accounts)):
+            client = self.resource.client_for(account, usage_plans=self.emulator.state.usage_plans())
+            for day in days:
+                self.reads.append(read_day(client, self.store, account.id, account.marketplace_ids, day,
+                                           new_read_id(self.emulator.state.clock.now(), f"run{len(self.reads):05d}")))
+
+                def transaction(work, what):
+                    with warehouse.connect(self.db) as conn:
+                        return work(conn)
+
+                load_day(self.store, account.id, day, transaction)
+
+    def build(self, days) -> None:
+        run_dbt(self.db, min(days), max(days) + timedelta(days=1))
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        with duckdb.connect(self.db, read_only=True) as conn:
+            return conn.execute(sql, params or []).fetchall()
+
+
+def truth(emulator: Emulator, account_id: str, days, by_sku: bool = False):
+    seller = seller_key(emulator_refresh_token(account_id))
+    start = datetime.combine(min(days), datetime.min.time(), UTC)
+    end = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), UTC)
+    now = emulator.state.clock.now()
+    marketplaces = {"acme-us": {US}, "acme-eu": {UK, DE}}[account_id]
+    postings = [p for p in money_truth.listed(emulator.backends.finances.posted_in(seller, start, end), now)
+                if p.marketplace_id in marketplaces]
+    return money_truth.order_money(postings, now, by_sku), postings
+
+
+MONEY = ", ".join(money_truth.COLUMNS)
+
+
+def mart_money(reader: Reader, account_id: str, by_sku: bool = False) -> dict:
+    keys = "order_id, sku, currency_code" if by_sku else "order_id, currency_code"
+    table = "order_item_financials" if by_sku else "order_financials"
+    rows = reader.query(f"select {keys}, {MONEY} from main.{table} where account_id = ?", [account_id])
+    width = 3 if by_sku else 2
+    return {r[:width]: dict(zip(money_truth.COLUMNS, r[width:], strict=True)) for r in rows}
+
+
+@pytest.fixture(scope="module")
+def money_run(tmp_path_factory):
+    """Two accounts (NA, and EU in GBP and EUR) over 12 posted days, read once after the lag."""
+    with Emulator(orders_per_day=60, speed=1000) as emulator:
+        reader = Reader(emulator, tmp_path_factory.mktemp("money"))
+        today = emulator.state.clock.now().date()
+        days = [today - timedelta(days=n) for n in range(30, 18, -1)]
+        reader.read(days)
+        reader.build(days)
+        yield emulator, reader, days
+
+
+def test_money_marts_equal_the_ground_truth_to_the_cent(money_run):
+    emulator, reader, days = money_run
+    for account_id in reader.accounts:
+        expected, postings = truth(emulator, account_id, days)
+        got = mart_money(reader, account_id)
+        # The marts hold every order with money in these days (an order whose refund posted in them but whose
+        # shipment posted before is there too, with its refund alone).
+        assert got == expected, account_id
+        assert {c for (_, c) in got} == ({"USD"} if account_id == "acme-us" else {"GBP", "EUR"})
+        by_sku, _ = truth(emulator, account_id, days, by_sku=True)
+        assert mart_money(reader, account_id, by_sku=True) == by_sku
+        fees = reader.query("select transaction_id, fee_kind, amount, currency_code from main.account_fees "
+                            "where account_id = ? order by all", [account_id])
+        assert fees == money_truth.account_fee_rows(postings) and fees
+    # Every kind of money shows up somewhere: fees, refunds, withheld tax, deferred money.
+    totals = dict(zip(money_truth.COLUMNS, reader.query(f"select {', '.join(f'sum({c})' for c in money_truth.COLUMNS)} "
+                                                        "from main.order_financials")[0], strict=True))
+    for column in ("commission", "fba_fulfillment_fee", "refunded_principal", "refund_commission", "tax_withheld",
+                   "fees_credited_back", "promotions"):
+        assert totals[column] != 0, column
+    assert reader.query("select count(*) from main.order_financials where unmapped_amount <> 0") == [(0,)]
+
+
+def test_product_charges_equal_the_order_lines(money_run):
+    """What Amazon paid for a shipped order's products is what its lines say they cost: the emulator's orders."""
+    emulator, reader, days = money_run
+    seller = seller_key(emulator_refresh_token("acme-us"))
+    rows = reader.query("select order_id, product_charges from main.order_financials where account_id = 'acme-us' "
+                        "and transaction_count > refund_count")
+    start = datetime.combine(days[0], datetime.min.time(), UTC)
+    end = datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), UTC)
+    whole = [(o, c) for o, c in rows if all(start <= p.posted_at < end for p in
+                                            emulator.backends.finances.of_order(seller, o)
+                                            if p.transaction_type == "Shipment")]
+    assert len(whole) > 0.9 * len(rows)
+    for order_id, charges in whole:
+        history = emulator.state.find_order(seller, order_id)
+        assert charges == sum(line.item_amount for line in history.lines), order_id
+
+
+def test_deferred_money_is_released_by_a_later_read_and_late_postings_are_found(tmp_path):
+    with Emulator(orders_per_day=80, speed=1000) as emulator:
+        reader = Reader(emulator, tmp_path)
+        real_now = emulator.state.clock.now()
+        days = [(real_now - timedelta(days=n)).date() for n in (60, 59, 58)]
+        # First read three days after the last day: some transactions are still unlisted (late) and some deferred.
+        first_read_at = datetime.combine(days[-1] + timedelta(days=3), datetime.min.time(), UTC)
+        emulator.state.clock.set(first_read_at)
+        reader.read(days, ["acme-us"])
+        reader.build(days)
+        deferred = reader.query("select order_id, deferred_amount from main.order_financials "
+                                "where account_id = 'acme-us' and deferred_amount <> 0")
+        assert deferred, "some orders' money is deferred at the first read"
+        before = {r[0]: r for r in reader.query("select order_id, net_proceeds, refund_count "
+                                                "from main.order_financials")}
+        # 40 days later every deferral has matured (B2B terms are 30 days) and every late posting is listed.
+        emulator.state.clock.set(first_read_at + timedelta(days=40))
+        expected, postings = truth(emulator, "acme-us", days)
+        late = [p for p in postings if p.listable_at > first_read_at]
+        assert late, "some transactions of these days became listable after the first read"
+        reader.read(days, ["acme-us"])
+        reader.build(days)
+        assert mart_money(reader, "acme-us") == expected
+        assert reader.query("select count(*) from main.order_financials where deferred_amount <> 0") == [(0,)]
+        released = reader.query("select count(*) from staging.stg_amazon_sp_api__transactions "
+                                "where transaction_status = 'DEFERRED_RELEASED'")[0][0]
+        assert released >= len(deferred)
+        # The late ones landed in their own orders' rows.
+        late_orders = {p.order_id for p in late if p.order_id}
+        after = {r[0]: r for r in reader.query("select order_id, net_proceeds, refund_count "
+                                               "from main.order_financials")}
+        assert late_orders <= set(after)
+        assert any(o not in before or before[o] != after[o] for o in late_orders)
+        # Both reads are kept in raw, as versions.
+        assert reader.query("select count(distinct read_id) from raw.transaction_records where account_id = 'acme-us' "
+                            "and partition_date = ?", [days[0]]) == [(2,)]
+
+
+def test_faults_and_a_lapsed_token_neither_lose_nor_repeat(tmp_path):
+    with Emulator(orders_per_day=80, speed=1000) as emulator:
+        reader = Reader(emulator, tmp_path)
+        days = [(emulator.state.clock.now() - timedelta(days=n)).date() for n in (20, 19)]
+        emulator.backends.finances.page_size = 7
+        emulator.backends.finances.expire_tokens = 2
+        emulator.state.faults.configure(FaultPlan(throttle=0.2, storm_length=3, server_error=0.1, seed=7))
+        reader.read(days, ["acme-eu"])
+        emulator.state.faults.configure(FaultPlan())
+        assert any(r.passes > 1 for r in reader.reads), "a lapsed token made a day be read again"
+        assert emulator.state.stats["listTransactions.429"] and emulator.state.stats["listTransactions.500"]
+        reader.build(days)
+        expected, _ = truth(emulator, "acme-eu", days)
+        assert mart_money(reader, "acme-eu") == expected
+        # Each transaction once per read in raw; loading a read again changes nothing.
+        assert reader.query("select count(*) - count(distinct (read_id, transaction_json ->> 'transactionId')) "
+                            "from raw.transaction_records") == [(0,)]
+        counted = reader.query("select count(*) from raw.transaction_records")
+        reader.read([], ["acme-eu"])
+        for day in days:
+            load_day(reader.store, "acme-eu", day, lambda work, what: (_ for _ in ()).throw(AssertionError(what)))
+        assert reader.query("select count(*) from raw.transaction_records") == counted
+
+
+def test_an_unfinished_read_is_dropped_and_made_again(tmp_path):
+    with Emulator(orders_per_day=40, speed=1000) as emulator:
+        reader = Reader(emulator, tmp_path)
+        day = (emulator.state.clock.now() - timedelta(days=9)).date()
+        landing = TransactionStore(reader.store, "acme-us", day)
+        # What a killed run leaves: a page, and no done.json.
+        reader.store.put(f"{landing.prefix}/20260101T000000-killed00/page-00001.json", b"{}")
+        reader.read([day], ["acme-us"])
+        assert landing.read_ids() == [reader.reads[0].read_id]
+        assert reader.query("select count(distinct read_id) from raw.transaction_pages") == [(1,)]

@@ -1,0 +1,45 @@
+{# A transaction's related identifier by name (ORDER_ID, SETTLEMENT_ID, ...): the first one, or NULL. #}
+{% macro related_identifier(name) -%}
+    (list_filter(related_identifiers, x -> x.relatedIdentifierName = '{{ name }}')[1]).relatedIdentifierValue
+{%- endmacro %}
+
+{# The money columns of order_financials and order_item_financials, summed from leaf amounts (`a`, with their
+   category from seeds/finances/finance_amount_types.csv). Signs are the seller's: what it receives is positive. #}
+{% macro financial_sums() -%}
+    {%- set sales = ['product_charges', 'shipping', 'gift_wrap', 'other_charges', 'tax', 'promotions'] -%}
+    {%- set fees = ['commission', 'fba_fulfillment_fee', 'shipping_chargeback'] -%}
+    {%- for category in sales %}
+    cast(coalesce(sum(a.amount) filter (where a.category = '{{ category }}'), 0) as {{ money_type() }}) as {{ category }},
+    {%- endfor %}
+    cast(coalesce(sum(a.amount) filter (where a.category = 'tax_withheld'), 0) as {{ money_type() }}) as tax_withheld,
+    {%- for category in fees %}
+    cast(coalesce(sum(a.amount) filter (where a.category = '{{ category }}'), 0) as {{ money_type() }}) as {{ category }},
+    {%- endfor %}
+    cast(coalesce(sum(a.amount) filter (where a.category = 'other_fee'), 0) as {{ money_type() }}) as other_fees,
+    cast(coalesce(sum(a.amount) filter (where a.category = 'points_cost'), 0) as {{ money_type() }}) as points_cost,
+    cast(coalesce(sum(a.amount) filter (where a.category = 'refunded_principal'), 0) as {{ money_type() }}) as refunded_principal,
+    cast(coalesce(sum(a.amount) filter (where a.category = 'refunded_tax'), 0) as {{ money_type() }}) as refunded_tax,
+    cast(coalesce(sum(a.amount) filter (where a.category = 'fees_credited_back'), 0) as {{ money_type() }}) as fees_credited_back,
+    cast(coalesce(sum(a.amount) filter (where a.category = 'refund_commission'), 0) as {{ money_type() }}) as refund_commission,
+    cast(coalesce(sum(a.amount) filter (where a.category = 'unmapped'), 0) as {{ money_type() }}) as unmapped_amount,
+    cast(sum(a.amount) as {{ money_type() }}) as net_proceeds,
+    cast(coalesce(sum(a.amount) filter (where a.transaction_status = 'DEFERRED'), 0) as {{ money_type() }}) as deferred_amount,
+    cast(count(distinct a.transaction_id) as integer) as transaction_count,
+    cast(count(distinct a.transaction_id) filter (where a.transaction_type = 'Refund') as integer) as refund_count,
+    list_sort(list_distinct(list(a.settlement_id))) as settlement_ids,
+    min(a.posted_at) as first_posted_at,
+    max(a.posted_at) as last_posted_at,
+    max(a.partition_date) as last_changed_partition
+{%- endmacro %}
+
+{# The latest version of each transaction of the orders a run's window touched: their leaf amounts, from every
+   posted day (a refund posts weeks after its shipment), one read per transaction. #}
+{% macro amounts_of_touched_orders() -%}
+    select a.*
+    from {{ ref('stg_amazon_sp_api__transaction_amounts') }} as a
+    semi join (
+        select distinct account_id, order_id from {{ ref('stg_amazon_sp_api__transaction_amounts') }}
+        where order_id is not null and {{ in_window('partition_date') }}
+    ) as t on a.account_id = t.account_id and a.order_id = t.order_id
+    qualify dense_rank() over (partition by a.account_id, a.transaction_id order by a.fetched_at desc, a.read_id desc) = 1
+{%- endmacro %}

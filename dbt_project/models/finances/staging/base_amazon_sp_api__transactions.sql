@@ -1,0 +1,79 @@
+-- One row per transaction of the run's window of posted days, in its latest read of that day (a later read is a
+-- later version: a deferred transaction released, say), parsed and judged once. Records that cannot be typed keep
+-- their quarantine_reason and raw JSON; the staging views read only the others.
+{{ config(materialized="incremental", incremental_strategy="append", pre_hook="{{ delete_window() }}") }}
+
+with records as (
+    select
+        account_id,
+        partition_date,
+        read_id,
+        page_number,
+        record_index,
+        fetched_at,
+        transaction_json as raw_json,
+        json_extract_string(transaction_json, '$.transactionId') as transaction_id
+    from {{ source('amazon_sp_api', 'transaction_records') }}
+    where {{ in_window('partition_date') }}
+    qualify row_number() over (
+        partition by account_id, partition_date,
+                     coalesce(transaction_id, read_id || ':' || page_number || ':' || record_index)
+        order by fetched_at desc, read_id desc) = 1
+),
+
+parsed as (
+    select
+        *,
+        json_extract_string(raw_json, '$.transactionType') as transaction_type,
+        json_extract_string(raw_json, '$.transactionStatus') as transaction_status_raw,
+        json_extract_string(raw_json, '$.description') as description,
+        json_extract_string(raw_json, '$.postedDate') as posted_text,
+        json_extract_string(raw_json, '$.totalAmount.currencyCode') as currency_code,
+        json_extract_string(raw_json, '$.totalAmount.currencyAmount') as total_text,
+        coalesce(json_extract_string(raw_json, '$.marketplaceDetails.marketplaceId'),
+                 json_extract_string(raw_json, '$.sellingPartnerMetadata.marketplaceId')) as marketplace_id,
+        json_extract_string(raw_json, '$.sellingPartnerMetadata.accountType') as account_type,
+        from_json(json_extract(raw_json, '$.relatedIdentifiers'),
+                  '[{"relatedIdentifierName": "VARCHAR", "relatedIdentifierValue": "VARCHAR"}]') as related_identifiers,
+        list_filter(from_json(json_extract(raw_json, '$.contexts'),
+                              '[{"contextType": "VARCHAR", "deferralReason": "VARCHAR", "maturityDate": "VARCHAR"}]'),
+                    c -> c.contextType = 'DeferredContext')[1] as deferred_context
+    from records
+)
+
+select
+    account_id,
+    partition_date,
+    read_id,
+    page_number,
+    record_index,
+    fetched_at,
+    transaction_id,
+    transaction_type,
+    -- Amazon filters on upper case but has been seen to answer `Released` and null (a released transaction).
+    coalesce(upper(transaction_status_raw), 'RELEASED') as transaction_status,
+    transaction_status_raw,
+    description,
+    {{ to_utc('posted_text') }} as posted_at,
+    marketplace_id,
+    account_type,
+    currency_code,
+    {{ to_amount('total_text') }} as total_amount,
+    {{ related_identifier('ORDER_ID') }} as order_id,
+    {{ related_identifier('SHIPMENT_ID') }} as shipment_id,
+    {{ related_identifier('REFUND_ID') }} as refund_id,
+    {{ related_identifier('FINANCIAL_EVENT_GROUP_ID') }} as financial_event_group_id,
+    {{ related_identifier('SETTLEMENT_ID') }} as settlement_id,
+    deferred_context.deferralReason as deferral_reason,
+    {{ to_utc('deferred_context.maturityDate') }} as maturity_at,
+    case
+        when json_type(raw_json) <> 'OBJECT' then 'not a JSON object'
+        when transaction_id is null or transaction_id = '' then 'no transactionId'
+        when {{ to_utc('posted_text') }} is null then 'postedDate is not a date-time: ' || coalesce(posted_text, 'absent')
+        when currency_code is null or length(currency_code) <> 3 then 'totalAmount has no ISO 4217 currency code'
+        when {{ to_amount('total_text') }} is null then 'totalAmount is not a number: ' || coalesce(total_text, 'absent')
+        when upper(transaction_status_raw) not in ({{ quoted(var('transaction_statuses')) }})
+            then 'unknown transactionStatus: ' || transaction_status_raw
+    end as quarantine_reason,
+    raw_json
+from parsed
