@@ -3,6 +3,7 @@ landed under faults, and the money marts against the emulator's ground truth to 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,9 +16,10 @@ from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.server import Emulator
-from amazon_orders_pipeline.finances.landing import TransactionStore, new_read_id, read_day
+from amazon_orders_pipeline.finances.landing import DayRead, TransactionStore, new_read_id, read_day
 from amazon_orders_pipeline.finances.raw import load_day
 from amazon_orders_pipeline.resources import SpApiResource
+from amazon_orders_pipeline.sp_api.pages import Page
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing import conformance, money_truth
 from amazon_orders_pipeline.testing.dbt_runs import run_dbt
@@ -306,3 +308,67 @@ def test_an_unfinished_read_is_dropped_and_made_again(tmp_path):
         reader.read([day], ["acme-us"])
         assert landing.read_ids() == [reader.reads[0].read_id]
         assert reader.query("select count(distinct read_id) from raw.transaction_pages") == [(1,)]
+
+
+def test_unknown_names_are_kept_unmapped_and_malformed_records_quarantined(tmp_path):
+    """Bad input: an unknown transaction type, an unknown fee name, a tree deeper than five levels, and records
+    that cannot be typed. Nothing is dropped: the money goes to `unmapped`, the records to quarantine."""
+    def amount(value):
+        return {"currencyCode": "USD", "currencyAmount": value}
+
+    def node(name, value, children=None):
+        return {"breakdownType": name, "breakdownAmount": amount(value), "breakdowns": children or []}
+
+    deep = node("Expenses", -1, [node("A", -1, [node("B", -1, [node("C", -1, [node("D", -1, [node("E", -1)])])])])])
+    base = {"postedDate": "2026-03-02T10:00:00Z", "transactionStatus": "RELEASED",
+            "relatedIdentifiers": [{"relatedIdentifierName": "ORDER_ID",
+                                    "relatedIdentifierValue": "114-0000001-0000001"}],
+            "marketplaceDetails": {"marketplaceId": US}}
+    transactions = [
+        {**base, "transactionId": "T1", "transactionType": "Retrocharge", "totalAmount": amount(-2.5),
+         "items": [{"contexts": [{"contextType": "ProductContext", "sku": "S1", "quantityShipped": 1}],
+                    "totalAmount": amount(-2.5), "breakdowns": [node("Expenses", -2.5, [node("Retro", -2.5)])]}]},
+        {**base, "transactionId": "T2", "transactionType": "Shipment", "totalAmount": amount(9),
+         "items": [{"contexts": [{"contextType": "ProductContext", "sku": "S1", "quantityShipped": 1}],
+                    "totalAmount": amount(9), "breakdowns": [
+                        node("Sales", 10, [node("ProductCharges", 10, [node("OurPricePrincipal", 10)])]),
+                        node("Expenses", -1, [node("AmazonFees", -1, [node("BrandNewFee", -1, [node("Base", -1)])])]),
+                    ]}]},
+        {**base, "transactionId": "T3", "transactionType": "ServiceFee", "totalAmount": amount(-1),
+         "relatedIdentifiers": [], "breakdowns": [deep]},
+        {**base, "transactionId": "T4", "transactionType": "Shipment", "totalAmount": amount("lots")},
+        {**base, "transactionId": "T5", "transactionType": "Shipment", "totalAmount": amount(1),
+         "transactionStatus": "PENDING_REVIEW"},
+        {**base, "transactionType": "Shipment", "totalAmount": amount(1)},
+    ]
+    store = LocalStore(tmp_path / "landing")
+    day = datetime(2026, 3, 2, tzinfo=UTC).date()
+    landing = TransactionStore(store, "acme-us", day)
+    body = json.dumps({"payload": {"transactions": transactions}}).encode()
+    landing.land("20260305T000000-handmade", Page(1, {"postedAfter": "2026-03-02T00:00:00Z"}, "r-1",
+                                                  datetime(2026, 3, 5, tzinfo=UTC), body, {}, None,
+                                                  "listTransactions"))
+    landing.finish(DayRead("acme-us", day, "20260305T000000-handmade", 1, len(transactions), 1, "x"))
+    db = str(tmp_path / "warehouse.duckdb")
+
+    def transaction(work, what):
+        with warehouse.connect(db) as conn:
+            return work(conn)
+
+    assert load_day(store, "acme-us", day, transaction) == (1, len(transactions))
+    run_dbt(db, day, day + timedelta(days=1))
+    with duckdb.connect(db, read_only=True) as conn:
+        reasons = dict(conn.execute("select coalesce(transaction_id, '?'), quarantine_reason "
+                                    "from staging.base_amazon_sp_api__transactions "
+                                    "where quarantine_reason is not null").fetchall())
+        assert reasons == {"T4": "totalAmount is not a number: lots",
+                           "T5": "unknown transactionStatus: PENDING_REVIEW", "?": "no transactionId"}
+        unmapped = conn.execute("select transaction_id, breakdown_path, amount from "
+                                "staging.stg_amazon_sp_api__transaction_amounts where category = 'unmapped' "
+                                "order by all").fetchall()
+        assert unmapped == [("T1", "Retro", Decimal(-2.5)), ("T2", "AmazonFees/BrandNewFee/Base", Decimal(-1)),
+                            ("T3", "A/B/C/D/…", Decimal(-1))]
+        (row,) = conn.execute("select product_charges, unmapped_amount, net_proceeds, transaction_count "
+                              "from main.order_financials").fetchall()
+        assert row == (Decimal(10), Decimal("-3.5"), Decimal("6.5"), 2)
+        assert conn.execute("select fee_kind, amount from main.account_fees").fetchall() == [("unmapped", Decimal(-1))]

@@ -43,3 +43,23 @@
     ) as t on a.account_id = t.account_id and a.order_id = t.order_id
     qualify dense_rank() over (partition by a.account_id, a.transaction_id order by a.fetched_at desc, a.read_id desc) = 1
 {%- endmacro %}
+
+{# The leaves of a typed breakdown tree (a list typed by var breakdown_structure) as one list of
+   {bucket, path, amount}: the path below the top-level bucket ('' for a bucket with no children); a fifth level
+   with children still gets '/…' on its path. List functions per row, so no level is materialized apart. #}
+{% macro breakdown_leaves(list_expr, depth=5) -%}
+    flatten(list_transform({{ list_expr }}, b1 -> {{ _leaf_or_deeper(1, depth) }}))
+{%- endmacro %}
+
+{% macro _leaf_or_deeper(k, depth) -%}
+    {%- set path -%}
+        {%- if k == 1 -%}''{%- else -%}concat_ws('/'{% for j in range(2, k + 1) %}, b{{ j }}.breakdownType{% endfor %}){%- endif -%}
+    {%- endset -%}
+    {%- if k == depth -%}
+        [{'bucket': b1.breakdownType, 'path': {{ path }} || case when coalesce(json_array_length(b{{ k }}.breakdowns), 0) > 0 then '/…' else '' end, 'amount': b{{ k }}.breakdownAmount.currencyAmount}]
+    {%- else -%}
+        case when coalesce(len(b{{ k }}.breakdowns), 0) = 0
+             then [{'bucket': b1.breakdownType, 'path': {{ path }}, 'amount': b{{ k }}.breakdownAmount.currencyAmount}]
+             else flatten(list_transform(b{{ k }}.breakdowns, b{{ k + 1 }} -> {{ _leaf_or_deeper(k + 1, depth) }})) end
+    {%- endif -%}
+{%- endmacro %}

@@ -1,9 +1,10 @@
 -- One row per transaction of the run's window of posted days, in its latest read of that day (a later read is a
--- later version: a deferred transaction released, say), parsed and judged once. Records that cannot be typed keep
--- their quarantine_reason and raw JSON; the staging views read only the others.
+-- later version: a deferred transaction released, say), parsed once (json_transform with transaction_structure)
+-- and judged once. Records that cannot be typed keep their quarantine_reason and raw JSON; the staging views read
+-- only the others.
 {{ config(materialized="incremental", incremental_strategy="append", pre_hook="{{ delete_window() }}") }}
 
-with records as (
+with parsed as (
     select
         account_id,
         partition_date,
@@ -12,33 +13,32 @@ with records as (
         record_index,
         fetched_at,
         transaction_json as raw_json,
-        json_extract_string(transaction_json, '$.transactionId') as transaction_id
+        json_transform(transaction_json, '{{ tojson(var("transaction_structure")) }}') as t
     from {{ source('amazon_sp_api', 'transaction_records') }}
     where {{ in_window('partition_date') }}
+),
+
+latest as (
+    select
+        * exclude (t),
+        t.transactionId as transaction_id,
+        t.transactionType as transaction_type,
+        t.transactionStatus as transaction_status_raw,
+        t.description,
+        t.postedDate as posted_text,
+        t.totalAmount.currencyCode as currency_code,
+        t.totalAmount.currencyAmount as total_text,
+        coalesce(t.marketplaceDetails.marketplaceId, t.sellingPartnerMetadata.marketplaceId) as marketplace_id,
+        t.sellingPartnerMetadata.accountType as account_type,
+        t.relatedIdentifiers as related_identifiers,
+        list_filter(t.contexts, c -> c.contextType = 'DeferredContext')[1] as deferred_context,
+        t.items as items_json,
+        t.breakdowns as breakdowns_json
+    from parsed
     qualify row_number() over (
         partition by account_id, partition_date,
                      coalesce(transaction_id, read_id || ':' || page_number || ':' || record_index)
         order by fetched_at desc, read_id desc) = 1
-),
-
-parsed as (
-    select
-        *,
-        json_extract_string(raw_json, '$.transactionType') as transaction_type,
-        json_extract_string(raw_json, '$.transactionStatus') as transaction_status_raw,
-        json_extract_string(raw_json, '$.description') as description,
-        json_extract_string(raw_json, '$.postedDate') as posted_text,
-        json_extract_string(raw_json, '$.totalAmount.currencyCode') as currency_code,
-        json_extract_string(raw_json, '$.totalAmount.currencyAmount') as total_text,
-        coalesce(json_extract_string(raw_json, '$.marketplaceDetails.marketplaceId'),
-                 json_extract_string(raw_json, '$.sellingPartnerMetadata.marketplaceId')) as marketplace_id,
-        json_extract_string(raw_json, '$.sellingPartnerMetadata.accountType') as account_type,
-        from_json(json_extract(raw_json, '$.relatedIdentifiers'),
-                  '[{"relatedIdentifierName": "VARCHAR", "relatedIdentifierValue": "VARCHAR"}]') as related_identifiers,
-        list_filter(from_json(json_extract(raw_json, '$.contexts'),
-                              '[{"contextType": "VARCHAR", "deferralReason": "VARCHAR", "maturityDate": "VARCHAR"}]'),
-                    c -> c.contextType = 'DeferredContext')[1] as deferred_context
-    from records
 )
 
 select
@@ -66,6 +66,8 @@ select
     {{ related_identifier('SETTLEMENT_ID') }} as settlement_id,
     deferred_context.deferralReason as deferral_reason,
     {{ to_utc('deferred_context.maturityDate') }} as maturity_at,
+    items_json,
+    breakdowns_json,
     case
         when json_type(raw_json) <> 'OBJECT' then 'not a JSON object'
         when transaction_id is null or transaction_id = '' then 'no transactionId'
@@ -76,4 +78,4 @@ select
             then 'unknown transactionStatus: ' || transaction_status_raw
     end as quarantine_reason,
     raw_json
-from parsed
+from latest

@@ -3,51 +3,50 @@
 -- seeds/finances/finance_amount_types.csv (`unmapped` when it has none). An item's tree is read where the
 -- transaction has items (Amazon's transaction-level tree only sums them); the transaction's own tree otherwise (fees
 -- without an order). The top-level bucket (Sales, Expenses) follows the sign, not the nature, so it is kept apart.
+-- The tree is typed five levels deep in one json_transform (var breakdown_structure) and its leaves listed per row
+-- (macros/finances.sql, breakdown_leaves). For 20,000 transactions (177,000 leaves), the peak memory and time of
+-- the query alone: a recursive query over the JSON 771 MB and 2.0 s, a level-by-level unnest 556 MB and 1.0 s,
+-- this 384 MB and 0.5 s.
 {{ config(materialized="incremental", incremental_strategy="append", pre_hook="{{ delete_window() }}") }}
 
-with recursive transactions as (
-    select b.*, r.raw_json
-    from {{ ref('stg_amazon_sp_api__transactions') }} as b
-    join {{ ref('base_amazon_sp_api__transactions') }} as r using (account_id, partition_date, read_id, transaction_id)
-    where {{ in_window('b.partition_date') }} and {{ in_window('r.partition_date') }}
+{% set tree = tojson(var("breakdown_structure")) %}
+
+with transactions as (
+    select * exclude (raw_json)
+    from {{ ref('base_amazon_sp_api__transactions') }}
+    where quarantine_reason is null and {{ in_window('partition_date') }}
 ),
 
 items as (
     select
-        t.account_id, t.partition_date, t.transaction_id,
-        cast(i.key as integer) as item_index,
-        list_filter(from_json(json_extract(i.value, '$.contexts'),
-                              '[{"contextType": "VARCHAR", "sku": "VARCHAR", "asin": "VARCHAR",
-                                 "quantityShipped": "VARCHAR", "fulfillmentNetwork": "VARCHAR"}]'),
-                    c -> c.contextType = 'ProductContext')[1] as product,
-        i.value as item_json
-    from transactions as t, json_each(t.raw_json, '$.items') as i
-    where json_type(i.value) = 'OBJECT'
+        account_id, partition_date, transaction_id,
+        generate_subscripts(item_list, 1) as item_index,
+        unnest(item_list) as item
+    from (
+        select account_id, partition_date, transaction_id,
+               json_transform(items_json, '[{"contexts": [{"contextType": "VARCHAR", "sku": "VARCHAR", "asin": "VARCHAR",
+                                                           "quantityShipped": "VARCHAR", "fulfillmentNetwork": "VARCHAR"}],
+                                             "breakdowns": {{ tree }}}]') as item_list
+        from transactions
+        where json_array_length(items_json) > 0
+    )
 ),
 
 roots as (
-    select i.account_id, i.partition_date, i.transaction_id, i.item_index, i.product, b.value as node
-    from items as i, json_each(i.item_json, '$.breakdowns') as b
+    select account_id, partition_date, transaction_id, item_index,
+           list_filter(item.contexts, c -> c.contextType = 'ProductContext')[1] as product,
+           item.breakdowns as level_1
+    from items
     union all
-    select t.account_id, t.partition_date, t.transaction_id, null, null, b.value
-    from transactions as t, json_each(t.raw_json, '$.breakdowns') as b
-    where not exists (select 1 from items as i where i.account_id = t.account_id
-                      and i.partition_date = t.partition_date and i.transaction_id = t.transaction_id)
+    select account_id, partition_date, transaction_id, null, null, json_transform(breakdowns_json, '{{ tree }}')
+    from transactions
+    where coalesce(json_array_length(items_json), 0) = 0
 ),
 
-tree(account_id, partition_date, transaction_id, item_index, product, depth, bucket, breakdown_path, node) as (
-    select account_id, partition_date, transaction_id, item_index, product, 1,
-           json_extract_string(node, '$.breakdownType'), '', node
+leaves as (
+    select account_id, partition_date, transaction_id, item_index, product,
+           unnest({{ breakdown_leaves('level_1') }}) as leaf
     from roots
-    where json_type(node) = 'OBJECT'
-    union all
-    select tree.account_id, tree.partition_date, tree.transaction_id, tree.item_index, tree.product, tree.depth + 1,
-           tree.bucket,
-           case when tree.breakdown_path = '' then '' else tree.breakdown_path || '/' end
-               || coalesce(json_extract_string(c.value, '$.breakdownType'), '?'),
-           c.value
-    from tree, json_each(tree.node, '$.breakdowns') as c
-    where json_type(c.value) = 'OBJECT' and tree.depth < 8
 )
 
 select
@@ -63,17 +62,16 @@ select
     t.settlement_id,
     t.marketplace_id,
     t.currency_code,
-    l.item_index,
+    cast(l.item_index as integer) as item_index,
     l.product.sku as sku,
     l.product.asin as asin,
     try_cast(l.product.quantityShipped as integer) as quantity,
     l.product.fulfillmentNetwork as fulfillment_network,
-    l.bucket,
-    l.breakdown_path,
+    l.leaf.bucket as bucket,
+    l.leaf.path as breakdown_path,
     coalesce(m.category, 'unmapped') as category,
-    {{ to_amount("json_extract_string(l.node, '$.breakdownAmount.currencyAmount')") }} as amount
-from tree as l
+    {{ to_amount('l.leaf.amount') }} as amount
+from leaves as l
 join transactions as t using (account_id, partition_date, transaction_id)
 left join {{ ref('finance_amount_types') }} as m
-    on m.transaction_type = t.transaction_type and m.breakdown_path = l.breakdown_path
-where coalesce(json_array_length(l.node, '$.breakdowns'), 0) = 0
+    on m.transaction_type = t.transaction_type and m.breakdown_path = l.leaf.path
