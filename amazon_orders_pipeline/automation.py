@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import dagster as dg
 
+from amazon_orders_pipeline.finances.landing import READ_AGES
+
 
 def after_extraction(lookback: int) -> dg.AutomationCondition:
     """Dagster's eager condition (run when the upstream partitions have been updated, none is missing and none is
@@ -17,3 +19,9 @@ def after_extraction(lookback: int) -> dg.AutomationCondition:
         # Today, the day that closed, and the lookback days before it.
         dg.AutomationCondition.in_latest_time_window(timedelta(days=lookback + 2)),
     )
+
+
+def after_finance_reads() -> dg.AutomationCondition:
+    """The same condition over the posted days the money's schedule still reads again (READ_AGES): a re-read 35
+    days back is followed by its transform too."""
+    return after_extraction(max(READ_AGES))

@@ -13,7 +13,7 @@ from amazon_orders_pipeline.checks import CHECKS, build_freshness_checks
 from amazon_orders_pipeline.chosen_warnings import chosen_features
 from amazon_orders_pipeline.execution import EXECUTOR
 from amazon_orders_pipeline.resources import build_resources
-from amazon_orders_pipeline.schedules import build_extract_schedules
+from amazon_orders_pipeline.schedules import build_extract_schedules, build_finance_schedule
 from amazon_orders_pipeline.sensors import build_mcf_sensor, build_order_change_sensor, build_writeback_sensor
 from amazon_orders_pipeline.settings import Settings
 
@@ -25,6 +25,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
                                              settings.sweep_interval_minutes)
     sensors = [build_order_change_sensor(job, assets.account_ids, settings)] if settings.order_change_queue_url \
         else []
+    finances, finance_schedule = build_finance_schedule(assets.account_ids)
     writeback, mcf = writeback_job(), mcf_job()
     sensors += [build_writeback_sensor(writeback), build_mcf_sensor(mcf)]
     freshness = build_freshness_checks([*assets.mart_keys, *assets.export_keys], settings.freshness_deadline_cron)
@@ -34,8 +35,8 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     return dg.Definitions(
         assets=[*assets.all, *assets.writeback],
         asset_checks=[*CHECKS, *freshness],
-        jobs=[job, writeback, mcf],
-        schedules=schedules,
+        jobs=[job, finances, writeback, mcf],
+        schedules=[*schedules, finance_schedule],
         sensors=[freshness_sensor, *sensors],
         resources=build_resources(settings),
         executor=EXECUTOR,

@@ -22,7 +22,12 @@ from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.assets.keys import EXPORT_KEYS, MCF_KEY, WRITEBACK_KEY
 from amazon_orders_pipeline.emulator.server import Emulator
-from amazon_orders_pipeline.local_runs import materialize_raw, materialize_transform, materialize_writes
+from amazon_orders_pipeline.local_runs import (
+    materialize_finances,
+    materialize_raw,
+    materialize_transform,
+    materialize_writes,
+)
 from amazon_orders_pipeline.local_services.production import production_services
 from amazon_orders_pipeline.resources import build_resources
 from amazon_orders_pipeline.settings import Settings
@@ -103,6 +108,13 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator,
                 meta = event.materialization.metadata
                 exported[event.asset_key.to_user_string()] = {
                     "rows": meta["rows"].value, "files": meta["files"].value, "location": meta["location"].value}
+        # The money after the sale of as many posted days, the newest past Amazon's 48-hour listing lag.
+        money_days = [day - timedelta(days=2) for day in days]
+        for result in materialize_finances(money_days[0], money_days[-1], accounts, environ=environ,
+                                           resources=resources, instance=instance, raise_on_error=False):
+            if not result.success:
+                failed.append("finances")
+        print(f"  money {money_days[0]}..{money_days[-1]}: {'failed' if 'finances' in failed else 'ok'}")
         # One pass of each write to Amazon, over their inboxes (empty unless files were dropped there): the ERP's
         # shipments and cancellations, and the web shop's MCF orders.
         writes = {}
@@ -121,6 +133,7 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator,
             "where partition_date >= ? and partition_date <= ?", [days[0], days[-1]]).fetchone()
         marts = mart_row_counts(conn) if not failed else {}
         quarantined = conn.execute("select count(*) from staging.quarantine").fetchone()[0] if not failed else 0
+        money = money_counts(conn) if not failed else {}
     print()
     print("Demo summary")
     print(f"  partitions      : {len(days)} days ({days[0]} .. {days[-1]}) x {len(accounts)} account(s), "
@@ -130,6 +143,8 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator,
     for table, count in marts.items():
         print(f"  {table:<16}: {count} rows")
     print(f"  quarantine      : {quarantined} records")
+    for table, count in money.items():
+        print(f"  {table:<16}: {count}")
     for name, info in exported.items():
         print(f"  {name}: {info['rows']} rows in {info['files']} files under {info['location']}")
     if MCF_KEY.to_user_string() in writes:
@@ -141,6 +156,18 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator,
     print(f"  quotas          : emulator at {args.speed:g}x Amazon's documented rates")
     print(f"  wall time       : {time.monotonic() - started:.1f} s")
     return 1 if failed else 0
+
+
+def money_counts(conn) -> dict[str, str]:
+    """The money marts' rows, and what they hold, for the summary."""
+    transactions = conn.execute("select count(*) from staging.stg_amazon_sp_api__transactions").fetchone()[0]
+    orders, refunds, deferred = conn.execute(
+        "select count(*), count(*) filter (where refund_count > 0), count(*) filter (where deferred_amount <> 0) "
+        "from main.order_financials").fetchone()
+    fees = conn.execute("select count(*) from main.account_fees").fetchone()[0]
+    return {"transactions": f"{transactions} (latest versions)",
+            "order_financials": f"{orders} rows ({refunds} with a refund, {deferred} with money deferred)",
+            "account_fees": f"{fees} rows"}
 
 
 if __name__ == "__main__":

@@ -11,7 +11,13 @@ import dagster as dg
 from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.assets.dbt import DBT_ASSETS_OP
-from amazon_orders_pipeline.assets.keys import EXPORT_KEYS, EXTRACT_MODE_TAG, RAW_KEYS
+from amazon_orders_pipeline.assets.keys import (
+    EXPORT_KEYS,
+    EXTRACT_MODE_TAG,
+    FINANCE_RAW_KEYS,
+    FINANCES_GROUP,
+    RAW_KEYS,
+)
 from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.extract.increments import WINDOW
 from amazon_orders_pipeline.resources import build_resources
@@ -86,7 +92,8 @@ def materialize_transform(first: date, last: date, *, environ: Mapping[str, str]
     marts and their checks."""
     settings = Settings.from_env(environ)
     assets = build_assets(settings).all
-    downstream = [k for a in assets for k in a.keys if k not in RAW_KEYS and (exports or k not in EXPORT_KEYS)]
+    downstream = [k for a in assets for k in a.keys
+                  if k not in RAW_KEYS + FINANCE_RAW_KEYS and (exports or k not in EXPORT_KEYS)]
     tags = {"dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat()}
     run_config = {**QUIET, "ops": {DBT_ASSETS_OP: {"config": {"full_refresh": full_refresh}}}}
@@ -94,3 +101,25 @@ def materialize_transform(first: date, last: date, *, environ: Mapping[str, str]
                           resources=resources or build_resources(settings),
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
                           run_config=run_config)
+
+
+def materialize_finances(first: date, last: date, account_ids: list[str], *, environ: Mapping[str, str] = os.environ,
+                         resources: dict | None = None, instance: dg.DagsterInstance | None = None,
+                         raise_on_error: bool = True) -> tuple[dg.ExecuteInProcessResult, dg.ExecuteInProcessResult]:
+    """The money for the posted days [first, last] of `account_ids` (neighbours in the accounts file, as for
+    materialize_raw_range): one run that reads and loads them, then one of the `finances` dbt models over the days."""
+    settings = Settings.from_env(environ)
+    assets = build_assets(settings)
+    resources = resources or build_resources(settings)
+    instance = instance or dg.DagsterInstance.ephemeral()
+    tags = {"dagster/asset_partition_range_start": f"{account_ids[0]}|{first.isoformat()}",
+            "dagster/asset_partition_range_end": f"{account_ids[-1]}|{last.isoformat()}"}
+    raw = dg.materialize(assets.all, selection=list(FINANCE_RAW_KEYS), tags=tags, resources=resources,
+                         instance=instance, raise_on_error=raise_on_error, run_config=QUIET)
+    groups = assets.dbt.group_names_by_key
+    models = [k for k in assets.dbt.keys if groups.get(k) == FINANCES_GROUP]
+    dbt = dg.materialize(assets.all + CHECKS, selection=models, resources=resources, instance=instance,
+                         tags={"dagster/asset_partition_range_start": first.isoformat(),
+                               "dagster/asset_partition_range_end": last.isoformat()},
+                         raise_on_error=raise_on_error, run_config=QUIET)
+    return raw, dbt

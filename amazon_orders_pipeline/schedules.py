@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from amazon_orders_pipeline.assets.keys import EXTRACT_MODE_TAG, RAW_KEYS
+from amazon_orders_pipeline.assets.keys import EXTRACT_MODE_TAG, FINANCE_RAW_KEYS, RAW_KEYS
 from amazon_orders_pipeline.extract.increments import SWEEP
 from amazon_orders_pipeline.extract.landing import MIN_LAG
 from amazon_orders_pipeline.extract.plan import RECHECK
+from amazon_orders_pipeline.finances.landing import READ_AGES
 
 # 00:20 UTC: the day's window must end at least 2 minutes before a request, and Amazon's index lags a little more.
 DAILY_CRON = "20 0 * * *"
@@ -91,3 +92,32 @@ def build_extract_schedules(account_ids: Sequence[str], lookback: int, sweep_min
                              tags={**partition_range(days, account_ids), EXTRACT_MODE_TAG: SWEEP})
 
     return job, [daily_extract_schedule, intraday_sweep_schedule]
+
+
+FINANCES_JOB = "daily_finances"
+FINANCES_CRON = "0 2 * * *"  # 02:00 UTC, after the orders' daily close
+
+
+def finance_days(scheduled_at: datetime) -> list[date]:
+    """The posted days a daily run of the money reads: each READ_AGES days before the schedule's day."""
+    today = scheduled_at.astimezone(UTC).date()
+    return [today - timedelta(days=age) for age in sorted(READ_AGES, reverse=True)]
+
+
+def build_finance_schedule(account_ids: Sequence[str]) -> tuple[dg.UnresolvedAssetJobDefinition,
+                                                                dg.ScheduleDefinition]:
+    job = dg.define_asset_job(FINANCES_JOB, selection=dg.AssetSelection.assets(*FINANCE_RAW_KEYS),
+                              description="Read posted days of Amazon's transactions (Finances v2024-06-19) and load "
+                                          "them; the finances dbt models follow by automation.")
+
+    @dg.schedule(job=job, cron_schedule=FINANCES_CRON, execution_timezone="UTC", name="daily_finances_schedule",
+                 description="Every day: each account's posted days "
+                             f"{', '.join(str(a) for a in READ_AGES)} days back (the first read past Amazon's "
+                             "48-hour lag, then again for late listings and released deferrals), one run per day.")
+    def daily_finances_schedule(context: dg.ScheduleEvaluationContext):
+        stamp = context.scheduled_execution_time.date().isoformat()
+        for day in finance_days(context.scheduled_execution_time):
+            yield dg.RunRequest(run_key=f"{stamp}:finances:{day.isoformat()}",
+                                tags=partition_range([day], account_ids))
+
+    return job, daily_finances_schedule

@@ -38,6 +38,10 @@ GROUPS = {
     "marts": ["orders", "order_items", "order_addresses", "order_packages", "order_package_items",
               "order_tax_registrations"],
     "exports": ["salesforce_order_export", "erp_sales_order_export"],
+    "finances": ["landed_transaction_pages", "transaction_pages", "transaction_records",
+                 "base_amazon_sp_api__transactions", "stg_amazon_sp_api__transactions",
+                 "stg_amazon_sp_api__transaction_amounts", "finance_amount_types", "order_financials",
+                 "order_item_financials", "account_fees"],
 }
 
 

@@ -143,11 +143,13 @@ def test_dbt_exports_and_checks_queue_in_the_duckdb_pool_the_raw_load_extraction
     assert {"amazon_sp_api__order_pages", "amazon_orders_dbt", "salesforce_order_export", "erp_sales_order_export",
             "order_checks"} <= set(uses_duckdb)
     assert not uses_duckdb.pop("amazon_sp_api__order_pages")
+    assert not uses_duckdb.pop("amazon_sp_api__transaction_pages")  # the money's raw load, likewise
     # Nor do the writes to Amazon: they take the turn between Amazon's calls only, never while they wait on them.
     assert not uses_duckdb.pop("mfn_writeback") and not uses_duckdb.pop("fba_fulfillment_orders")
     assert all(pools == {"duckdb"} for pools in uses_duckdb.values()), uses_duckdb
-    landed = next(n for n in defs.assets if n.node_def.name == "amazon_sp_api__landed_order_pages")
-    assert "duckdb" not in landed.required_resource_keys and not landed.node_def.pools
+    for name in ("amazon_sp_api__landed_order_pages", "amazon_sp_api__landed_transaction_pages"):
+        landed = next(n for n in defs.assets if n.node_def.name == name)
+        assert "duckdb" not in landed.required_resource_keys and not landed.node_def.pools
     pools = yaml.safe_load((ROOT / "dagster.yaml").read_text())["concurrency"]["pools"]
     assert pools == {"granularity": "op", "default_limit": 1}
 

@@ -39,6 +39,13 @@ def test_demo_materializes_the_last_three_days_and_summarises(tmp_path, monkeypa
     assert re.search(rf"raw orders\s+:\s+{orders}\b", out)
     for table, count in marts.items():
         assert count > 0 and re.search(rf"{table}\s+:\s+{count} rows", out)
+    # The money of as many posted days, past Amazon's 48-hour listing lag, for both accounts.
+    with duckdb.connect(str(db), read_only=True) as conn:
+        money = dict(conn.execute("select account_id, count(*) from main.order_financials group by all").fetchall())
+        fees = conn.execute("select count(*) from main.account_fees").fetchone()[0]
+    assert set(money) == {"demo-na", "demo-eu"}
+    assert re.search(rf"order_financials\s*:\s+{sum(money.values())} rows", out)
+    assert re.search(rf"account_fees\s*:\s+{fees} rows", out)
     assert str(db) in out and "500x" in out
     assert "0 failed" in out
     # One pass of each write to Amazon over its empty inbox: their tables exist (the docs' SQL reads them).

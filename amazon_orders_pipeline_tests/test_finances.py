@@ -8,17 +8,23 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from amazon_orders_pipeline import warehouse
+from amazon_orders_pipeline.assets import build_assets
+from amazon_orders_pipeline.assets.keys import FINANCE_RAW_KEYS, LANDED_TRANSACTIONS_KEY, TRANSACTION_RECORDS_KEY
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.finances.landing import DayRead, TransactionStore, new_read_id, read_day
 from amazon_orders_pipeline.finances.raw import load_day
-from amazon_orders_pipeline.resources import SpApiResource
+from amazon_orders_pipeline.local_runs import materialize_finances
+from amazon_orders_pipeline.resources import SpApiResource, build_resources
+from amazon_orders_pipeline.schedules import finance_days
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.sp_api.pages import Page
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing import conformance, money_truth
@@ -372,3 +378,36 @@ def test_unknown_names_are_kept_unmapped_and_malformed_records_quarantined(tmp_p
                               "from main.order_financials").fetchall()
         assert row == (Decimal(10), Decimal("-3.5"), Decimal("6.5"), 2)
         assert conn.execute("select fee_kind, amount from main.account_fees").fetchall() == [("unmapped", Decimal(-1))]
+
+
+def test_the_dagster_assets_read_load_and_build_the_money(pipeline_env, emulator):
+    """The finances group end to end in Dagster: one run reads and loads both accounts' posted days, one builds the
+    models; a run of the same backfill again reads nothing it finished."""
+    first, last = (emulator.state.clock.now() - timedelta(days=n) for n in (12, 10))
+    first, last = first.date(), last.date()
+    raw, dbt = materialize_finances(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
+    landed = [e.materialization for e in raw.get_asset_materialization_events()
+              if e.asset_key == LANDED_TRANSACTIONS_KEY]
+    assert len(landed) == 6 and sum(m.metadata["transactions"].value for m in landed) > 0
+    loaded = [m for m in raw.get_asset_materialization_events()
+              if m.asset_key == TRANSACTION_RECORDS_KEY]
+    assert sum(m.materialization.metadata["transactions"].value for m in loaded) == \
+        sum(m.metadata["transactions"].value for m in landed)
+    built = {e.asset_key.path[-1] for e in dbt.get_asset_materialization_events()}
+    assert {"order_financials", "order_item_financials", "account_fees", "finance_amount_types"} <= built
+    with duckdb.connect(pipeline_env["DUCKDB_PATH"], read_only=True) as conn:
+        assert conn.execute("select count(distinct account_id) from main.order_financials").fetchone() == (2,)
+    # A backfill's run made again keeps the days its first attempt finished.
+    store = LocalStore(pipeline_env["LANDING_DIR"])
+    tags = {"dagster/backfill": "bf-money", "dagster/asset_partition_range_start": f"acme-us|{first}",
+            "dagster/asset_partition_range_end": f"acme-eu|{last}"}
+    settings = Settings.from_env(pipeline_env)
+    for _ in range(2):
+        dg.materialize(build_assets(settings).all, selection=list(FINANCE_RAW_KEYS), tags=tags,
+                       resources=build_resources(settings))
+    assert len(TransactionStore(store, "acme-us", first).read_ids()) == 2  # the first run's, and the backfill's
+
+
+def test_the_daily_schedule_reads_each_day_at_its_ages():
+    at = datetime(2026, 5, 20, 2, tzinfo=UTC)
+    assert finance_days(at) == [datetime(2026, 5, 20).date() - timedelta(days=a) for a in (35, 14, 7, 3)]

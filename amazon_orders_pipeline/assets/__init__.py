@@ -12,10 +12,11 @@ from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.assets.dbt import build_dbt_assets
 from amazon_orders_pipeline.assets.exports import build_export_assets
 from amazon_orders_pipeline.assets.extract import build_landed_pages_asset
+from amazon_orders_pipeline.assets.finances import build_finance_assets
 from amazon_orders_pipeline.assets.load import build_order_pages_asset
 from amazon_orders_pipeline.assets.mcf import fba_fulfillment_orders
 from amazon_orders_pipeline.assets.writeback import mfn_writeback
-from amazon_orders_pipeline.automation import after_extraction
+from amazon_orders_pipeline.automation import after_extraction, after_finance_reads
 from amazon_orders_pipeline.chosen_warnings import chosen_features
 from amazon_orders_pipeline.extract.plan import SweepPolicy
 from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
@@ -31,11 +32,12 @@ class PipelineAssets:
     exports: list[dg.AssetsDefinition]
     raw_partitions: dg.MultiPartitionsDefinition
     account_ids: list[str]
+    finances: list[dg.AssetsDefinition]  # the money after the sale's raw stage (posted day x account)
 
     @property
     def all(self) -> list[dg.AssetsDefinition]:
         """The daily-partitioned stages (what a backfill or the transform selects from)."""
-        return [*self.raw, self.dbt, *self.exports]
+        return [*self.raw, *self.finances, self.dbt, *self.exports]
 
     @property
     def writeback(self) -> list[dg.AssetsDefinition]:
@@ -62,5 +64,6 @@ def build_assets(settings: Settings) -> PipelineAssets:
                          overlap=timedelta(minutes=settings.sweep_overlap_minutes))
     with chosen_features():
         return PipelineAssets(raw=[build_landed_pages_asset(raw, sweeps), build_order_pages_asset(raw)],
-                              dbt=build_dbt_assets(daily, follow), exports=build_export_assets(daily, follow),
-                              raw_partitions=raw, account_ids=account_ids)
+                              dbt=build_dbt_assets(daily, follow, after_finance_reads()),
+                              exports=build_export_assets(daily, follow), raw_partitions=raw, account_ids=account_ids,
+                              finances=build_finance_assets(raw))

@@ -38,12 +38,17 @@ class DbtRunConfig(dg.Config):
 class Translator(DagsterDbtTranslator):
     """Models are keyed by their name, sources by [source, table]; groups follow the stages."""
 
-    def __init__(self, automation_condition: dg.AutomationCondition | None = None):
+    def __init__(self, automation_condition: dg.AutomationCondition | None = None,
+                 finance_condition: dg.AutomationCondition | None = None):
         super().__init__()
         self._automation_condition = automation_condition
+        self._finance_condition = finance_condition or automation_condition
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        return self._automation_condition if dbt_resource_props.get("resource_type") == "model" else None
+        if dbt_resource_props.get("resource_type") != "model":
+            return None
+        return self._finance_condition if "finances" in (dbt_resource_props.get("fqn") or []) \
+            else self._automation_condition
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props.get("resource_type") == "source":
@@ -60,7 +65,8 @@ class Translator(DagsterDbtTranslator):
 
 
 def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition,
-                     automation_condition: dg.AutomationCondition | None = None) -> dg.AssetsDefinition:
+                     automation_condition: dg.AutomationCondition | None = None,
+                     finance_condition: dg.AutomationCondition | None = None) -> dg.AssetsDefinition:
     project = dbt_project()
     prepare_if_stale(project)
 
@@ -69,7 +75,7 @@ def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition,
         manifest=project.manifest_path,
         project=project,
         partitions_def=partitions_def,
-        dagster_dbt_translator=Translator(automation_condition),
+        dagster_dbt_translator=Translator(automation_condition, finance_condition),
         # A backfill of many days is one dbt invocation over the whole range, not one per day.
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=DUCKDB_POOL,

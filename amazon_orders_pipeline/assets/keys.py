@@ -8,6 +8,14 @@ ORDER_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "order_pages"])
 ORDER_RECORDS_KEY = dg.AssetKey(["amazon_sp_api", "order_records"])
 RAW_KEYS = (LANDED_PAGES_KEY, ORDER_PAGES_KEY, ORDER_RECORDS_KEY)
 
+# The money after the sale (docs/money.md): a posted day's listTransactions reads, landed and loaded.
+LANDED_TRANSACTIONS_KEY = dg.AssetKey(["amazon_sp_api", "landed_transaction_pages"])
+TRANSACTION_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "transaction_pages"])
+TRANSACTION_RECORDS_KEY = dg.AssetKey(["amazon_sp_api", "transaction_records"])
+FINANCE_RAW_KEYS = (LANDED_TRANSACTIONS_KEY, TRANSACTION_PAGES_KEY, TRANSACTION_RECORDS_KEY)
+FINANCES_GROUP = "finances"
+ORDER_FINANCIALS = dg.AssetKey(["order_financials"])
+
 ORDERS = dg.AssetKey(["orders"])
 ORDER_ITEMS = dg.AssetKey(["order_items"])
 ORDER_ADDRESSES = dg.AssetKey(["order_addresses"])

@@ -19,6 +19,14 @@ PREFIX = "transactions"
 # Amazon's transactions are listable about 48 hours after their postedDate.
 LISTING_LAG = timedelta(hours=48)
 MIN_LAG = timedelta(minutes=2)
+# How many days old a posted day is when the daily schedule reads it, and why:
+# - 3: the first read, once its last transaction is past the 48-hour lag (most are listed by then);
+# - 7: transactions listed late (days after the lag: about 3% in the emulator) and late postings;
+# - 14: DD7 deferrals released (seven days after delivery, itself days after shipping);
+# - 35: B2B deferrals released (30-day invoice terms) and the last late corrections.
+# At listTransactions' 0.5 requests a second, four reads of a day of 5,000 orders (about 12 pages of 500 each)
+# take about 100 seconds of quota: the quota is not what limits this.
+READ_AGES = (3, 7, 14, 35)
 
 
 class TransactionsError(RuntimeError):
@@ -58,10 +66,10 @@ class TransactionStore:
             "params": page.params, "request_id": page.request_id, "fetched_at": _stamp(page.fetched_at),
             "body": page.body.decode("utf-8")})
 
-    def finish(self, read: DayRead) -> None:
+    def finish(self, read: DayRead, batch: str | None = None) -> None:
         put_json(self.store, f"{self.prefix}/{read.read_id}/done.json", {
             "pages": read.pages, "transactions": read.transactions, "passes": read.passes,
-            "window_end": read.window_end})
+            "window_end": read.window_end, "batch": batch})
 
     def discard(self, read_id: str) -> None:
         for key in self.store.keys(f"{self.prefix}/{read_id}/"):
@@ -95,7 +103,7 @@ def day_window(day: date, now: datetime) -> tuple[datetime, datetime]:
 
 
 def read_day(client: SpApiClient, store: ObjectStore, account_id: str, marketplace_ids: list[str] | tuple[str, ...],
-             day: date, read_id: str) -> DayRead:
+             day: date, read_id: str, batch: str | None = None) -> DayRead:
     """Land every page of the day's posted window under `read_id`, each of the account's marketplaces in turn (the
     pages numbered on across them), then mark it done. Reads left unfinished by an earlier run are dropped first.
 
@@ -123,10 +131,21 @@ def read_day(client: SpApiClient, store: ObjectStore, account_id: str, marketpla
         except finances.TokenExpired:
             continue
         read = DayRead(account_id, day, read_id, pages, count, passes, finances.iso(end))
-        landing.finish(read)
+        landing.finish(read, batch)
         return read
     raise TransactionsError(f"{account_id} posted day {day}: the nextToken lapsed in {finances.MAX_PASSES} passes "
                             "in a row (throttling keeps the listing slower than five minutes a page)")
+
+
+def finished_in_batch(store: ObjectStore, account_id: str, day: date, batch: str) -> DayRead | None:
+    """The read of a day that a batch of runs (a backfill, a run and its re-executions) already finished."""
+    landing = TransactionStore(store, account_id, day)
+    for read_id in reversed(landing.read_ids()):
+        done = landing.done(read_id)
+        if done is not None and done.get("batch") == batch:
+            return DayRead(account_id, day, read_id, done["pages"], done["transactions"], done["passes"],
+                           done["window_end"])
+    return None
 
 
 def new_read_id(now: datetime, run_id: str) -> str:

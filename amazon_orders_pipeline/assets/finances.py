@@ -1,0 +1,114 @@
+"""The money after the sale's raw stage: `landed_transaction_pages` reads each (posted day, account) partition's
+transactions (Finances v2024-06-19) into the landing area, never opening DuckDB; `transaction_pages` and
+`transaction_records` load the finished reads into the raw tables. The dbt models of the `finances` group follow.
+What a read does is in finances/landing.py and finances/raw.py; this module wires it to Dagster."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import dagster as dg
+
+from amazon_orders_pipeline.accounts import Account
+from amazon_orders_pipeline.assets.extract import run_accounts, run_days
+from amazon_orders_pipeline.assets.keys import (
+    FINANCES_GROUP,
+    LANDED_TRANSACTIONS_KEY,
+    TRANSACTION_PAGES_KEY,
+    TRANSACTION_RECORDS_KEY,
+)
+from amazon_orders_pipeline.extract.plan import ExtractFailed, in_parallel
+from amazon_orders_pipeline.finances import landing as finance_landing
+from amazon_orders_pipeline.finances.landing import LISTING_LAG, DayRead, TransactionsError, new_read_id, read_day
+from amazon_orders_pipeline.finances.raw import load_day
+from amazon_orders_pipeline.resources import LandingResource, SpApiResource
+from amazon_orders_pipeline.warehouse_resource import WarehouseResource
+
+# A run's reads are one batch: a run made again for the same partitions (a backfill's retry, a re-execution)
+# keeps the days its earlier attempt finished instead of reading them again.
+BATCH_TAGS = ("dagster/backfill", "dagster/root_run_id")
+
+
+def run_batch(context) -> str:
+    return next((context.run.tags[t] for t in BATCH_TAGS if context.run.tags.get(t)), context.run.run_id)
+
+
+def read_account(context, sp_api: SpApiResource, store, account: Account, days, batch: str) -> list[DayRead]:
+    client = sp_api.client_for(account)
+    reads = []
+    for day in days:
+        if (done := finance_landing.finished_in_batch(store, account.id, day, batch)) is not None:
+            reads.append(done)
+            continue
+        reads.append(read_day(client, store, account.id, account.marketplace_ids, day,
+                              new_read_id(client.now(), context.run.run_id), batch=batch))
+        if datetime.combine(day + timedelta(days=1), time(), UTC) + LISTING_LAG > client.now():
+            context.log.warning(f"{account.id} posted day {day} ended less than 48 hours ago: Amazon lists a "
+                                "transaction about 48 hours after it posts, so a later re-read completes this day")
+    return reads
+
+
+def build_finance_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=LANDED_TRANSACTIONS_KEY,
+        partitions_def=partitions_def,
+        group_name=FINANCES_GROUP,
+        kinds={"python", "s3"},
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description=(
+            "Every listTransactions page (Finances v2024-06-19) of the partition's posted UTC day, one listing per "
+            "marketplace of the account, landed verbatim as one read. Every read is kept: a later read of a day is a "
+            "later version of its transactions (deferred money released, a late posting listed). An unfinished read "
+            "is made again; a run made again keeps the days it finished."),
+    )
+    def landed_transaction_pages(context: dg.AssetExecutionContext, sp_api: SpApiResource,
+                                 landing: LandingResource) -> dg.MaterializeResult:
+        by_account = run_days(context)
+        accounts = run_accounts(sp_api, by_account)
+        store, batch = landing.store(), run_batch(context)
+
+        def work(account_id, days):
+            try:
+                return read_account(context, sp_api, store, accounts[account_id], days, batch)
+            except TransactionsError as e:
+                raise ExtractFailed(str(e)) from None
+
+        try:
+            reads = [r for run in in_parallel(work, by_account) for r in run]
+        except ExtractFailed as e:
+            raise dg.Failure(str(e)) from None
+        return dg.MaterializeResult(metadata={
+            "transactions": sum(r.transactions for r in reads), "pages": sum(r.pages for r in reads),
+            "reads": len(reads), "restarts": sum(r.passes - 1 for r in reads)})
+
+    @dg.multi_asset(
+        name="amazon_sp_api__transaction_pages",
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        specs=[
+            dg.AssetSpec(TRANSACTION_PAGES_KEY, group_name=FINANCES_GROUP, kinds={"duckdb"},
+                         deps=[LANDED_TRANSACTIONS_KEY],
+                         description="The partition's finished transaction reads in raw.transaction_pages, one row "
+                                     "per page, verbatim; each read replaced as a whole when loaded again."),
+            dg.AssetSpec(TRANSACTION_RECORDS_KEY, group_name=FINANCES_GROUP, kinds={"duckdb"},
+                         deps=[TRANSACTION_PAGES_KEY],
+                         description="The transactions of raw.transaction_pages, one row per transaction, written in "
+                                     "the same transaction as the pages. dbt reads these."),
+        ],
+    )
+    def transaction_pages(context: dg.AssetExecutionContext, landing: LandingResource, duckdb: WarehouseResource):
+        store = landing.store()
+
+        def transaction(work, what):
+            def once():
+                with duckdb.get_connection(log=context.log) as conn:
+                    return work(conn)
+            return duckdb.retrying(once, what, log=context.log)
+
+        reads = transactions = 0
+        for account_id, days in run_days(context).items():
+            for day in days:
+                r, t = load_day(store, account_id, day, transaction)
+                reads, transactions = reads + r, transactions + t
+        yield dg.MaterializeResult(asset_key=TRANSACTION_PAGES_KEY, metadata={"reads_loaded": reads})
+        yield dg.MaterializeResult(asset_key=TRANSACTION_RECORDS_KEY, metadata={"transactions": transactions})
+
+    return [landed_transaction_pages, transaction_pages]
