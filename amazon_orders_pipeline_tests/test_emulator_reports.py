@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from amazon_orders_pipeline.emulator.reports import BY_LAST_UPDATE, BY_ORDER_DATE, WINDOW_TOO_LONG
+from amazon_orders_pipeline.emulator.report_documents import BY_LAST_UPDATE, BY_ORDER_DATE, WINDOW_TOO_LONG
 from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.sp_api.reports import charset_of
 from amazon_orders_pipeline.testing.conformance import token, validate

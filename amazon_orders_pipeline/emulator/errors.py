@@ -31,3 +31,9 @@ def json_object(raw: bytes, what: str = "a JSON object") -> dict:
     if not isinstance(body, dict):
         raise invalid(f"the request body must be {what}")
     return body
+
+
+def s3_error(code: str, message: str) -> bytes:
+    """S3's error body, as a pre-signed document or upload URL answers."""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            "</Error>").encode()

@@ -19,12 +19,11 @@ from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
 from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
-from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
+from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object, s3_error
 from amazon_orders_pipeline.emulator.orders import iso
 from amazon_orders_pipeline.emulator.query import listing_page, resume_listing
 from amazon_orders_pipeline.emulator.query import multi as _multi
 from amazon_orders_pipeline.emulator.query import single as _single
-from amazon_orders_pipeline.emulator.reports import s3_error
 
 FEEDS_PATH = "/feeds/2021-06-30/feeds"
 FEED_DOCUMENTS_PATH = "/feeds/2021-06-30/documents"

@@ -95,3 +95,9 @@ def enum_list(params: dict[str, list[str]], name: str, allowed) -> list[str]:
     if bad := [v for v in values if v not in allowed]:
         raise invalid(f"invalid {name}: {bad}")
     return values
+
+
+def spec_time(spec: dict, name: str, default: datetime) -> datetime:
+    """A date-time field of a JSON request body, or `default` when absent or empty."""
+    value = spec.get(name)
+    return default if value in (None, "") else parse_timestamp(name, str(value))

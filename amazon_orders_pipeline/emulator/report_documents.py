@@ -7,15 +7,22 @@ import csv
 import gzip
 import hashlib
 import io
+import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
 from amazon_orders_pipeline.emulator.orders import Line, OrderHistory
 from amazon_orders_pipeline.emulator.state import EmulatorState
+from amazon_orders_pipeline.sp_api.marketplaces import region_of
 
 BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
+BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+REPORT_TYPES = {BY_LAST_UPDATE: "lastUpdated", BY_ORDER_DATE: "created"}
+MAX_WINDOW = timedelta(days=30)
+HISTORY = timedelta(days=730)
+WINDOW_TOO_LONG = "Date range exceeded. Report can be requested only upto 30 days"
 # The download's charset, as users see it per region (UTF-8 in NA, Cp1252 in the EU, cp932 in JP), and the Python
 # codec that writes it.
 CHARSETS = {"NA": ("UTF-8", "utf-8"), "EU": ("Cp1252", "cp1252"), "FE": ("cp932", "cp932")}
@@ -177,3 +184,18 @@ def start_worker(seed: int, orders_per_day: int) -> None:
 
 def worker_document(job: DocumentJob) -> tuple[bytes | None, str]:
     return make_document(_worker_state, job)
+
+
+def document_job(request) -> DocumentJob | tuple[bytes, str]:
+    """The document job of a report request (reports.ReportRequest), or its FATAL outcome when there is nothing to
+    make."""
+    if request.end - request.start > MAX_WINDOW or request.fatal:
+        message = WINDOW_TOO_LONG if not request.fatal else "The report could not be generated. Try again later."
+        return gzip.compress(json.dumps({"errorDetails": message}).encode(), mtime=0), "FATAL"
+    ended = request.created + request.processing
+    return DocumentJob(
+        request.seller, REPORT_TYPES[request.report_type],
+        # Two years of history: older orders are not in any report.
+        max(request.start, ended - HISTORY), request.end, ended,
+        frozenset(m for m in MARKETPLACES if region_of(m) == request.region), request.report_type,
+        int(request.report_id) % 3, CHARSETS[request.region][1])

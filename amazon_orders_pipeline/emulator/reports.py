@@ -15,15 +15,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
-from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
-from amazon_orders_pipeline.emulator.query import listing_page, parse_timestamp, resume_listing
+from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object, s3_error
+from amazon_orders_pipeline.emulator.query import listing_page, resume_listing, spec_time
 from amazon_orders_pipeline.emulator.query import multi as _multi
 from amazon_orders_pipeline.emulator.query import single as _single
 from amazon_orders_pipeline.emulator.report_documents import (
-    BY_ORDER_DATE,
     CHARSETS,
-    DocumentJob,
+    REPORT_TYPES,
+    document_job,
     iso_offset,
     make_document,
     start_worker,
@@ -37,17 +36,12 @@ DOCUMENTS_PATH = "/reports/2021-06-30/documents"
 # Where the "pre-signed" document URLs point: on the emulator, with no SP-API authorisation, as S3's are.
 DOWNLOAD_PATH = "/_emulator/report-documents/"
 
-BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
-REPORT_TYPES = {BY_LAST_UPDATE: "lastUpdated", BY_ORDER_DATE: "created"}
 STATUSES = ("IN_QUEUE", "IN_PROGRESS", "DONE", "CANCELLED", "FATAL")
 
-MAX_WINDOW = timedelta(days=30)
-HISTORY = timedelta(days=730)
 URL_TTL = timedelta(minutes=5)
 METADATA_TTL = timedelta(days=90)
 # How long Amazon takes to process a report, in Amazon's seconds (divided by the emulator's speed).
 DEFAULT_PROCESSING_S = 60.0
-WINDOW_TOO_LONG = "Date range exceeded. Report can be requested only upto 30 days"
 
 
 @dataclass
@@ -127,8 +121,8 @@ class Reports:
         region_marketplaces = self.state.regional_marketplaces(seller, [str(m) for m in marketplaces])
         region = region_of(next(iter(region_marketplaces)))
         now = self.state.clock.now()
-        start = _date_time(spec, "dataStartTime", now)
-        end = _date_time(spec, "dataEndTime", now)
+        start = spec_time(spec, "dataStartTime", now)
+        end = spec_time(spec, "dataEndTime", now)
         if end > now:
             raise invalid("dataEndTime must be prior to or equal to the current date and time")
         if start > end:
@@ -160,7 +154,7 @@ class Reports:
         if bad := [s for s in statuses if s not in STATUSES]:
             raise invalid(f"invalid processingStatuses: {bad}")
         now = self.state.clock.now()
-        since = _date_time({"t": _single(params, "createdSince")}, "t", now - METADATA_TTL)
+        since = spec_time({"t": _single(params, "createdSince")}, "t", now - METADATA_TTL)
         with self._lock:
             mine = [r for r in self._requests.values() if r.seller == seller and r.created >= since
                     and now - r.created <= METADATA_TTL and (not types or r.report_type in types)]
@@ -241,7 +235,7 @@ class Reports:
             request = self._queue.get()
             if request.cancelled_at is not None:
                 continue
-            job = _job(request)
+            job = document_job(request)
             if isinstance(job, tuple):  # FATAL: nothing to make
                 request.prepared = job
             elif self._pool is None:
@@ -270,27 +264,3 @@ class Reports:
                 self._documents[document_id] = Document(request.seller, content, CHARSETS[request.region][0])
                 request.document_id = document_id
             request.outcome = outcome
-
-
-def _job(request: ReportRequest) -> DocumentJob | tuple[bytes, str]:
-    """The document job of a report, or its FATAL outcome when there is nothing to make."""
-    if request.end - request.start > MAX_WINDOW or request.fatal:
-        message = WINDOW_TOO_LONG if not request.fatal else "The report could not be generated. Try again later."
-        return gzip.compress(json.dumps({"errorDetails": message}).encode(), mtime=0), "FATAL"
-    ended = request.created + request.processing
-    return DocumentJob(
-        request.seller, REPORT_TYPES[request.report_type],
-        # Two years of history: older orders are not in any report.
-        max(request.start, ended - HISTORY), request.end, ended,
-        frozenset(m for m in MARKETPLACES if region_of(m) == request.region), request.report_type,
-        int(request.report_id) % 3, CHARSETS[request.region][1])
-
-
-def s3_error(code: str, message: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
-            "</Error>").encode()
-
-
-def _date_time(spec: dict, name: str, default: datetime) -> datetime:
-    value = spec.get(name)
-    return default if value in (None, "") else parse_timestamp(name, str(value))
