@@ -25,7 +25,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
                                              settings.sweep_interval_minutes)
     sensors = [build_order_change_sensor(job, assets.account_ids, settings)] if settings.order_change_queue_url \
         else []
-    finances, finance_schedule = build_finance_schedule(assets.account_ids)
+    finances, settlements, finance_schedules = build_finance_schedule(assets.account_ids)
     writeback, mcf = writeback_job(), mcf_job()
     sensors += [build_writeback_sensor(writeback), build_mcf_sensor(mcf)]
     freshness = build_freshness_checks([*assets.mart_keys, *assets.export_keys], settings.freshness_deadline_cron)
@@ -33,10 +33,10 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
         freshness_sensor = dg.build_sensor_for_freshness_checks(freshness_checks=freshness,
                                                                 name="freshness_checks_sensor")
     return dg.Definitions(
-        assets=[*assets.all, *assets.writeback],
+        assets=[*assets.all, *assets.writeback, *assets.settlements],
         asset_checks=[*CHECKS, *freshness],
-        jobs=[job, finances, writeback, mcf],
-        schedules=[*schedules, finance_schedule],
+        jobs=[job, finances, settlements, writeback, mcf],
+        schedules=[*schedules, *finance_schedules],
         sensors=[freshness_sensor, *sensors],
         resources=build_resources(settings),
         executor=EXECUTOR,

@@ -21,6 +21,7 @@ from amazon_orders_pipeline.assets.keys import (
 from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.extract.increments import WINDOW
 from amazon_orders_pipeline.resources import build_resources
+from amazon_orders_pipeline.schedules import SETTLEMENT_KEYS
 from amazon_orders_pipeline.settings import Settings
 
 # Progress lines (INFO) on the console, not every engine event.
@@ -105,9 +106,10 @@ def materialize_transform(first: date, last: date, *, environ: Mapping[str, str]
 
 def materialize_finances(first: date, last: date, account_ids: list[str], *, environ: Mapping[str, str] = os.environ,
                          resources: dict | None = None, instance: dg.DagsterInstance | None = None,
-                         raise_on_error: bool = True) -> tuple[dg.ExecuteInProcessResult, dg.ExecuteInProcessResult]:
+                         raise_on_error: bool = True) -> tuple[dg.ExecuteInProcessResult, ...]:
     """The money for the posted days [first, last] of `account_ids` (neighbours in the accounts file, as for
-    materialize_raw_range): one run that reads and loads them, then one of the `finances` dbt models over the days."""
+    materialize_raw_range): one run that reads and loads them, one that lands the settlement reports, then one of
+    the `finances` dbt models over the days."""
     settings = Settings.from_env(environ)
     assets = build_assets(settings)
     resources = resources or build_resources(settings)
@@ -116,10 +118,13 @@ def materialize_finances(first: date, last: date, account_ids: list[str], *, env
             "dagster/asset_partition_range_end": f"{account_ids[-1]}|{last.isoformat()}"}
     raw = dg.materialize(assets.all, selection=list(FINANCE_RAW_KEYS), tags=tags, resources=resources,
                          instance=instance, raise_on_error=raise_on_error, run_config=QUIET)
+    settlements = dg.materialize([*assets.all, *assets.settlements], selection=list(SETTLEMENT_KEYS),
+                                 resources=resources, instance=instance, raise_on_error=raise_on_error,
+                                 run_config=QUIET)
     groups = assets.dbt.group_names_by_key
     models = [k for k in assets.dbt.keys if groups.get(k) == FINANCES_GROUP]
     dbt = dg.materialize(assets.all + CHECKS, selection=models, resources=resources, instance=instance,
                          tags={"dagster/asset_partition_range_start": first.isoformat(),
                                "dagster/asset_partition_range_end": last.isoformat()},
                          raise_on_error=raise_on_error, run_config=QUIET)
-    return raw, dbt
+    return raw, settlements, dbt

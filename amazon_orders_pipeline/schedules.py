@@ -8,7 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from amazon_orders_pipeline.assets.keys import EXTRACT_MODE_TAG, FINANCE_RAW_KEYS, RAW_KEYS
+from amazon_orders_pipeline.assets.keys import (
+    EXTRACT_MODE_TAG,
+    FINANCE_RAW_KEYS,
+    RAW_KEYS,
+    SETTLEMENT_REPORTS_KEY,
+    SETTLEMENT_ROWS_KEY,
+)
 from amazon_orders_pipeline.extract.increments import SWEEP
 from amazon_orders_pipeline.extract.landing import MIN_LAG
 from amazon_orders_pipeline.extract.plan import RECHECK
@@ -96,6 +102,9 @@ def build_extract_schedules(account_ids: Sequence[str], lookback: int, sweep_min
 
 FINANCES_JOB = "daily_finances"
 FINANCES_CRON = "0 2 * * *"  # 02:00 UTC, after the orders' daily close
+SETTLEMENTS_JOB = "settlements"
+SETTLEMENT_KEYS = (SETTLEMENT_REPORTS_KEY, SETTLEMENT_ROWS_KEY)
+SETTLEMENTS_CRON = "30 1 * * *"  # before the day's transaction reads, whose transform then ties them out
 
 
 def finance_days(scheduled_at: datetime) -> list[date]:
@@ -105,7 +114,8 @@ def finance_days(scheduled_at: datetime) -> list[date]:
 
 
 def build_finance_schedule(account_ids: Sequence[str]) -> tuple[dg.UnresolvedAssetJobDefinition,
-                                                                dg.ScheduleDefinition]:
+                                                                dg.UnresolvedAssetJobDefinition,
+                                                                list[dg.ScheduleDefinition]]:
     job = dg.define_asset_job(FINANCES_JOB, selection=dg.AssetSelection.assets(*FINANCE_RAW_KEYS),
                               description="Read posted days of Amazon's transactions (Finances v2024-06-19) and load "
                                           "them; the finances dbt models follow by automation.")
@@ -120,4 +130,10 @@ def build_finance_schedule(account_ids: Sequence[str]) -> tuple[dg.UnresolvedAss
             yield dg.RunRequest(run_key=f"{stamp}:finances:{day.isoformat()}",
                                 tags=partition_range([day], account_ids))
 
-    return job, daily_finances_schedule
+    settlements = dg.define_asset_job(SETTLEMENTS_JOB, selection=dg.AssetSelection.assets(*SETTLEMENT_KEYS),
+                                      description="Download the settlement reports Amazon has made since the last "
+                                                  "run (it lists 90 days of them) and load them.")
+    settlement_schedule = dg.ScheduleDefinition(
+        name="daily_settlements_schedule", job=settlements, cron_schedule=SETTLEMENTS_CRON,
+        execution_timezone="UTC", description="Every day: the settlement reports Amazon made since the last run.")
+    return job, settlements, [daily_finances_schedule, settlement_schedule]

@@ -119,6 +119,26 @@ create table if not exists raw.transaction_records (
     fetched_at        timestamptz not null,
     transaction_json  varchar     not null
 );
+-- Settlement reports (finances/settlements.py): each document verbatim, and its lines by column name.
+create table if not exists raw.settlement_reports (
+    account_id    varchar     not null,
+    report_id     varchar     not null,
+    document_id   varchar     not null,
+    settlement_id varchar,
+    created_time  varchar,
+    charset       varchar     not null,
+    columns       varchar[]   not null,
+    fetched_at    timestamptz not null,
+    document      varchar     not null,
+    primary key (account_id, report_id)
+);
+create table if not exists raw.settlement_rows (
+    account_id    varchar     not null,
+    report_id     varchar     not null,
+    row_number    integer     not null,
+    settlement_id varchar,
+    row_json      json        not null
+);
 """
 
 INSERT_PAGES = """

@@ -144,6 +144,7 @@ def test_dbt_exports_and_checks_queue_in_the_duckdb_pool_the_raw_load_extraction
             "order_checks"} <= set(uses_duckdb)
     assert not uses_duckdb.pop("amazon_sp_api__order_pages")
     assert not uses_duckdb.pop("amazon_sp_api__transaction_pages")  # the money's raw load, likewise
+    assert not uses_duckdb.pop("amazon_sp_api__settlement_reports")  # its loads take the turn, not a slot
     # Nor do the writes to Amazon: they take the turn between Amazon's calls only, never while they wait on them.
     assert not uses_duckdb.pop("mfn_writeback") and not uses_duckdb.pop("fba_fulfillment_orders")
     assert all(pools == {"duckdb"} for pools in uses_duckdb.values()), uses_duckdb

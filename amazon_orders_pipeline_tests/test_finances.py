@@ -21,11 +21,13 @@ from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.finances.landing import DayRead, TransactionStore, new_read_id, read_day
 from amazon_orders_pipeline.finances.raw import load_day
+from amazon_orders_pipeline.finances.settlements import fetch_settlements, load_settlements
 from amazon_orders_pipeline.local_runs import materialize_finances
 from amazon_orders_pipeline.resources import SpApiResource, build_resources
 from amazon_orders_pipeline.schedules import finance_days
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.sp_api.pages import Page
+from amazon_orders_pipeline.sp_api.reports import ReportsClient
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing import conformance, money_truth
 from amazon_orders_pipeline.testing.dbt_runs import run_dbt
@@ -160,6 +162,14 @@ class Reader:
 
                 load_day(self.store, account.id, day, transaction)
 
+    def settle(self) -> None:
+        """Land and load every settlement report Amazon lists for the two accounts."""
+        for account in self.accounts.values():
+            client = self.resource.client_for(account, usage_plans=self.emulator.state.usage_plans())
+            fetch_settlements(ReportsClient(client), self.store, account.id, self.emulator.state.clock.now())
+            with warehouse.connect(self.db) as conn:
+                load_settlements(conn, self.store, account.id)
+
     def build(self, days) -> None:
         run_dbt(self.db, min(days), max(days) + timedelta(days=1))
 
@@ -192,12 +202,14 @@ def mart_money(reader: Reader, account_id: str, by_sku: bool = False) -> dict:
 
 @pytest.fixture(scope="module")
 def money_run(tmp_path_factory):
-    """Two accounts (NA, and EU in GBP and EUR) over 12 posted days, read once after the lag."""
-    with Emulator(orders_per_day=60, speed=1000) as emulator:
+    """Two accounts (NA, and EU in GBP and EUR) over 70 posted days, read once after the lag, and every settlement
+    Amazon lists for them."""
+    with Emulator(orders_per_day=30, speed=1000) as emulator:
         reader = Reader(emulator, tmp_path_factory.mktemp("money"))
         today = emulator.state.clock.now().date()
-        days = [today - timedelta(days=n) for n in range(30, 18, -1)]
+        days = [today - timedelta(days=n) for n in range(72, 2, -1)]
         reader.read(days)
+        reader.settle()
         reader.build(days)
         yield emulator, reader, days
 
@@ -223,6 +235,39 @@ def test_money_marts_equal_the_ground_truth_to_the_cent(money_run):
                    "fees_credited_back", "promotions"):
         assert totals[column] != 0, column
     assert reader.query("select count(*) from main.order_financials where unmapped_amount <> 0") == [(0,)]
+
+
+def test_settlements_equal_the_ground_truth_and_tie_out(money_run):
+    emulator, reader, days = money_run
+    now = emulator.state.clock.now()
+    covered = 0
+    for account_id in reader.accounts:
+        seller = seller_key(emulator_refresh_token(account_id))
+        truth = {s.settlement_id: s for s in emulator.backends.settlements.listed(seller, now)}
+        rows = reader.query("select settlement_id, currency_code, total_amount, difference, deposit_date, line_count, "
+                            "lines_amount, reserve_amount, transactions_amount from main.settlements "
+                            "where account_id = ?", [account_id])
+        assert {r[0] for r in rows} == set(truth) and len(truth) >= 6
+        for sid, currency, total, difference, deposit, line_count, lines, reserve, transactions in rows:
+            s = truth[sid]
+            assert (currency, total, deposit, line_count) == (s.currency, s.total, s.deposit_date.date(),
+                                                              len(s.lines)), sid
+            held = sum(line["amount"] for line in s.lines if "Reserve" in line["amount-description"])
+            assert difference == 0 and reserve == held, sid
+            # A group whose every transaction was read ties out against them too.
+            if s.start - timedelta(days=31) >= days[0] and s.end + timedelta(days=7) <= days[-1]:
+                covered += 1
+                assert transactions + reserve == lines, sid
+        assert {c for (c,) in reader.query("select distinct currency_code from main.settlements "
+                                           "where account_id = ?", [account_id])} == \
+            ({"USD"} if account_id == "acme-us" else {"GBP", "EUR"})
+    assert covered >= 2
+    # EUR files write a decimal comma; inbound fees name an FBA shipment, not an order; every name is mapped.
+    assert reader.query("select count(*) from raw.settlement_rows where (row_json ->> 'currency') = 'EUR' "
+                        "and (row_json ->> 'total-amount') like '%,%'")[0][0] > 0
+    assert reader.query("select count(*) from main.settlement_lines where fba_shipment_id like 'FBA%' "
+                        "and order_id is null")[0][0] > 0
+    assert reader.query("select count(*) from main.settlement_lines where category = 'unmapped'") == [(0,)]
 
 
 def test_product_charges_equal_the_order_lines(money_run):
@@ -385,7 +430,7 @@ def test_the_dagster_assets_read_load_and_build_the_money(pipeline_env, emulator
     models; a run of the same backfill again reads nothing it finished."""
     first, last = (emulator.state.clock.now() - timedelta(days=n) for n in (12, 10))
     first, last = first.date(), last.date()
-    raw, dbt = materialize_finances(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
+    raw, settled, dbt = materialize_finances(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
     landed = [e.materialization for e in raw.get_asset_materialization_events()
               if e.asset_key == LANDED_TRANSACTIONS_KEY]
     assert len(landed) == 6 and sum(m.metadata["transactions"].value for m in landed) > 0
@@ -411,3 +456,48 @@ def test_the_dagster_assets_read_load_and_build_the_money(pipeline_env, emulator
 def test_the_daily_schedule_reads_each_day_at_its_ages():
     at = datetime(2026, 5, 20, 2, tzinfo=UTC)
     assert finance_days(at) == [datetime(2026, 5, 20).date() - timedelta(days=a) for a in (35, 14, 7, 3)]
+
+
+SETTLEMENT_FILE = """settlement-id\tsettlement-start-date\tsettlement-end-date\tdeposit-date\ttotal-amount\tcurrency\t\
+transaction-type\torder-id\tamount-type\tamount-description\tamount\tposted-date-time\tsku\tquantity-purchased\t\
+brand-new-column
+777\t2026-03-01 00:00:00 UTC\t2026-03-15 00:00:00 UTC\t2026-03-17 00:00:00 UTC\t{total}\tEUR\t\t\t\t\t\t\t\t\t
+777\t\t\t\t\t\tOrder\t302-0000001-0000001\tItemPrice\tPrincipal\t1.234,50\t2026-03-02 10:00:00 UTC\tS1\t1\tx
+777\t\t\t\t\t\tOrder\t302-0000001-0000001\tItemFees\tCommission\t-185,18\t2026-03-02 10:00:00 UTC\tS1\t1\t
+777\t\t\t\t\t\tFBAFees\tFBA15XYZ\tInbound Defect Fee\tBase fee\t-128,00\t2026-03-03 10:00:00 UTC\t\t0\t
+"""
+
+
+def land_settlement(store, account_id: str, report_id: str, text: str) -> None:
+    store.put(f"settlements/{account_id}/{report_id}.tsv", text.encode("cp1252"))
+    store.put(f"settlements/{account_id}/{report_id}.json", json.dumps({
+        "report": {"reportId": report_id, "reportDocumentId": f"doc-{report_id}", "createdTime": "2026-03-16"},
+        "charset": "cp1252", "fetched_at": "2026-03-16T06:00:00+00:00"}).encode())
+
+
+def test_a_settlement_that_does_not_tie_out_stops_the_build(tmp_path):
+    """Bad input: an extra column, comma decimals with a thousands point, an FBA shipment id for an order id, an
+    unknown transaction type; and a total its lines do not reach, which the blocking test refuses."""
+    store, db = LocalStore(tmp_path / "landing"), str(tmp_path / "warehouse.duckdb")
+    land_settlement(store, "acme-eu", "1", SETTLEMENT_FILE.format(total="921,32"))
+    with warehouse.connect(db) as conn:
+        assert load_settlements(conn, store, "acme-eu") == 1
+        assert load_settlements(conn, store, "acme-eu") == 0  # loaded once
+    day = datetime(2026, 3, 2).date()
+    run_dbt(db, day, day + timedelta(days=1))
+    with duckdb.connect(db, read_only=True) as conn:
+        assert conn.execute("select total_amount, lines_amount, difference, unmapped_lines from main.settlements"
+                            ).fetchall() == [(Decimal("921.32"), Decimal("921.32"), Decimal(0), 1)]
+        assert conn.execute("select order_id, fba_shipment_id, category, amount from main.settlement_lines "
+                            "order by row_number").fetchall() == [
+            ("302-0000001-0000001", None, "product_charges", Decimal("1234.50")),
+            ("302-0000001-0000001", None, "commission", Decimal("-185.18")),
+            (None, "FBA15XYZ", "unmapped", Decimal("-128.00"))]
+        (row,) = conn.execute("select row_json ->> 'brand-new-column' from raw.settlement_rows "
+                              "where row_number = 2").fetchall()
+        assert row == ("x",)
+    land_settlement(store, "acme-eu", "2", SETTLEMENT_FILE.format(total="921,33").replace("777", "778"))
+    with warehouse.connect(db) as conn:
+        load_settlements(conn, store, "acme-eu")
+    with pytest.raises(RuntimeError, match="equals_within_minor_unit_settlements_total_amount"):
+        run_dbt(db, day, day + timedelta(days=1))

@@ -12,7 +12,7 @@ from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.assets.dbt import build_dbt_assets
 from amazon_orders_pipeline.assets.exports import build_export_assets
 from amazon_orders_pipeline.assets.extract import build_landed_pages_asset
-from amazon_orders_pipeline.assets.finances import build_finance_assets
+from amazon_orders_pipeline.assets.finances import build_finance_assets, settlement_reports
 from amazon_orders_pipeline.assets.load import build_order_pages_asset
 from amazon_orders_pipeline.assets.mcf import fba_fulfillment_orders
 from amazon_orders_pipeline.assets.writeback import mfn_writeback
@@ -43,6 +43,11 @@ class PipelineAssets:
     def writeback(self) -> list[dg.AssetsDefinition]:
         """The unpartitioned writes to Amazon, each run by its own job: the MFN write-back and the MCF orders."""
         return [mfn_writeback, fba_fulfillment_orders]
+
+    @property
+    def settlements(self) -> list[dg.AssetsDefinition]:
+        """The settlement reports Amazon makes by itself: unpartitioned, every report of the last 90 days."""
+        return [settlement_reports]
 
     @property
     def mart_keys(self) -> list[dg.AssetKey]:

@@ -12,6 +12,8 @@ from amazon_orders_pipeline.assets.extract import run_accounts, run_days
 from amazon_orders_pipeline.assets.keys import (
     FINANCES_GROUP,
     LANDED_TRANSACTIONS_KEY,
+    SETTLEMENT_REPORTS_KEY,
+    SETTLEMENT_ROWS_KEY,
     TRANSACTION_PAGES_KEY,
     TRANSACTION_RECORDS_KEY,
 )
@@ -19,6 +21,7 @@ from amazon_orders_pipeline.extract.plan import ExtractFailed, in_parallel
 from amazon_orders_pipeline.finances import landing as finance_landing
 from amazon_orders_pipeline.finances.landing import LISTING_LAG, DayRead, TransactionsError, new_read_id, read_day
 from amazon_orders_pipeline.finances.raw import load_day
+from amazon_orders_pipeline.finances.settlements import SettlementError, fetch_settlements, load_settlements
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 
@@ -112,3 +115,35 @@ def build_finance_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[d
         yield dg.MaterializeResult(asset_key=TRANSACTION_RECORDS_KEY, metadata={"transactions": transactions})
 
     return [landed_transaction_pages, transaction_pages]
+
+
+@dg.multi_asset(
+    name="amazon_sp_api__settlement_reports",
+    specs=[
+        dg.AssetSpec(SETTLEMENT_REPORTS_KEY, group_name=FINANCES_GROUP, kinds={"python", "duckdb"},
+                     description="Every settlement report Amazon lists (GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2, "
+                                 "one per payout and currency, 90 days back: older ones cannot be had), each "
+                                 "downloaded once, landed verbatim and kept in raw.settlement_reports."),
+        dg.AssetSpec(SETTLEMENT_ROWS_KEY, group_name=FINANCES_GROUP, kinds={"duckdb"}, deps=[SETTLEMENT_REPORTS_KEY],
+                     description="The settlement files' lines, one row per line by column name, the summary row "
+                                 "first (raw.settlement_rows)."),
+    ],
+)
+def settlement_reports(context: dg.AssetExecutionContext, sp_api: SpApiResource, landing: LandingResource,
+                       duckdb: WarehouseResource):
+    store, listed, landed, loaded = landing.store(), 0, 0, 0
+    for account in sp_api.accounts().values():
+        reports = sp_api.reports_client(account)
+        try:
+            fetched = fetch_settlements(reports, store, account.id, reports.client.now())
+
+            def load(account_id=account.id):
+                with duckdb.get_connection(log=context.log) as conn:
+                    return load_settlements(conn, store, account_id)
+
+            loaded += duckdb.retrying(load, f"the settlements of {account.id}", log=context.log)
+        except SettlementError as e:
+            raise dg.Failure(str(e)) from None
+        listed, landed = listed + fetched.listed, landed + fetched.landed
+    yield dg.MaterializeResult(asset_key=SETTLEMENT_REPORTS_KEY, metadata={"listed": listed, "downloaded": landed})
+    yield dg.MaterializeResult(asset_key=SETTLEMENT_ROWS_KEY, metadata={"reports_loaded": loaded})

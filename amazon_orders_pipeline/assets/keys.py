@@ -13,6 +13,8 @@ LANDED_TRANSACTIONS_KEY = dg.AssetKey(["amazon_sp_api", "landed_transaction_page
 TRANSACTION_PAGES_KEY = dg.AssetKey(["amazon_sp_api", "transaction_pages"])
 TRANSACTION_RECORDS_KEY = dg.AssetKey(["amazon_sp_api", "transaction_records"])
 FINANCE_RAW_KEYS = (LANDED_TRANSACTIONS_KEY, TRANSACTION_PAGES_KEY, TRANSACTION_RECORDS_KEY)
+SETTLEMENT_REPORTS_KEY = dg.AssetKey(["amazon_sp_api", "settlement_reports"])
+SETTLEMENT_ROWS_KEY = dg.AssetKey(["amazon_sp_api", "settlement_rows"])
 FINANCES_GROUP = "finances"
 ORDER_FINANCIALS = dg.AssetKey(["order_financials"])
 

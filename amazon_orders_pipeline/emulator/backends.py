@@ -10,6 +10,7 @@ from amazon_orders_pipeline.emulator.fulfillment import Fulfillment
 from amazon_orders_pipeline.emulator.merchant import Merchant
 from amazon_orders_pipeline.emulator.notifications import Notifications
 from amazon_orders_pipeline.emulator.reports import DEFAULT_PROCESSING_S, Reports
+from amazon_orders_pipeline.emulator.settlements import Settlements
 from amazon_orders_pipeline.emulator.state import EmulatorState
 
 
@@ -21,15 +22,19 @@ class Backends:
     fulfillment: Fulfillment  # Multi-Channel Fulfillment orders
     notifications: Notifications
     finances: Ledger  # the seller's money after the sale (listTransactions)
+    settlements: Settlements  # its settlement reports, served through `reports`
 
     @classmethod
     def build(cls, state: EmulatorState, *, report_processing_s: float = DEFAULT_PROCESSING_S,
               report_workers: int = 0, sqs_endpoint: str | None = None,
               feed_processing_s: float = DEFAULT_FEED_PROCESSING_S) -> Backends:
-        merchant = Merchant(state)
-        return cls(merchant=merchant, reports=Reports(state, report_processing_s, workers=report_workers),
-                   feeds=Feeds(state, merchant, feed_processing_s), fulfillment=Fulfillment(state),
-                   notifications=Notifications(state, sqs_endpoint), finances=Ledger(state))
+        merchant, ledger = Merchant(state), Ledger(state)
+        reports = Reports(state, report_processing_s, workers=report_workers)
+        settlements = Settlements(state, ledger)
+        reports.generated.append(settlements)
+        return cls(merchant=merchant, reports=reports, feeds=Feeds(state, merchant, feed_processing_s),
+                   fulfillment=Fulfillment(state), notifications=Notifications(state, sqs_endpoint), finances=ledger,
+                   settlements=settlements)
 
     def start(self) -> None:
         self.notifications.start()

@@ -133,9 +133,8 @@ class Ledger:
         self.state = state
         self.page_size = page_size  # transactions per listTransactions page (Amazon's guides: up to 500)
         self.expire_tokens = 0  # tests: the next this many nextTokens are answered as expired, whatever their age
-        # (the orders the postings were derived from, the postings): a day's orders are a new list once the seller's
-        # action changed one of them, and holding the list keeps it from being mistaken for a new one.
-        self._orders: OrderedDict[tuple[str, date], tuple[list[OrderHistory], list[Posting]]] = OrderedDict()
+        # (seller, creation day) -> (the day's version, its orders' transactions by posting day)
+        self._orders: OrderedDict[tuple[str, date], tuple[int, dict[date, list[Posting]]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def take_expiry(self) -> bool:
@@ -145,30 +144,35 @@ class Ledger:
                 return True
         return False
 
-    def of_created_day(self, seller: str, day: date) -> list[Posting]:
-        orders = self.state.orders_created_on(seller, day)
+    def of_created_day(self, seller: str, day: date) -> dict[date, list[Posting]]:
+        """The transactions of the orders created on a day, by the day they post."""
         key = (seller, day)
+        version = self.state.day_version(seller, day)
         with self._lock:
             hit = self._orders.get(key)
-            if hit is not None and hit[0] is orders:
+            if hit is not None and hit[0] == version:
+                self._orders.move_to_end(key)
                 return hit[1]
-        postings = [p for o in orders for p in order_postings(o)]
+        version, orders = self.state.orders_created_on(seller, day)
+        by_day: dict[date, list[Posting]] = {}
+        for p in (p for o in orders for p in order_postings(o)):
+            by_day.setdefault(p.posted_at.date(), []).append(p)
         with self._lock:
-            self._orders[key] = (orders, postings)
+            self._orders[key] = (version, by_day)
             while len(self._orders) > 96:
                 self._orders.popitem(last=False)
-        return postings
+        return by_day
 
     def posted_in(self, seller: str, start: datetime, end: datetime) -> list[Posting]:
         """Every transaction of a seller posted in [start, end), by posting time."""
         out = []
-        day = (start - MONEY_LIFETIME).date()
-        while day <= end.date():
-            out += [p for p in self.of_created_day(seller, day) if start <= p.posted_at < end]
-            if start.date() <= day:
-                out += [p for p in account_postings(self.state.seller.seed, seller, day,
-                                                    self.state.seller.orders_per_day) if start <= p.posted_at < end]
-            day += timedelta(days=1)
+        for n in range((end.date() - start.date()).days + 1):
+            posted = start.date() + timedelta(days=n)
+            for back in range(MONEY_LIFETIME.days + 1):
+                out += [p for p in self.of_created_day(seller, posted - timedelta(days=back)).get(posted, ())
+                        if start <= p.posted_at < end]
+            out += [p for p in account_postings(self.state.seller.seed, seller, posted,
+                                                self.state.seller.orders_per_day) if start <= p.posted_at < end]
         return sorted(out, key=lambda p: (p.posted_at, p.transaction_id))
 
     def of_order(self, seller: str, order_id: str) -> list[Posting]:

@@ -103,6 +103,8 @@ class Reports:
         self._counter = 0
         self._queue: queue.Queue[ReportRequest] = queue.Queue()
         self._worker: threading.Thread | None = None
+        # Reports Amazon makes by itself (emulator/settlements.py): listed, read and downloaded here, never created.
+        self.generated: list = []
 
     def close(self) -> None:
         if self._pool is not None:
@@ -112,6 +114,8 @@ class Reports:
     def create(self, seller: str, raw: bytes) -> tuple[int, dict]:
         spec = json_object(raw or b"{}", "a CreateReportSpecification")
         report_type = spec.get("reportType")
+        for source in self.generated:
+            source.refuse(report_type)
         if report_type not in REPORT_TYPES:
             raise invalid(f"reportType {report_type!r} is not supported by this emulator: {sorted(REPORT_TYPES)}")
         marketplaces = spec.get("marketplaceIds")
@@ -143,6 +147,9 @@ class Reports:
         return 202, {"reportId": report_id}
 
     def get(self, seller: str, report_id: str) -> tuple[int, dict]:
+        for source in self.generated:
+            if (body := source.report(seller, report_id, self.state.clock.now())) is not None:
+                return 200, body
         return 200, self._report(self._request(seller, report_id))
 
     def search(self, seller: str, params: dict[str, list[str]]) -> tuple[int, dict]:
@@ -159,6 +166,10 @@ class Reports:
             mine = [r for r in self._requests.values() if r.seller == seller and r.created >= since
                     and now - r.created <= METADATA_TTL and (not types or r.report_type in types)]
         reports = [self._report(r) for r in sorted(mine, key=lambda r: r.created, reverse=True)]
+        reports += [b for source in self.generated if not types or set(types) & source.report_types()
+                    for b in source.reports(seller, now) if b["createdTime"] >= iso_offset(since)
+                    and (not types or b["reportType"] in types)]
+        reports.sort(key=lambda r: r["createdTime"], reverse=True)
         reports = [r for r in reports if not statuses or r["processingStatus"] in statuses]
         return 200, listing_page(reports, "reports", params, offset)
 
@@ -174,6 +185,11 @@ class Reports:
     def document(self, seller: str, document_id: str, base_url: str, params: dict[str, list[str]]) -> tuple[int, dict]:
         with self._lock:
             doc = self._documents.get(document_id)
+        for source in self.generated if doc is None else ():
+            if (made := source.document(seller, document_id, self.state.clock.now())) is not None:
+                doc = Document(seller, *made)
+                with self._lock:
+                    self._documents[document_id] = doc
         if doc is None or doc.seller != seller:
             raise ApiError(404, "NotFound", f"Report document {document_id} was not found.")
         expires = self.state.clock.now() + URL_TTL

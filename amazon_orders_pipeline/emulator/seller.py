@@ -62,6 +62,9 @@ class SyntheticSeller:
         # (seller, creation day, order id): they replace the generated ones, also after a day leaves the cache.
         self._overrides: dict[tuple[str, date], dict[str, OrderHistory]] = {}
         self._added: dict[tuple[str, date], list[str]] = {}  # orders added to a day, in order
+        # How many times the seller's actions changed a day's orders: what is derived from them (the money) is kept
+        # as long as this has not moved.
+        self.versions: dict[tuple[str, date], int] = {}
 
     def add(self, seller: str, day: date, make) -> OrderHistory:
         """A new order of a seller created on `day` (a Multi-Channel Fulfillment order): `make(index)` builds it
@@ -71,6 +74,7 @@ class SyntheticSeller:
         history = make(len(orders))
         self._overrides.setdefault((seller, day), {})[history.order_id] = history
         self._added.setdefault((seller, day), []).append(history.order_id)
+        self.versions[(seller, day)] = self.versions.get((seller, day), 0) + 1
         self._cache[(seller, day)] = [*orders, history]
         return history
 
@@ -78,6 +82,7 @@ class SyntheticSeller:
         """Replace an order's history from now on (the caller holds the emulator's lock)."""
         key = (history.seller, history.created_at.date())
         self._overrides.setdefault(key, {})[history.order_id] = history
+        self.versions[key] = self.versions.get(key, 0) + 1
         cached = self._cache.get(key)
         if cached is not None:
             self._cache[key] = [history if o.order_id == history.order_id else o for o in cached]

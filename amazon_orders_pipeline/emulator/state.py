@@ -222,9 +222,14 @@ class EmulatorState:
             self.seller.override(history)
             self._results.clear()
 
-    def orders_created_on(self, seller: str, day) -> list[OrderHistory]:
+    def orders_created_on(self, seller: str, day) -> tuple[int, list[OrderHistory]]:
+        """(the day's version, its orders): the version moves when the seller's actions change one of them."""
         with self._lock:
-            return self.seller.orders_created_on(seller, day)
+            return self.seller.versions.get((seller, day), 0), self.seller.orders_created_on(seller, day)
+
+    def day_version(self, seller: str, day) -> int:
+        with self._lock:
+            return self.seller.versions.get((seller, day), 0)
 
     def find_order(self, seller: str, order_id: str) -> OrderHistory | None:
         # The id encodes its creation day (middle part) and its index within that day (last five digits).

@@ -89,6 +89,20 @@ class ReportsClient:
     def get(self, report_id: str) -> dict:
         return self.client.call("getReport", "GET", f"{REPORTS_PATH}/{report_id}").data
 
+    def list(self, report_types: list[str], created_since: datetime, statuses: tuple[str, ...] = ("DONE",)
+             ) -> list[dict]:
+        """Every report of these types created since a moment (Amazon keeps them 90 days), newest first: getReports
+        pages of 100, a later page asked with its nextToken alone, as the model says."""
+        params: dict[str, str] = {"reportTypes": ",".join(report_types), "processingStatuses": ",".join(statuses),
+                                  "createdSince": _iso(created_since), "pageSize": "100"}
+        out: list[dict] = []
+        while True:
+            data = self.client.call("getReports", "GET", REPORTS_PATH, params).data
+            out += [r for r in data.get("reports") or [] if isinstance(r, dict)]
+            if not data.get("nextToken"):
+                return out
+            params = {"nextToken": data["nextToken"]}
+
     def cancel(self, report_id: str) -> None:
         self.client.call("cancelReport", "DELETE", f"{REPORTS_PATH}/{report_id}")
 

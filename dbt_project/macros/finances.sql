@@ -63,3 +63,16 @@
              else flatten(list_transform(b{{ k }}.breakdowns, b{{ k + 1 }} -> {{ _leaf_or_deeper(k + 1, depth) }})) end
     {%- endif -%}
 {%- endmacro %}
+
+{# A settlement file's amount in its local number format ('95,00' in the EU, '1.234,56', '1234.56'): the last of
+   ',' and '.' is the decimal separator, the other one groups thousands. NULL when it is no number. #}
+{% macro local_amount(expr) -%}
+    {{ to_amount("case when strpos(" ~ expr ~ ", ',') > 0 and (strpos(" ~ expr ~ ", '.') = 0 or strpos(reverse("
+                 ~ expr ~ "), ',') < strpos(reverse(" ~ expr ~ "), '.')) then replace(replace(" ~ expr
+                 ~ ", '.', ''), ',', '.') else replace(" ~ expr ~ ", ',', '') end") }}
+{%- endmacro %}
+
+{# A settlement file's time: 'YYYY-MM-DD HH:MM:SS UTC' as V2 writes it, or ISO 8601. #}
+{% macro settlement_time(expr) -%}
+    coalesce(cast(try_strptime({{ expr }}, '%Y-%m-%d %H:%M:%S UTC') as timestamptz), try_cast({{ expr }} as timestamptz))
+{%- endmacro %}
