@@ -31,7 +31,7 @@ from amazon_orders_pipeline.sp_api.reports import ReportsClient
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing import conformance, money_truth
 from amazon_orders_pipeline.testing.dbt_runs import run_dbt
-from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
+from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env
 from amazon_orders_pipeline_tests import spapi_models
 
 PATH = "/finances/2024-06-19/transactions"
@@ -425,9 +425,18 @@ def test_unknown_names_are_kept_unmapped_and_malformed_records_quarantined(tmp_p
         assert conn.execute("select fee_kind, amount from main.account_fees").fetchall() == [("unmapped", Decimal(-1))]
 
 
-def test_the_dagster_assets_read_load_and_build_the_money(pipeline_env, emulator):
-    """The finances group end to end in Dagster: one run reads and loads both accounts' posted days, one builds the
-    models; a run of the same backfill again reads nothing it finished."""
+@pytest.fixture
+def small_seller(tmp_path):
+    """The pipeline's environment against a seller of 40 orders a day (settlements read 90 days of its money)."""
+    (tmp_path / "accounts.yaml").write_text(TWO_ACCOUNTS)
+    with Emulator(speed=2000, seed=7, orders_per_day=40) as emulator:
+        yield emulator_env(emulator.url, tmp_path, tmp_path / "accounts.yaml"), emulator
+
+
+def test_the_dagster_assets_read_load_and_build_the_money(small_seller):
+    """The finances group end to end in Dagster: one run reads and loads both accounts' posted days, one lands the
+    settlements, one builds the models; a run of the same backfill again reads nothing it finished."""
+    pipeline_env, emulator = small_seller
     first, last = (emulator.state.clock.now() - timedelta(days=n) for n in (12, 10))
     first, last = first.date(), last.date()
     raw, settled, dbt = materialize_finances(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
@@ -442,6 +451,9 @@ def test_the_dagster_assets_read_load_and_build_the_money(pipeline_env, emulator
     assert {"order_financials", "order_item_financials", "account_fees", "finance_amount_types"} <= built
     with duckdb.connect(pipeline_env["DUCKDB_PATH"], read_only=True) as conn:
         assert conn.execute("select count(distinct account_id) from main.order_financials").fetchone() == (2,)
+        assert conn.execute("select count(distinct currency_code), sum(abs(difference)) from main.settlements"
+                            ).fetchone() == (3, 0)
+    assert settled.success and {"settlements", "settlement_lines", "settlement_amount_types"} <= built
     # A backfill's run made again keeps the days its first attempt finished.
     store = LocalStore(pipeline_env["LANDING_DIR"])
     tags = {"dagster/backfill": "bf-money", "dagster/asset_partition_range_start": f"acme-us|{first}",
