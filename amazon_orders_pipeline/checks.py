@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from amazon_orders_pipeline.assets.keys import ORDERS
+from amazon_orders_pipeline.assets.keys import ORDER_FINANCIALS, ORDERS
 from amazon_orders_pipeline.chosen_warnings import chosen_features
 from amazon_orders_pipeline.resources import ExportResource
 from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
@@ -123,7 +123,78 @@ def order_checks(context: dg.AssetCheckExecutionContext, duckdb: WarehouseResour
                 yield check(conn)
 
 
-CHECKS = [order_checks]
+# Each shipped order's product charges in the money against its lines' item totals, for orders whose every
+# shipment is in the warehouse (a shipped order without money yet is not judged: its money may not be listed).
+PRODUCT_CHARGES_SQL = """
+with lines as (
+    select account_id, order_id, currency_code, sum(line_total_amount) as items_total
+    from main.order_items
+    group by all
+)
+select f.account_id, f.order_id, f.currency_code, f.product_charges, l.items_total
+from main.order_financials as f
+join main.orders as o on o.account_id = f.account_id and o.order_id = f.order_id
+join lines as l on l.account_id = f.account_id and l.order_id = f.order_id and l.currency_code = f.currency_code
+where o.order_status = 'SHIPPED' and f.transaction_count > f.refund_count
+  and f.product_charges <> l.items_total
+order by all
+"""
+# Amazon's names the mapping files do not know, with their money: in the transactions and in the settlements.
+UNMAPPED_SQL = """
+select 'transaction ' || transaction_type || ': ' || breakdown_path, count(*), sum(amount)
+from staging.stg_amazon_sp_api__transaction_amounts where category = 'unmapped' group by all
+union all
+select 'settlement ' || concat_ws(' / ', transaction_type, amount_type, amount_description), count(*), sum(amount)
+from main.settlement_lines where category = 'unmapped' group by all
+order by 1
+"""
+PRODUCT_CHARGES = "product_charges_match_the_order_lines"
+UNMAPPED = "amazon_money_names_are_mapped"
+
+
+def product_charges(conn) -> dg.AssetCheckResult:
+    if not all(_table_exists(conn, "main", t) for t in ("orders", "order_items")):
+        return dg.AssetCheckResult(check_name=PRODUCT_CHARGES, passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"orders_checked": 0, "note": "no order marts to compare with yet"})
+    rows = conn.execute(PRODUCT_CHARGES_SQL).fetchall()
+    checked = conn.execute("select count(*) from main.order_financials").fetchone()[0]
+    return dg.AssetCheckResult(
+        check_name=PRODUCT_CHARGES, passed=not rows, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"orders_checked": checked, "differences": len(rows), "listed": "\n".join(
+            f"{a} {o}: charges {p} {c} vs lines {i}" for a, o, c, p, i in rows[:50]) or "none"})
+
+
+def unmapped(conn) -> dg.AssetCheckResult:
+    rows = conn.execute(UNMAPPED_SQL).fetchall()
+    return dg.AssetCheckResult(
+        check_name=UNMAPPED, passed=not rows, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"unmapped_names": len(rows), "listed": "\n".join(
+            f"{name}: {count} amounts, {total}" for name, count, total in rows[:50]) or "none"})
+
+
+@dg.multi_asset_check(
+    name="money_checks",
+    pool=DUCKDB_POOL,
+    can_subset=True,
+    specs=[
+        dg.AssetCheckSpec(PRODUCT_CHARGES, asset=ORDER_FINANCIALS, description=(
+            "Each shipped order's product charges in order_financials equal its lines' item totals in order_items "
+            "(a warning, the differences listed).")),
+        dg.AssetCheckSpec(UNMAPPED, asset=ORDER_FINANCIALS, description=(
+            "Every transaction type and breakdown path, and every settlement transaction-type / amount-type / "
+            "amount-description, is in the mapping files: the unmapped ones are listed with their money (a "
+            "warning; the money is kept in the `unmapped` bucket).")),
+    ],
+)
+def money_checks(context: dg.AssetCheckExecutionContext, duckdb: WarehouseResource):
+    selected = {key.name for key in context.selected_asset_check_keys}
+    with duckdb.get_connection(read_only=True, log=context.log) as conn:
+        for name, check in ((PRODUCT_CHARGES, product_charges), (UNMAPPED, unmapped)):
+            if name in selected:
+                yield check(conn)
+
+
+CHECKS = [order_checks, money_checks]
 
 
 def build_freshness_checks(keys: list[dg.AssetKey], deadline_cron: str) -> list[dg.AssetChecksDefinition]:

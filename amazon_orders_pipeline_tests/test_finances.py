@@ -15,6 +15,7 @@ import pytest
 from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.assets.keys import FINANCE_RAW_KEYS, LANDED_TRANSACTIONS_KEY, TRANSACTION_RECORDS_KEY
+from amazon_orders_pipeline.checks import PRODUCT_CHARGES_SQL
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.faults import FaultPlan
@@ -22,7 +23,7 @@ from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.finances.landing import DayRead, TransactionStore, new_read_id, read_day
 from amazon_orders_pipeline.finances.raw import load_day
 from amazon_orders_pipeline.finances.settlements import fetch_settlements, load_settlements
-from amazon_orders_pipeline.local_runs import materialize_finances
+from amazon_orders_pipeline.local_runs import materialize_finances, materialize_raw_range, materialize_transform
 from amazon_orders_pipeline.resources import SpApiResource, build_resources
 from amazon_orders_pipeline.schedules import finance_days
 from amazon_orders_pipeline.settings import Settings
@@ -454,6 +455,27 @@ def test_the_dagster_assets_read_load_and_build_the_money(small_seller):
         assert conn.execute("select count(distinct currency_code), sum(abs(difference)) from main.settlements"
                             ).fetchone() == (3, 0)
     assert settled.success and {"settlements", "settlement_lines", "settlement_amount_types"} <= built
+    checks = {e.check_name: e for e in dbt.get_asset_check_evaluations()}
+    assert checks["amazon_money_names_are_mapped"].passed
+    assert checks["amazon_money_names_are_mapped"].metadata["unmapped_names"].value == 0
+    assert checks["product_charges_match_the_order_lines"].passed
+    # With the orders of the same days in the marts, every shipped order's product charges are its lines' totals.
+    materialize_raw_range(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
+    materialize_transform(first, last, environ=pipeline_env, exports=False)
+    _, _, again = materialize_finances(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
+    (charges,) = [e for e in again.get_asset_check_evaluations()
+                  if e.check_name == "product_charges_match_the_order_lines"]
+    assert charges.metadata["orders_checked"].value > 0
+    # The differences it lists are orders that shipped in two parts, one of them posted outside these days.
+    with duckdb.connect(pipeline_env["DUCKDB_PATH"], read_only=True) as conn:
+        differing = conn.execute(PRODUCT_CHARGES_SQL).fetchall()
+    assert charges.metadata["differences"].value == len(differing)
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
+    for account_id, order_id, *_ in differing:
+        shipments = [p for p in emulator.backends.finances.of_order(seller_key(emulator_refresh_token(account_id)),
+                                                                    order_id) if p.transaction_type == "Shipment"]
+        assert len(shipments) == 2 and not all(start <= p.posted_at < end for p in shipments), order_id
     # A backfill's run made again keeps the days its first attempt finished.
     store = LocalStore(pipeline_env["LANDING_DIR"])
     tags = {"dagster/backfill": "bf-money", "dagster/asset_partition_range_start": f"acme-us|{first}",
@@ -462,7 +484,8 @@ def test_the_dagster_assets_read_load_and_build_the_money(small_seller):
     for _ in range(2):
         dg.materialize(build_assets(settings).all, selection=list(FINANCE_RAW_KEYS), tags=tags,
                        resources=build_resources(settings))
-    assert len(TransactionStore(store, "acme-us", first).read_ids()) == 2  # the first run's, and the backfill's
+    # The two runs' reads above, and the backfill's one.
+    assert len(TransactionStore(store, "acme-us", first).read_ids()) == 3
 
 
 def test_the_daily_schedule_reads_each_day_at_its_ages():

@@ -130,7 +130,7 @@ def run_load(workdir: Path, n_accounts: int, days: int, orders_per_day: int, spe
         "wall_s": round(outcome.wall_s, 1),
         "partitions_per_min": round(n_accounts * days / outcome.wall_s * 60, 2),
         "peak_rss_mb": {k: round(v, 1) for k, v in peaks.items()},
-        "failures": {k: v[-600:] for k, v in list(failed.items())[:3]},
+        "failures": {k: v[-1500:] for k, v in list(failed.items())[:3]},
     }
 
 
