@@ -16,6 +16,8 @@ from amazon_orders_pipeline.assets.keys import (
     EXTRACT_MODE_TAG,
     FINANCE_RAW_KEYS,
     FINANCES_GROUP,
+    JOURNAL_EXPORT_KEY,
+    MONEY_EXPORT_KEY,
     RAW_KEYS,
 )
 from amazon_orders_pipeline.checks import CHECKS
@@ -109,7 +111,7 @@ def materialize_finances(first: date, last: date, account_ids: list[str], *, env
                          raise_on_error: bool = True) -> tuple[dg.ExecuteInProcessResult, ...]:
     """The money for the posted days [first, last] of `account_ids` (neighbours in the accounts file, as for
     materialize_raw_range): one run that reads and loads them, one that lands the settlement reports, then one of
-    the `finances` dbt models over the days."""
+    the `finances` dbt models and the money's exports over the days, and one of the settlement journals."""
     settings = Settings.from_env(environ)
     assets = build_assets(settings)
     resources = resources or build_resources(settings)
@@ -122,9 +124,11 @@ def materialize_finances(first: date, last: date, account_ids: list[str], *, env
                                  resources=resources, instance=instance, raise_on_error=raise_on_error,
                                  run_config=QUIET)
     groups = assets.dbt.group_names_by_key
-    models = [k for k in assets.dbt.keys if groups.get(k) == FINANCES_GROUP]
+    models = [k for k in assets.dbt.keys if groups.get(k) == FINANCES_GROUP] + [MONEY_EXPORT_KEY]
     dbt = dg.materialize(assets.all + CHECKS, selection=models, resources=resources, instance=instance,
                          tags={"dagster/asset_partition_range_start": first.isoformat(),
                                "dagster/asset_partition_range_end": last.isoformat()},
                          raise_on_error=raise_on_error, run_config=QUIET)
-    return raw, settlements, dbt
+    journals = dg.materialize([*assets.all, *assets.settlements], selection=[JOURNAL_EXPORT_KEY], resources=resources,
+                              instance=instance, raise_on_error=raise_on_error, run_config=QUIET)
+    return raw, settlements, dbt, journals

@@ -41,7 +41,9 @@ GROUPS = {
     "finances": ["landed_transaction_pages", "transaction_pages", "transaction_records",
                  "base_amazon_sp_api__transactions", "stg_amazon_sp_api__transactions",
                  "stg_amazon_sp_api__transaction_amounts", "finance_amount_types", "order_financials",
-                 "order_item_financials", "account_fees"],
+                 "order_item_financials", "account_fees", "settlement_reports", "settlement_rows",
+                 "stg_amazon_sp_api__settlement_rows", "settlement_amount_types", "settlements", "settlement_lines",
+                 "order_financials_export", "erp_settlement_journals"],
 }
 
 

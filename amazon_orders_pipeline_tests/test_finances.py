@@ -3,6 +3,7 @@ landed under faults, and the money marts against the emulator's ground truth to 
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -440,7 +441,7 @@ def test_the_dagster_assets_read_load_and_build_the_money(small_seller):
     pipeline_env, emulator = small_seller
     first, last = (emulator.state.clock.now() - timedelta(days=n) for n in (12, 10))
     first, last = first.date(), last.date()
-    raw, settled, dbt = materialize_finances(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
+    raw, settled, dbt, journals = materialize_finances(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
     landed = [e.materialization for e in raw.get_asset_materialization_events()
               if e.asset_key == LANDED_TRANSACTIONS_KEY]
     assert len(landed) == 6 and sum(m.metadata["transactions"].value for m in landed) > 0
@@ -455,6 +456,32 @@ def test_the_dagster_assets_read_load_and_build_the_money(small_seller):
         assert conn.execute("select count(distinct currency_code), sum(abs(difference)) from main.settlements"
                             ).fetchone() == (3, 0)
     assert settled.success and {"settlements", "settlement_lines", "settlement_amount_types"} <= built
+    # The exports: each order with money in exactly one day's Salesforce file and ERP document, its values the
+    # mart's; each settlement's journal sums to its deposit.
+    exports = Path(pipeline_env["EXPORT_DIR"])
+    with duckdb.connect(pipeline_env["DUCKDB_PATH"], read_only=True) as conn:
+        money = {r[0]: r[1:] for r in conn.execute(
+            "select order_id, net_proceeds, commission + fba_fulfillment_fee + shipping_chargeback + other_fees, "
+            "currency_code from main.order_financials").fetchall()}
+        deposits = dict(conn.execute("select settlement_id, total_amount from main.settlements").fetchall())
+    rows = [r for f in sorted(exports.glob("salesforce_financials/*/*/order_financials.csv"))
+            for r in csv.DictReader(f.read_text().splitlines())]
+    assert sorted(r["ExternalId__c"] for r in rows) == sorted(money)
+    for r in rows:
+        net, fees, currency = money[r["ExternalId__c"]]
+        assert (Decimal(r["NetProceeds__c"]), Decimal(r["AmazonFees__c"]), r["FinancialsCurrency__c"]) == \
+            (net, fees, currency)
+    docs = [json.loads(line) for f in exports.glob("erp_financials/*/*/sales_order_financials.jsonl")
+            for line in f.read_text().splitlines()]
+    assert sorted(d["order_number"] for d in docs) == sorted(money)
+    journal_files = sorted(exports.glob("erp_settlements/*/*/settlement_*.json"))
+    assert len(journal_files) == len(deposits) and journals.success
+    for f in journal_files:
+        journal = json.loads(f.read_text())
+        assert sum(Decimal(line["amount"]) for line in journal["lines"]) == Decimal(journal["deposit"]) == \
+            deposits[journal["settlement_id"]]
+    assert len(list((exports / "erp_settlements").rglob("manifest.json"))) == len(
+        {f.parent for f in journal_files})
     checks = {e.check_name: e for e in dbt.get_asset_check_evaluations()}
     assert checks["amazon_money_names_are_mapped"].passed
     assert checks["amazon_money_names_are_mapped"].metadata["unmapped_names"].value == 0
@@ -462,7 +489,7 @@ def test_the_dagster_assets_read_load_and_build_the_money(small_seller):
     # With the orders of the same days in the marts, every shipped order's product charges are its lines' totals.
     materialize_raw_range(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
     materialize_transform(first, last, environ=pipeline_env, exports=False)
-    _, _, again = materialize_finances(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
+    _, _, again, _ = materialize_finances(first, last, ["acme-us", "acme-eu"], environ=pipeline_env)
     (charges,) = [e for e in again.get_asset_check_evaluations()
                   if e.check_name == "product_charges_match_the_order_lines"]
     assert charges.metadata["orders_checked"].value > 0

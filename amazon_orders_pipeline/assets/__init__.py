@@ -15,6 +15,7 @@ from amazon_orders_pipeline.assets.extract import build_landed_pages_asset
 from amazon_orders_pipeline.assets.finances import build_finance_assets, settlement_reports
 from amazon_orders_pipeline.assets.load import build_order_pages_asset
 from amazon_orders_pipeline.assets.mcf import fba_fulfillment_orders
+from amazon_orders_pipeline.assets.money_exports import build_money_export_assets, erp_settlement_journals
 from amazon_orders_pipeline.assets.writeback import mfn_writeback
 from amazon_orders_pipeline.automation import after_extraction, after_finance_reads
 from amazon_orders_pipeline.chosen_warnings import chosen_features
@@ -32,7 +33,8 @@ class PipelineAssets:
     exports: list[dg.AssetsDefinition]
     raw_partitions: dg.MultiPartitionsDefinition
     account_ids: list[str]
-    finances: list[dg.AssetsDefinition]  # the money after the sale's raw stage (posted day x account)
+    # The money after the sale: its raw stage (posted day x account) and its exports (daily).
+    finances: list[dg.AssetsDefinition]
 
     @property
     def all(self) -> list[dg.AssetsDefinition]:
@@ -47,7 +49,7 @@ class PipelineAssets:
     @property
     def settlements(self) -> list[dg.AssetsDefinition]:
         """The settlement reports Amazon makes by itself: unpartitioned, every report of the last 90 days."""
-        return [settlement_reports]
+        return [settlement_reports, erp_settlement_journals]
 
     @property
     def mart_keys(self) -> list[dg.AssetKey]:
@@ -71,4 +73,5 @@ def build_assets(settings: Settings) -> PipelineAssets:
         return PipelineAssets(raw=[build_landed_pages_asset(raw, sweeps), build_order_pages_asset(raw)],
                               dbt=build_dbt_assets(daily, follow, after_finance_reads()),
                               exports=build_export_assets(daily, follow), raw_partitions=raw, account_ids=account_ids,
-                              finances=build_finance_assets(raw))
+                              finances=build_finance_assets(raw) + build_money_export_assets(
+                                  daily, after_finance_reads()))

@@ -17,6 +17,10 @@ SETTLEMENT_REPORTS_KEY = dg.AssetKey(["amazon_sp_api", "settlement_reports"])
 SETTLEMENT_ROWS_KEY = dg.AssetKey(["amazon_sp_api", "settlement_rows"])
 FINANCES_GROUP = "finances"
 ORDER_FINANCIALS = dg.AssetKey(["order_financials"])
+SETTLEMENTS = dg.AssetKey(["settlements"])
+SETTLEMENT_LINES = dg.AssetKey(["settlement_lines"])
+MONEY_EXPORT_KEY = dg.AssetKey(["order_financials_export"])
+JOURNAL_EXPORT_KEY = dg.AssetKey(["erp_settlement_journals"])
 
 ORDERS = dg.AssetKey(["orders"])
 ORDER_ITEMS = dg.AssetKey(["order_items"])
