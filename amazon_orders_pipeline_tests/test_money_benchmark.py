@@ -1,0 +1,17 @@
+"""A small run of `python -m benchmarks.finances`: every figure it prints is there, and nothing is lost."""
+
+from __future__ import annotations
+
+from benchmarks.finances import main
+
+
+def test_a_small_money_benchmark_loses_nothing_and_ties_out(tmp_path):
+    result = main(["--days", "14", "--orders-per-day", "60", "--speed", "100", "--keep", str(tmp_path)])
+    for name in ("transactions", "pages", "wall_s", "bound_s", "ratio", "settlements", "settlements_tied_out",
+                 "orders_attributed", "orders_shipped", "lost", "duplicated", "peak_rss_mb", "calls_per_account_day"):
+        assert result[name] is not None, name
+    assert result["transactions"] > 0 and result["pages"] >= 14 and result["settlements"] > 0
+    assert result["lost"] == result["duplicated"] == 0
+    assert result["settlements_tied_out"] == result["settlements"]
+    assert result["orders_attributed"] == result["orders_shipped"] > 0
+    assert (tmp_path / "warehouse.duckdb").exists()
