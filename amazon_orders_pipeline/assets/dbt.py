@@ -12,6 +12,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from amazon_orders_pipeline import lake
 from amazon_orders_pipeline.dbt_project import Model, dbt_build_args, dbt_project, models, prepare_if_stale
+from amazon_orders_pipeline.warehouse import ensure_raw_schema
 from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
 
 # Numeric metadata per model for the run's window ([start, end) of raw partition dates), so Dagster plots them per
@@ -88,6 +89,11 @@ def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition,
         with duckdb.turn(log=context.log):
             # dbt does not wait for a lock: wait here for other holders (analysts) to let go.
             duckdb.wait_until_free(log=context.log)
+            # Every raw table the sources name exists before dbt reads it, empty if nothing has landed yet: a run of
+            # models whose raw stage never ran (the settlements' before the first download, say) builds them empty
+            # instead of failing on a missing table.
+            with duckdb.get_connection(log=context.log) as conn:
+                ensure_raw_schema(conn)
             # Materializations are held back until dbt has let go of the file, then sent with the window's counts.
             held = []
             if duckdb.lake is None:
