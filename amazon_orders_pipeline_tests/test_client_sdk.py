@@ -9,10 +9,12 @@ from decimal import Decimal
 
 import pytest
 from spapi import SPAPIClient, SPAPIConfig
+from spapi.api.finances_v2024_06_19.finances_v2024_api import FinancesV2024Api
 from spapi.api.orders_v0.orders_v0_api import OrdersV0Api
 from spapi.api.orders_v2026_01_01.get_order_api import GetOrderApi
 from spapi.api.orders_v2026_01_01.search_orders_api import SearchOrdersApi
 
+from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.testing.control import EmulatorControl
 
@@ -95,3 +97,30 @@ def test_v0_get_orders_and_items_through_the_sdk_equal_the_ground_truth(emulator
             # ItemPrice is the line total: unit price x quantity, as v2026 gives them.
             assert [Decimal(i.item_price.amount) for i in items] == [
                 Decimal(i["product"]["price"]["unitPrice"]["amount"]) * i["quantityOrdered"] for i in want]
+
+
+def test_list_transactions_through_the_sdk_pages_a_window_and_equals_the_ledger(emulator):
+    """A posted day of the DE marketplace, page by page as the SDK's users page (the same arguments again with the
+    token), deserialized by the SDK's own models, against the emulator's ledger."""
+    client, refresh = sdk(emulator, "Atzr|sdk-money"), "Atzr|sdk-money"
+    start, end = day_window(days_ago=9)
+    emulator.backends.finances.page_size = 25
+    api = FinancesV2024Api(client.api_client)
+    query = dict(posted_after=start, posted_before=end, marketplace_id="A1PA6795UKMFR9")
+    transactions, token, pages = [], None, 0
+    while True:
+        resp = api.list_transactions(**query, **({"next_token": token} if token else {}))
+        transactions += resp.payload.transactions or []
+        pages += 1
+        token = resp.payload.next_token
+        if not token:
+            break
+    now = emulator.state.clock.now()
+    truth = [p for p in emulator.backends.finances.posted_in(seller_key(refresh), start, end)
+             if p.marketplace_id == "A1PA6795UKMFR9" and p.listable_at <= now]
+    assert pages > 2 and len(transactions) == len(truth) > 50
+    assert sorted(t.transaction_id for t in transactions) == sorted(p.transaction_id for p in truth)
+    by_id = {p.transaction_id: p for p in truth}
+    for t in transactions:
+        assert Decimal(str(t.total_amount.currency_amount)) == by_id[t.transaction_id].total
+        assert t.total_amount.currency_code == "EUR"

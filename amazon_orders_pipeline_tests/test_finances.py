@@ -563,3 +563,33 @@ def test_a_settlement_that_does_not_tie_out_stops_the_build(tmp_path):
         load_settlements(conn, store, "acme-eu")
     with pytest.raises(RuntimeError, match="equals_within_minor_unit_settlements_total_amount"):
         run_dbt(db, day, day + timedelta(days=1))
+
+
+def test_amazons_sandbox_transaction_is_read_field_by_field(tmp_path, finances_model):
+    """The model's sandbox 200 for listTransactions, landed as a page: every field it has reaches staging, and as it
+    carries no transactionId (the sandbox omits it) the record is quarantined, not dropped."""
+    op = finances_model["paths"][PATH]["get"]
+    (case,) = op["responses"]["200"]["x-amzn-api-sandbox"]["static"]
+    store, db = LocalStore(tmp_path / "landing"), str(tmp_path / "warehouse.duckdb")
+    day = datetime(2020, 7, 14).date()
+    landing = TransactionStore(store, "acme-us", day)
+    body = json.dumps(case["response"]).encode()
+    landing.land("20200716T000000-sandbox", Page(1, {"postedAfter": "2020-07-14T00:00:00Z"}, "r-1",
+                                                 datetime(2020, 7, 16, tzinfo=UTC), body, {}, None,
+                                                 "listTransactions"))
+    landing.finish(DayRead("acme-us", day, "20200716T000000-sandbox", 1, 1, 1, "x"))
+
+    def transaction(work, what):
+        with warehouse.connect(db) as conn:
+            return work(conn)
+
+    load_day(store, "acme-us", day, transaction)
+    run_dbt(db, day, day + timedelta(days=1))
+    with duckdb.connect(db, read_only=True) as conn:
+        (row,) = conn.execute(
+            "select transaction_type, posted_at, total_amount, currency_code, order_id, financial_event_group_id, "
+            "marketplace_id, account_type, transaction_status, quarantine_reason "
+            "from staging.base_amazon_sp_api__transactions").fetchall()
+    assert row == ("Shipment", datetime(2020, 7, 14, 3, 35, 13, 214000, tzinfo=UTC), Decimal(10), "USD",
+                   "8129762527551", "4MVaHcsAfaYAlwlaPWrXJxrfUiKfYZ2ooWtY7528FUA", "ATIV93840DER", "PAYABLE",
+                   "RELEASED", "no transactionId")
