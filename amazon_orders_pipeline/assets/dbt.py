@@ -16,13 +16,20 @@ from amazon_orders_pipeline.warehouse import ensure_raw_schema
 from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
 
 # Numeric metadata per model for the run's window ([start, end) of raw partition dates), so Dagster plots them per
-# partition. Which counts a model gets follows from its columns, so a new model gets them without a line here.
+# partition. Which counts a model gets follows from its columns (all those a count names), so a new model gets them
+# without a line here.
 WINDOW_COUNTS = {
-    "partition_date": "count(*) filter (where partition_date >= $start and partition_date < $end) as in_window",
-    "last_changed_partition": ("count(*) filter (where last_changed_partition >= $start "
-                               "and last_changed_partition < $end) as changed"),
-    "quarantine_reason": ("count(*) filter (where quarantine_reason is not null and partition_date >= $start "
-                          "and partition_date < $end) as quarantined"),
+    ("partition_date",): "count(*) filter (where partition_date >= $start and partition_date < $end) as in_window",
+    ("last_changed_partition",): ("count(*) filter (where last_changed_partition >= $start "
+                                  "and last_changed_partition < $end) as changed"),
+    ("quarantine_reason", "partition_date"): ("count(*) filter (where quarantine_reason is not null "
+                                              "and partition_date >= $start and partition_date < $end) as quarantined"),
+    # The money: amounts whose name the mapping does not know, and orders with a refund, per posted day.
+    ("category", "partition_date"): ("count(*) filter (where category = 'unmapped' and partition_date >= $start "
+                                     "and partition_date < $end) as unmapped"),
+    ("refund_count", "last_changed_partition"): ("count(*) filter (where refund_count > 0 and "
+                                                 "last_changed_partition >= $start and last_changed_partition < $end) "
+                                                 "as refunded"),
 }
 
 
@@ -184,7 +191,7 @@ def window_metrics(duckdb: WarehouseResource, start: date, end: date) -> dict[st
 
 def model_counts(conn, model: Model, columns: set[str], start: date, end: date) -> dict[str, int]:
     # The select list is made of WINDOW_COUNTS' fixed expressions; the relation and the window are parameters.
-    counts = ["count(*) as rows", *(sql for column, sql in WINDOW_COUNTS.items() if column in columns)]
+    counts = ["count(*) as rows", *(sql for needed, sql in WINDOW_COUNTS.items() if set(needed) <= columns)]
     params = {"relation": f'"{model.schema}"."{model.alias}"'}
     if len(counts) > 1:
         params.update(start=start, end=end)
