@@ -23,8 +23,9 @@ about 13 reports per account instead of weeks of searchOrders quota."""
 WRITEBACK = """One write-back pass, as the `writeback` job runs it (for a cron job, or a run by hand): the ERP's
 shipment and cancellation files, checked against the marts, sent to Amazon once, then followed up."""
 MCF = """One MCF pass, as the `mcf` job runs it: the storefront inbox, preview, create, cancel and tracking."""
-NOTIFICATIONS_SETUP = """Set up ORDER_CHANGE notifications for every account: the SQS queue's destination (grantless
-createDestination) and each account's subscription to it (createSubscription with the ORDER_CHANGE event filter).
+NOTIFICATIONS_SETUP = """Set up notifications for every account: the SQS queue's destination (grantless
+createDestination) and each account's subscriptions to it: ORDER_CHANGE (with its event filter) and TRANSACTION_UPDATE
+(the money after the sale; needs the Finance and Accounting role), or the `--type` given.
 Safe to run again: what exists is found, not created twice. The queue must be a standard queue whose policy lets
 Amazon's account 437568002678 call sqs:SendMessage and sqs:GetQueueAttributes; Amazon does not check that at
 subscribe time (README, "Notifications")."""
@@ -57,14 +58,18 @@ def writes(key_name: str):
     return run
 
 
-def set_up(queue_arn: str, name: str, environ=None, account_ids: list[str] | None = None) -> dict:
-    """The ORDER_CHANGE destination and every account's subscription (or only `account_ids`')."""
+def set_up(queue_arn: str, name: str, environ=None, account_ids: list[str] | None = None,
+           types: list[str] | tuple[str, ...] | None = None) -> dict:
+    """The queue's destination and every account's subscriptions of `types` (all by default), or only
+    `account_ids`'. Per account: the ORDER_CHANGE subscription's id and whether it was created, and `subscriptions`
+    by type."""
     from amazon_orders_pipeline.resources import build_resources
     from amazon_orders_pipeline.settings import Settings
     from amazon_orders_pipeline.sp_api.notifications import (
+        NOTIFICATION_TYPES,
         NOTIFICATIONS_SCOPE,
         ensure_destination,
-        ensure_order_change_subscription,
+        ensure_subscription,
     )
 
     sp_api = build_resources(Settings.from_env(environ))["sp_api"]
@@ -78,9 +83,12 @@ def set_up(queue_arn: str, name: str, environ=None, account_ids: list[str] | Non
             destination_id, created = ensure_destination(grantless, queue_arn, name)
             destinations[account.region] = destination_id
             out["destinations"][account.region] = {"destination_id": destination_id, "created": created}
-        subscription, created = ensure_order_change_subscription(sp_api.client_for(account),
-                                                                 destinations[account.region])
-        out["accounts"][account.id] = {"subscription_id": subscription["subscriptionId"], "created": created}
+        made = {}
+        for kind in types or NOTIFICATION_TYPES:
+            subscription, created = ensure_subscription(sp_api.client_for(account), kind, destinations[account.region])
+            made[kind] = {"subscription_id": subscription["subscriptionId"], "created": created}
+        first = made[(types or NOTIFICATION_TYPES)[0]]
+        out["accounts"][account.id] = {**first, "subscriptions": made}
     return out
 
 
@@ -90,7 +98,7 @@ def notifications_setup(args: argparse.Namespace) -> int:
     from amazon_orders_pipeline.sp_api.http import SpApiError
 
     try:
-        print(json.dumps(set_up(args.queue_arn, args.name, account_ids=args.account), indent=1))
+        print(json.dumps(set_up(args.queue_arn, args.name, account_ids=args.account, types=args.type), indent=1))
     except (ConfigError, AuthError, SpApiError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -120,6 +128,8 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("--queue-arn", required=True, help="the SQS queue's ARN (arn:aws:sqs:region:account:name)")
     n.add_argument("--name", default="amazon-orders-pipeline", help="the destination's name")
     n.add_argument("--account", action="append", help="only this account (repeat for more); all by default")
+    n.add_argument("--type", action="append", choices=["ORDER_CHANGE", "TRANSACTION_UPDATE"],
+                   help="only this notification type (repeat for more); both by default")
     return top
 
 

@@ -23,9 +23,9 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     assets = build_assets(settings)
     job, schedules = build_extract_schedules(assets.account_ids, settings.lookback_days,
                                              settings.sweep_interval_minutes)
-    sensors = [build_order_change_sensor(job, assets.account_ids, settings)] if settings.order_change_queue_url \
-        else []
     finances, settlements, finance_schedules = build_finance_schedule(assets.account_ids)
+    sensors = [build_order_change_sensor(job, assets.account_ids, settings, finances)] \
+        if settings.order_change_queue_url else []
     writeback, mcf = writeback_job(), mcf_job()
     sensors += [build_writeback_sensor(writeback), build_mcf_sensor(mcf)]
     freshness = build_freshness_checks([*assets.mart_keys, *assets.export_keys], settings.freshness_deadline_cron)

@@ -72,6 +72,18 @@ def materialize_raw_tags(tags: Mapping[str, str], *, environ: Mapping[str, str] 
                           run_config=QUIET)
 
 
+def materialize_finance_tags(tags: Mapping[str, str], *, environ: Mapping[str, str] = os.environ,
+                             resources: dict | None = None, instance: dg.DagsterInstance | None = None,
+                             raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """The money's read and load as one run with these tags (posted days, a read mode), as the finances schedule's
+    or the notifications sensor's run request makes it."""
+    settings = Settings.from_env(environ)
+    return dg.materialize(build_assets(settings).all, selection=list(FINANCE_RAW_KEYS), tags=dict(tags),
+                          resources=resources or build_resources(settings),
+                          instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
+                          run_config=QUIET)
+
+
 def materialize_writes(key: dg.AssetKey, *, environ: Mapping[str, str] = os.environ, resources: dict | None = None,
                        instance: dg.DagsterInstance | None = None,
                        raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
@@ -108,6 +120,22 @@ def materialize_transform(first: date, last: date, *, environ: Mapping[str, str]
                           run_config=run_config)
 
 
+def materialize_finance_models(first: date, last: date, *, environ: Mapping[str, str] = os.environ,
+                               resources: dict | None = None, instance: dg.DagsterInstance | None = None,
+                               raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """The `finances` dbt models, their checks and the money's exports over the posted days [first, last], as one
+    run (what automation does after a read)."""
+    settings = Settings.from_env(environ)
+    assets = build_assets(settings)
+    groups = assets.dbt.group_names_by_key
+    models = [k for k in assets.dbt.keys if groups.get(k) == FINANCES_GROUP] + [MONEY_EXPORT_KEY]
+    return dg.materialize(assets.all + CHECKS, selection=models, resources=resources or build_resources(settings),
+                          instance=instance or dg.DagsterInstance.ephemeral(),
+                          tags={"dagster/asset_partition_range_start": first.isoformat(),
+                                "dagster/asset_partition_range_end": last.isoformat()},
+                          raise_on_error=raise_on_error, run_config=QUIET)
+
+
 def materialize_finances(first: date, last: date, account_ids: list[str], *, environ: Mapping[str, str] = os.environ,
                          resources: dict | None = None, instance: dg.DagsterInstance | None = None,
                          raise_on_error: bool = True) -> tuple[dg.ExecuteInProcessResult, ...]:
@@ -125,12 +153,8 @@ def materialize_finances(first: date, last: date, account_ids: list[str], *, env
     settlements = dg.materialize([*assets.all, *assets.settlements], selection=list(SETTLEMENT_KEYS),
                                  resources=resources, instance=instance, raise_on_error=raise_on_error,
                                  run_config=QUIET)
-    groups = assets.dbt.group_names_by_key
-    models = [k for k in assets.dbt.keys if groups.get(k) == FINANCES_GROUP] + [MONEY_EXPORT_KEY]
-    dbt = dg.materialize(assets.all + CHECKS, selection=models, resources=resources, instance=instance,
-                         tags={"dagster/asset_partition_range_start": first.isoformat(),
-                               "dagster/asset_partition_range_end": last.isoformat()},
-                         raise_on_error=raise_on_error, run_config=QUIET)
+    dbt = materialize_finance_models(first, last, environ=environ, resources=resources, instance=instance,
+                                     raise_on_error=raise_on_error)
     journals = dg.materialize([*assets.all, *assets.settlements], selection=[JOURNAL_EXPORT_KEY], resources=resources,
                               instance=instance, raise_on_error=raise_on_error, run_config=QUIET)
     return raw, settlements, dbt, journals

@@ -15,7 +15,7 @@ from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.faults import FaultPlan
-from amazon_orders_pipeline.emulator.order_change import NotificationFaults
+from amazon_orders_pipeline.emulator.publishing import NotificationFaults
 from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.testing.env import emulator_env
 from amazon_orders_pipeline.testing.freshness import simulate_day

@@ -15,8 +15,8 @@ import requests
 
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
-from amazon_orders_pipeline.emulator.order_change import selling_partner_id
-from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
+from amazon_orders_pipeline.emulator.publishing import selling_partner_id
+from amazon_orders_pipeline.notifications.inbox import NotificationInbox
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.notifications import run_requested, sensor_tick
 from amazon_orders_pipeline.testing.runs import fast_resources, materialize_transform, query, sweep
@@ -143,7 +143,7 @@ def test_a_crash_between_landing_and_deleting_loses_nothing_and_counts_nothing_t
     assert sent > 0
     landing = LocalStore(order_queue.env["LANDING_DIR"])
     sellers = fast_resources(order_queue.env)["sp_api"].seller_ids()
-    inbox = OrderChangeInbox(order_queue.sqs, order_queue.url, landing, sellers, visibility_timeout_s=6, wait_s=1)
+    inbox = NotificationInbox(order_queue.sqs, order_queue.url, landing, sellers, visibility_timeout_s=6, wait_s=1)
 
     def crash():
         raise SystemExit("the sensor's process dies here")
@@ -199,7 +199,7 @@ def test_bad_messages_are_set_aside_with_their_reason_and_do_not_block_the_rest(
     order_queue.sqs.send_message(QueueUrl=order_queue.url, MessageBody=variant(
         lambda b: b["NotificationMetadata"].update(NotificationId="another-notification")))
     landing = LocalStore(order_queue.env["LANDING_DIR"])
-    inbox = OrderChangeInbox(order_queue.sqs, order_queue.url, landing,
+    inbox = NotificationInbox(order_queue.sqs, order_queue.url, landing,
                              fast_resources(order_queue.env)["sp_api"].seller_ids(), wait_s=0)
     result = inbox.drain()
     assert result.received == len(bad) + 2 and result.landed == 2 and order_queue.depth() == 0

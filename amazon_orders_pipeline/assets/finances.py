@@ -10,18 +10,29 @@ import dagster as dg
 from amazon_orders_pipeline.accounts import Account
 from amazon_orders_pipeline.assets.extract import run_accounts, run_days
 from amazon_orders_pipeline.assets.keys import (
+    EXTRACT_MODE_TAG,
     FINANCES_GROUP,
     LANDED_TRANSACTIONS_KEY,
+    ORDER_BATCH_TAG,
     SETTLEMENT_REPORTS_KEY,
     SETTLEMENT_ROWS_KEY,
     TRANSACTION_PAGES_KEY,
     TRANSACTION_RECORDS_KEY,
 )
+from amazon_orders_pipeline.extract.increments import ORDERS
 from amazon_orders_pipeline.extract.plan import ExtractFailed, in_parallel
 from amazon_orders_pipeline.finances import landing as finance_landing
-from amazon_orders_pipeline.finances.landing import LISTING_LAG, DayRead, TransactionsError, new_read_id, read_day
+from amazon_orders_pipeline.finances.landing import (
+    LISTING_LAG,
+    DayRead,
+    TransactionsError,
+    new_read_id,
+    read_day,
+    read_orders,
+)
 from amazon_orders_pipeline.finances.raw import load_day
 from amazon_orders_pipeline.finances.settlements import SettlementError, fetch_settlements, load_settlements
+from amazon_orders_pipeline.notifications.inbox import load_batch
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 
@@ -34,15 +45,32 @@ def run_batch(context) -> str:
     return next((context.run.tags[t] for t in BATCH_TAGS if context.run.tags.get(t)), context.run.run_id)
 
 
-def read_account(context, sp_api: SpApiResource, store, account: Account, days, batch: str) -> list[DayRead]:
+def notified_orders(context, store) -> dict[str, list[str]] | None:
+    """With the run tag of mode `orders` (the notifications sensor's TRANSACTION_UPDATE batch): the orders of each
+    account to read by ORDER_ID. None: read the partitions' posted days whole."""
+    if context.run.tags.get(EXTRACT_MODE_TAG) != ORDERS:
+        return None
+    batch_id = context.run.tags.get(ORDER_BATCH_TAG)
+    if not batch_id:
+        raise dg.Failure(f"a run of mode {ORDERS} needs the run tag {ORDER_BATCH_TAG}")
+    return {account_id: sorted(orders) for account_id, orders in load_batch(store, batch_id).orders.items()}
+
+
+def read_account(context, sp_api: SpApiResource, store, account: Account, days, batch: str,
+                 orders: list[str] | None = None) -> list[DayRead]:
+    """Each posted day of the account, whole, or (`orders`) the notified orders' transactions, landed with the
+    day the notifications named."""
     client = sp_api.client_for(account)
     reads = []
     for day in days:
         if (done := finance_landing.finished_in_batch(store, account.id, day, batch)) is not None:
             reads.append(done)
             continue
-        reads.append(read_day(client, store, account.id, account.marketplace_ids, day,
-                              new_read_id(client.now(), context.run.run_id), batch=batch))
+        read_id = new_read_id(client.now(), context.run.run_id)
+        if orders is not None:
+            reads.append(read_orders(client, store, account.id, day, orders, read_id, batch=batch))
+            continue
+        reads.append(read_day(client, store, account.id, account.marketplace_ids, day, read_id, batch=batch))
         if datetime.combine(day + timedelta(days=1), time(), UTC) + LISTING_LAG > client.now():
             context.log.warning(f"{account.id} posted day {day} ended less than 48 hours ago: Amazon lists a "
                                 "transaction about 48 hours after it posts, so a later re-read completes this day")
@@ -60,17 +88,20 @@ def build_finance_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[d
             "Every listTransactions page (Finances v2024-06-19) of the partition's posted UTC day, one listing per "
             "marketplace of the account, landed verbatim as one read. Every read is kept: a later read of a day is a "
             "later version of its transactions (deferred money released, a late posting listed). An unfinished read "
-            "is made again; a run made again keeps the days it finished."),
+            "is made again; a run made again keeps the days it finished. A run of the notifications sensor "
+            "(TRANSACTION_UPDATE) reads the notified orders' transactions by ORDER_ID instead."),
     )
     def landed_transaction_pages(context: dg.AssetExecutionContext, sp_api: SpApiResource,
                                  landing: LandingResource) -> dg.MaterializeResult:
-        by_account = run_days(context)
-        accounts = run_accounts(sp_api, by_account)
         store, batch = landing.store(), run_batch(context)
+        notified = notified_orders(context, store)
+        by_account = {a: days for a, days in run_days(context).items() if notified is None or notified.get(a)}
+        accounts = run_accounts(sp_api, by_account)
 
         def work(account_id, days):
             try:
-                return read_account(context, sp_api, store, accounts[account_id], days, batch)
+                return read_account(context, sp_api, store, accounts[account_id], days, batch,
+                                    None if notified is None else notified[account_id])
             except TransactionsError as e:
                 raise ExtractFailed(str(e)) from None
 

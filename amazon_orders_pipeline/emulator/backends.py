@@ -33,7 +33,8 @@ class Backends:
         settlements = Settlements(state, ledger)
         reports.generated.append(settlements)
         return cls(merchant=merchant, reports=reports, feeds=Feeds(state, merchant, feed_processing_s),
-                   fulfillment=Fulfillment(state), notifications=Notifications(state, sqs_endpoint), finances=ledger,
+                   fulfillment=Fulfillment(state), notifications=Notifications(state, sqs_endpoint, ledger),
+                   finances=ledger,
                    settlements=settlements)
 
     def start(self) -> None:

@@ -10,8 +10,8 @@ from datetime import datetime
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.http import Call, Reply, plain
-from amazon_orders_pipeline.emulator.order_change import NotificationFaults
 from amazon_orders_pipeline.emulator.orders import iso
+from amazon_orders_pipeline.emulator.publishing import NotificationFaults
 
 
 def _when(value: str) -> datetime:

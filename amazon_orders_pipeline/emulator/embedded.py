@@ -29,6 +29,6 @@ def emulator_refresh_token(account_id: str) -> str:
 
 def emulator_seller_id(account_id: str) -> str:
     """The selling partner id the emulator gives an account without credentials (ORDER_CHANGE's SellerId)."""
-    from amazon_orders_pipeline.emulator.order_change import selling_partner_id
+    from amazon_orders_pipeline.emulator.publishing import selling_partner_id
 
     return selling_partner_id(seller_key(emulator_refresh_token(account_id)))

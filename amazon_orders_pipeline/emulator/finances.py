@@ -26,6 +26,7 @@ from amazon_orders_pipeline.emulator import money
 from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
 from amazon_orders_pipeline.emulator.money import Leaf, Posting
 from amazon_orders_pipeline.emulator.orders import MAX_ORDER_LIFETIME, OrderHistory
+from amazon_orders_pipeline.emulator.publishing import selling_partner_id
 from amazon_orders_pipeline.emulator.values import iso
 
 LISTING_LAG = timedelta(hours=48)
@@ -42,10 +43,6 @@ def _digest(*parts: object) -> bytes:
 
 def transaction_id(*parts: object) -> str:
     return _digest("transaction", *parts).hex()[:32].upper()
-
-
-def selling_partner_id(seller: str) -> str:
-    return "A" + _digest("partner", seller).hex()[:12].upper()
 
 
 def settlement_group(seller: str, currency: str, day: date) -> tuple[str, str, date, date]:

@@ -1,16 +1,16 @@
-"""The emulator's Notifications API v1 (destinations, subscriptions; notifications.json) and its ORDER_CHANGE
-publisher, which sends each order change of a subscribed seller to the destination's SQS queue (moto server in
-tests) in Amazon's shape (OrderChangeNotification.json), after a publish delay like Amazon's, at least once.
+"""The emulator's Notifications API v1 (destinations, subscriptions; notifications.json) and its publisher, which
+sends each event of a subscribed seller to the destination's SQS queue (moto server in tests) in Amazon's shape,
+after a publish delay like Amazon's, at least once: ORDER_CHANGE for each order change (order_change.py) and
+TRANSACTION_UPDATE for each transaction posted (transaction_update.py).
 
-Every change's delay and fate (delivered, lost, duplicated, late) is a function of the seed, the order and the
-change, so a run can be replayed and a test can know what was lost. Publishing follows the emulator's clock: when
-a test moves it forward, what fell due meanwhile is sent at the next tick.
+Every event's delay and fate (delivered, lost, duplicated, late) is a function of the seed, the subject and the
+event (publishing.py), so a run can be replayed and a test can know what was lost. Publishing follows the
+emulator's clock: when a test moves it forward, what fell due meanwhile is sent at the next tick.
 """
 
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import threading
 import uuid
@@ -18,16 +18,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from amazon_orders_pipeline.emulator.errors import ApiError, invalid, json_object
-from amazon_orders_pipeline.emulator.order_change import (
-    ORDER_CHANGE,
-    Delivery,
-    NotificationFaults,
-    Published,
-    order_change,
-    unit,
-)
-from amazon_orders_pipeline.emulator.orders import MAX_ORDER_LIFETIME, OrderHistory
+from amazon_orders_pipeline.emulator.order_change import OrderChanges, lost_changes
+from amazon_orders_pipeline.emulator.orders import OrderHistory
+from amazon_orders_pipeline.emulator.publishing import Delivery, NotificationFaults, Published
 from amazon_orders_pipeline.emulator.state import EmulatorState
+from amazon_orders_pipeline.emulator.transaction_update import TransactionUpdates
 
 NOTIFICATIONS_PATH = "/notifications/v1"
 
@@ -39,19 +34,25 @@ TICK_S = 0.2
 class Subscription:
     subscription_id: str
     seller: str
+    notification_type: str
     destination_id: str
     processing_directive: dict
     since: datetime  # changes published after this are sent
     published_until: datetime
 
     def api(self) -> dict:
-        return {"subscriptionId": self.subscription_id, "payloadVersion": "1.0",
-                "destinationId": self.destination_id, "processingDirective": self.processing_directive}
+        out = {"subscriptionId": self.subscription_id, "payloadVersion": "1.0", "destinationId": self.destination_id}
+        if self.processing_directive is not None:
+            out["processingDirective"] = self.processing_directive
+        return out
 
 
 class Notifications:
-    def __init__(self, state: EmulatorState, sqs_endpoint: str | None = None):
+    def __init__(self, state: EmulatorState, sqs_endpoint: str | None = None, ledger=None):
         self.state = state
+        # The types it publishes; TRANSACTION_UPDATE needs the seller's ledger (finances.py).
+        kinds = [OrderChanges(state)] + ([TransactionUpdates(state, ledger)] if ledger is not None else [])
+        self.kinds = {k.name: k for k in kinds}
         self.sqs_endpoint = sqs_endpoint
         self.faults = NotificationFaults()
         self.published = Published()
@@ -103,25 +104,22 @@ class Notifications:
 
     # --- subscriptions (the seller's token) ---------------------------------------------------
     def create_subscription(self, seller: str, notification_type: str, raw: bytes) -> tuple[int, dict]:
-        if notification_type != ORDER_CHANGE:
-            raise invalid(f"the emulator publishes {ORDER_CHANGE} only, not {notification_type}")
+        kind = self.kinds.get(notification_type)
+        if kind is None:
+            raise invalid(f"the emulator publishes {', '.join(sorted(self.kinds))} only, not {notification_type}")
         body = json_object(raw)
         if body.get("payloadVersion") != "1.0":
             raise invalid("payloadVersion must be 1.0")
         directive = body.get("processingDirective")
-        event_filter = directive.get("eventFilter") if isinstance(directive, dict) else None
-        if not isinstance(event_filter, dict):
-            # What Amazon answers for ORDER_CHANGE without one (jlevers/selling-partner-api#885).
-            raise invalid("Processing Directive eventFilter must not be empty")
-        if event_filter.get("eventFilterType") != ORDER_CHANGE or "marketplaceIds" in event_filter:
-            raise invalid(f"EventFilter Payload {json.dumps(event_filter)} failed to validate")
+        kind.check_directive(directive)
         with self._lock:
             if body.get("destinationId") not in self._destinations:
                 raise invalid(f"destinationId {body.get('destinationId')!r} is not a destination")
             if (seller, notification_type) in self._subscriptions:
                 raise ApiError(409, "Conflict", "A subscription for this notification type already exists.")
             now = self.state.clock.now()
-            subscription = Subscription(str(uuid.uuid4()), seller, body["destinationId"], directive, now, now)
+            subscription = Subscription(str(uuid.uuid4()), seller, notification_type, body["destinationId"],
+                                        directive, now, now)
             self._subscriptions[(seller, notification_type)] = subscription
         return 200, {"payload": subscription.api()}
 
@@ -158,42 +156,17 @@ class Notifications:
                 self.state.stats["notifications.publish_errors"] += 1
                 self.state.stats[f"notifications.last_error:{type(e).__name__}"] += 1
 
-    def deliveries(self, history: OrderHistory) -> list[Delivery]:
-        """The messages Amazon sends for an order's changes, with their publish times (lost ones excluded)."""
-        seed, f = self.state.seller.seed, self.faults
-        out = []
-        for ts, status in history.events:
-            low, high = f.delay_s
-            at = ts + timedelta(seconds=low + (high - low) * unit(seed, "delay", history.order_id, ts))
-            if unit(seed, "late", history.order_id, ts) < f.late:
-                low, high = f.late_s
-                at += timedelta(seconds=low + (high - low) * unit(seed, "late-by", history.order_id, ts))
-            notification_id = str(uuid.UUID(bytes=hashlib.sha256(
-                f"{seed}:notification:{history.order_id}:{ts.isoformat()}".encode()).digest()[:16], version=4))
-            delivery = Delivery(at, history, ts, status, notification_id)
-            if unit(seed, "lost", history.order_id, ts) < f.lost:
-                continue
-            out.append(delivery)
-            if unit(seed, "dup", history.order_id, ts) < f.duplicated:
-                again = timedelta(seconds=30 + 600 * unit(seed, "dup-by", history.order_id, ts))
-                out.append(Delivery(at + again, history, ts, status, notification_id, copy=1))
-        return out
-
     def lost(self, history: OrderHistory) -> list[datetime]:
-        """The changes of an order whose notification is lost."""
-        seed = self.state.seller.seed
-        return [ts for ts, _ in history.events if unit(seed, "lost", history.order_id, ts) < self.faults.lost]
+        """The changes of an order whose ORDER_CHANGE notification is lost."""
+        return lost_changes(self.state.seller.seed, self.faults, history)
 
-    def _schedule(self, seller: str, day: date) -> list[Delivery]:
-        """Every message for the changes of the orders a seller got on one day, by publish time (cached per fault
-        mix, so a tick looks up what fell due instead of recomputing each order's deliveries)."""
-        key = (seller, day, json.dumps(self.faults.to_dict(), sort_keys=True))
+    def _schedule(self, kind, seller: str, day: date) -> list[Delivery]:
+        """Every message of one type for the events of one day's subjects (the orders created, the transactions
+        posted), by publish time (cached per fault mix, so a tick looks up what fell due instead of recomputing)."""
+        key = (kind.name, seller, day, json.dumps(self.faults.to_dict(), sort_keys=True))
         cached = self._schedules.get(key)
         if cached is None:
-            with self.state._lock:
-                orders = self.state.seller.orders_created_on(seller, day)
-            cached = sorted((d for o in orders for d in self.deliveries(o)),
-                            key=lambda d: (d.at, d.history.order_id))
+            cached = sorted(kind.of_day(seller, day, self.faults), key=lambda d: (d.at, d.key))
             self._schedules[key] = cached
             while len(self._schedules) > 256:
                 self._schedules.pop(next(iter(self._schedules)))
@@ -206,40 +179,42 @@ class Notifications:
             sent = 0
             with self._lock:
                 subscriptions = list(self._subscriptions.values())
-            longest = timedelta(seconds=max(self.faults.delay_s) + max(self.faults.late_s) + 630)
+            longest = self.faults.longest()
             for sub in subscriptions:
+                kind = self.kinds[sub.notification_type]
                 if now <= sub.published_until or not self.state.has_region(sub.seller):
                     # A seller's region is known from its first Orders request; its notifications wait for it.
                     continue
                 start, end = max(sub.published_until, sub.since), now
                 due = []
-                day = (start - longest - MAX_ORDER_LIFETIME).date()
+                day = (start - longest - kind.lookback).date()
                 while day <= end.date():
-                    schedule = self._schedule(sub.seller, day)
-                    low = bisect.bisect_right(schedule, (start, "\uffff"), key=lambda d: (d.at, d.history.order_id))
+                    schedule = self._schedule(kind, sub.seller, day)
+                    low = bisect.bisect_right(schedule, (start, "\uffff"), key=lambda d: (d.at, d.key))
                     for delivery in schedule[low:]:
                         if delivery.at > end:
                             break
-                        if delivery.changed_at >= sub.since and self.state.in_region(sub.seller, delivery.history):
+                        if delivery.changed_at >= sub.since and kind.visible(sub.seller, delivery):
                             due.append(delivery)
                     day += timedelta(days=1)
-                due.sort(key=lambda d: (d.at, d.history.order_id))
+                due.sort(key=lambda d: (d.at, d.key))
                 for delivery in due:
-                    self._send(sub, delivery)
+                    self._send(sub, kind, delivery)
                     sent += 1
                 sub.published_until = end
             return sent
 
-    def _send(self, sub: Subscription, delivery: Delivery) -> None:
+    def _send(self, sub: Subscription, kind, delivery: Delivery) -> None:
         with self._lock:
             destination = self._destinations.get(sub.destination_id)
         if destination is None:
             return
         arn = destination["resource"]["sqs"]["arn"]
-        body = order_change(delivery, sub.subscription_id)
+        body = kind.payload(delivery, sub.seller, sub.subscription_id)
         self._queue(arn).send_message(QueueUrl=self._queue_urls[arn], MessageBody=json.dumps(body))
         self.state.stats["notifications.sent"] += 1
-        self.published.sent.append({"order_id": delivery.history.order_id, "changed_at": delivery.changed_at,
+        self.published.sent.append({"type": kind.name, "order_id": getattr(delivery.subject, "order_id", None),
+                                    "key": delivery.key, "changed_at": delivery.changed_at,
                                     "publish_time": delivery.at, "notification_id": delivery.notification_id,
                                     "copy": delivery.copy})
 

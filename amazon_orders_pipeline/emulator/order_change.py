@@ -1,94 +1,82 @@
-"""ORDER_CHANGE as Amazon publishes it: the payload (OrderChangeNotification.json), each change's delivery (when
-it is sent, and whether it is lost, duplicated or late), and the seller id it names."""
+"""ORDER_CHANGE as Amazon publishes it: the payload (OrderChangeNotification.json) and an order's messages, one per
+change of its history (publishing.py draws each one's delay and fate)."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-from datetime import datetime
+import json
+from datetime import date
 
-from amazon_orders_pipeline.emulator.orders import OrderHistory
+from amazon_orders_pipeline.emulator.errors import invalid
+from amazon_orders_pipeline.emulator.orders import MAX_ORDER_LIFETIME, OrderHistory
+from amazon_orders_pipeline.emulator.publishing import (
+    APPLICATION_ID,
+    Delivery,
+    NotificationFaults,
+    deliveries,
+    is_lost,
+    iso_ms,
+    selling_partner_id,
+)
 
 ORDER_CHANGE = "ORDER_CHANGE"
-# The publisher's test application, as Amazon names solutions.
-APPLICATION_ID = "amzn1.sp.solution.6f5c7a52-emul-4a0b-9e1d-000000000001"
 # v2026 fulfillmentStatus -> ORDER_CHANGE's v0 OrderStatus.
 V0_STATUS = {"PENDING": "Pending", "UNSHIPPED": "Unshipped", "PARTIALLY_SHIPPED": "PartiallyShipped",
              "SHIPPED": "Shipped", "CANCELLED": "Canceled", "UNFULFILLABLE": "Unfulfillable",
              "PENDING_AVAILABILITY": "PendingAvailability"}
 PROGRAMS = {"PRIME": "Prime", "AMAZON_BUSINESS": "Business"}
 
-@dataclass
-class NotificationFaults:
-    """How delivery goes wrong, per change: lost, duplicated (sent twice, the copy later), or late (held back
-    `late_s` more). A change's publish delay is drawn from `delay_s`; one published example took 3.4 minutes."""
 
-    lost: float = 0.0
-    duplicated: float = 0.0
-    late: float = 0.0
-    delay_s: tuple[float, float] = (6.0, 240.0)
-    late_s: tuple[float, float] = (600.0, 3600.0)
+class OrderChanges:
+    """ORDER_CHANGE for the publisher (notifications.py): its subscription rule, the messages of the orders created
+    on a day, who may see them, and their payload."""
 
-    @classmethod
-    def from_dict(cls, data: dict) -> NotificationFaults:
-        known = {"lost", "duplicated", "late", "delay_s", "late_s"}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown notification faults {sorted(unknown)}")
-        out = cls(**{k: (tuple(v) if k.endswith("_s") else float(v)) for k, v in data.items()})
-        if not all(0 <= p <= 1 for p in (out.lost, out.duplicated, out.late)):
-            raise ValueError("fault rates are between 0 and 1")
-        return out
+    name = ORDER_CHANGE
+    # An order changes for this long after the day it was created.
+    lookback = MAX_ORDER_LIFETIME
 
-    def to_dict(self) -> dict:
-        return {"lost": self.lost, "duplicated": self.duplicated, "late": self.late,
-                "delay_s": list(self.delay_s), "late_s": list(self.late_s)}
+    def __init__(self, state) -> None:
+        self.state = state
 
+    def check_directive(self, directive: object) -> None:
+        event_filter = directive.get("eventFilter") if isinstance(directive, dict) else None
+        if not isinstance(event_filter, dict):
+            # What Amazon answers for ORDER_CHANGE without one (jlevers/selling-partner-api#885).
+            raise invalid("Processing Directive eventFilter must not be empty")
+        if event_filter.get("eventFilterType") != ORDER_CHANGE or "marketplaceIds" in event_filter:
+            raise invalid(f"EventFilter Payload {json.dumps(event_filter)} failed to validate")
 
-@dataclass(frozen=True)
-class Delivery:
-    """One message to send: a change of an order, at its publish time."""
+    def of_day(self, seller: str, day: date, faults: NotificationFaults) -> list[Delivery]:
+        with self.state._lock:
+            orders = self.state.seller.orders_created_on(seller, day)
+        return [d for o in orders for d in order_deliveries(self.state.seller.seed, faults, o)]
 
-    at: datetime
-    history: OrderHistory
-    changed_at: datetime
-    status: str
-    notification_id: str
-    copy: int = 0
+    def visible(self, seller: str, delivery: Delivery) -> bool:
+        return self.state.in_region(seller, delivery.subject)
+
+    def payload(self, delivery: Delivery, seller: str, subscription_id: str) -> dict:
+        return order_change(delivery, subscription_id)
 
 
-@dataclass
-class Published:
-    """What was sent and what was not, for tests and benchmarks."""
-
-    sent: list[dict] = field(default_factory=list)  # {order_id, changed_at, publish_time, notification_id, copy}
-    lost: list[dict] = field(default_factory=list)
+def order_deliveries(seed: int, faults: NotificationFaults, history: OrderHistory) -> list[Delivery]:
+    """The messages Amazon sends for an order's changes, with their publish times (lost ones excluded)."""
+    return [d for ts, status in history.events
+            for d in deliveries(seed, faults, history.order_id, history, ts, status)]
 
 
-def unit(*parts: object) -> float:
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:6], "big") / float(1 << 48)
-
-
-def _iso_ms(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-
-
-def selling_partner_id(seller: str) -> str:
-    """The merchant id Amazon gives a seller (`SellerId` in notifications): 14 upper-case letters and digits."""
-    digest = hashlib.sha256(f"merchant:{seller}".encode()).hexdigest().upper()
-    return "A" + digest[:13]
+def lost_changes(seed: int, faults: NotificationFaults, history: OrderHistory) -> list:
+    """The changes of an order whose notification is lost."""
+    return [ts for ts, _ in history.events if is_lost(seed, faults, history.order_id, ts)]
 
 
 def order_change(delivery: Delivery, subscription_id: str) -> dict:
     """An ORDER_CHANGE notification as Amazon publishes it (OrderChangeNotification.json): v0 vocabulary, items
     with SKU and quantity, no money."""
-    o = delivery.history
+    o: OrderHistory = delivery.subject
     buyer_cancel = delivery.status == "CANCELLED" and len(o.events) > 2
     summary: dict = {
         "MarketplaceId": o.marketplace_id,
         "OrderStatus": V0_STATUS[delivery.status],
-        "PurchaseDate": _iso_ms(o.created_at),
+        "PurchaseDate": iso_ms(o.created_at),
         "DestinationPostalCode": None,
         "FulfillmentType": "AFN" if o.fulfilled_by == "AMAZON" else "MFN",
         "OrderType": "StandardOrder",
@@ -101,13 +89,13 @@ def order_change(delivery: Delivery, subscription_id: str) -> dict:
         "NotificationVersion": "1.0",
         "NotificationType": ORDER_CHANGE,
         "PayloadVersion": "1.0",
-        "EventTime": _iso_ms(delivery.at),
+        "EventTime": iso_ms(delivery.at),
         "Payload": {"OrderChangeNotification": {
             "NotificationLevel": "OrderLevel",
             "SellerId": selling_partner_id(o.seller),
             "AmazonOrderId": o.order_id,
             "OrderChangeType": "BuyerRequestedChange" if buyer_cancel else "OrderStatusChange",
-            "OrderChangeTrigger": {"TimeOfOrderChange": _iso_ms(delivery.changed_at),
+            "OrderChangeTrigger": {"TimeOfOrderChange": iso_ms(delivery.changed_at),
                                    "ChangeReason": "Buyer Requested Cancel" if buyer_cancel
                                    else "Order Status Change"},
             "Summary": summary,
@@ -115,7 +103,7 @@ def order_change(delivery: Delivery, subscription_id: str) -> dict:
         "NotificationMetadata": {
             "ApplicationId": APPLICATION_ID,
             "SubscriptionId": subscription_id,
-            "PublishTime": _iso_ms(delivery.at),
+            "PublishTime": iso_ms(delivery.at),
             "NotificationId": delivery.notification_id,
         },
     }

@@ -66,10 +66,10 @@ class TransactionStore:
             "params": page.params, "request_id": page.request_id, "fetched_at": _stamp(page.fetched_at),
             "body": page.body.decode("utf-8")})
 
-    def finish(self, read: DayRead, batch: str | None = None) -> None:
+    def finish(self, read: DayRead, batch: str | None = None, orders: list[str] | None = None) -> None:
         put_json(self.store, f"{self.prefix}/{read.read_id}/done.json", {
             "pages": read.pages, "transactions": read.transactions, "passes": read.passes,
-            "window_end": read.window_end, "batch": batch})
+            "window_end": read.window_end, "batch": batch, **({"orders": orders} if orders is not None else {})})
 
     def discard(self, read_id: str) -> None:
         for key in self.store.keys(f"{self.prefix}/{read_id}/"):
@@ -110,17 +110,35 @@ def read_day(client: SpApiClient, store: ObjectStore, account_id: str, marketpla
     One listing per marketplace, because an account is configured with its marketplaces and its orders are read
     for those alone. Amazon's model says US merchant-fulfilled orders come back only when no marketplaceId is
     sent; docs/money.md says what that means."""
-    landing = TransactionStore(store, account_id, day)
+    start, end = day_window(day, client.now())
+    listings = [finances.window_params(start, end, marketplace_id) for marketplace_id in marketplace_ids]
+    return _read(client, TransactionStore(store, account_id, day), read_id, listings, finances.iso(end), batch)
+
+
+def read_orders(client: SpApiClient, store: ObjectStore, account_id: str, day: date, order_ids: list[str],
+                read_id: str, batch: str | None = None) -> DayRead:
+    """Every transaction of each order (listTransactions by ORDER_ID, whatever their dates), landed as one read of
+    the posted day a TRANSACTION_UPDATE named. The warehouse files each transaction under its own posted day
+    (finances/raw.py), so a read of an order is one more version of its transactions wherever they were posted."""
+    listings = [finances.order_params(order_id) for order_id in order_ids]
+    return _read(client, TransactionStore(store, account_id, day), read_id, listings, finances.iso(client.now()),
+                 batch, sorted(order_ids))
+
+
+def _read(client: SpApiClient, landing: TransactionStore, read_id: str, listings: list[dict[str, str]],
+          window_end: str, batch: str | None, orders: list[str] | None = None) -> DayRead:
+    """Land every page of the listings under `read_id`, numbered on across them, then mark it done. Reads left
+    unfinished by an earlier run are dropped first; a lapsed nextToken starts the read again."""
+    account_id, day = landing.account_id, landing.day
     for stale in landing.read_ids():
         if landing.done(stale) is None:
             landing.discard(stale)
-    start, end = day_window(day, client.now())
     for passes in range(1, finances.MAX_PASSES + 1):
         landing.discard(read_id)
         count = pages = 0
         try:
-            for marketplace_id in marketplace_ids:
-                for page in finances.pages(client, finances.window_params(start, end, marketplace_id), pages + 1):
+            for params in listings:
+                for page in finances.pages(client, params, pages + 1):
                     found = finances.transactions_of(page)
                     if found is None:
                         raise TransactionsError(
@@ -130,8 +148,8 @@ def read_day(client: SpApiClient, store: ObjectStore, account_id: str, marketpla
                     count, pages = count + len(found), pages + 1
         except finances.TokenExpired:
             continue
-        read = DayRead(account_id, day, read_id, pages, count, passes, finances.iso(end))
-        landing.finish(read, batch)
+        read = DayRead(account_id, day, read_id, pages, count, passes, window_end)
+        landing.finish(read, batch, orders)
         return read
     raise TransactionsError(f"{account_id} posted day {day}: the nextToken lapsed in {finances.MAX_PASSES} passes "
                             "in a row (throttling keeps the listing slower than five minutes a page)")

@@ -1,12 +1,14 @@
 """A posted day's landed transaction reads into `raw.transaction_pages` and `raw.transaction_records` (one row per
 transaction, as compact JSON text, for dbt): each read in one short transaction that replaces that read's rows, so
-loading it twice changes nothing. Reads already loaded are skipped."""
+loading it twice changes nothing. Reads already loaded are skipped. A transaction is filed under its own posted
+day (its postedDate's UTC date; the read's day when that cannot be read): a day's window holds only that day's
+transactions, but a read of an order (finances/landing.py: read_orders) holds its transactions of every day."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
@@ -15,10 +17,8 @@ from amazon_orders_pipeline.finances.landing import TransactionsError, Transacti
 from amazon_orders_pipeline.stores import ObjectStore
 from amazon_orders_pipeline.warehouse import ensure_raw_schema
 
-DELETE_READ = (
-    "delete from raw.transaction_pages where account_id = ? and partition_date = ? and read_id = ?",
-    "delete from raw.transaction_records where account_id = ? and partition_date = ? and read_id = ?",
-)
+DELETE_PAGES = "delete from raw.transaction_pages where account_id = ? and partition_date = ? and read_id = ?"
+DELETE_RECORDS = "delete from raw.transaction_records where account_id = ? and partition_date = ? and read_id = ?"
 PAGE_COLUMNS = ["account_id", "partition_date", "read_id", "page_number", "request_params", "request_id",
                 "fetched_at", "transaction_count", "page"]
 RECORD_COLUMNS = ["account_id", "partition_date", "read_id", "page_number", "record_index", "fetched_at",
@@ -38,9 +38,18 @@ def read_rows(store: TransactionStore, read_id: str) -> tuple[list[tuple], list[
                                     "not a listTransactions response") from None
         pages.append((store.account_id, store.day, read_id, number, json.dumps(landed["params"]),
                       landed["request_id"], fetched, len(found), landed["body"]))
-        records += [(store.account_id, store.day, read_id, number, index, fetched,
+        records += [(store.account_id, posted_day(t, store.day), read_id, number, index, fetched,
                      json.dumps(t, separators=(",", ":"))) for index, t in enumerate(found)]
     return pages, records
+
+
+def posted_day(transaction: object, default: date) -> date:
+    """The UTC day of a transaction's postedDate, or `default` (dbt then quarantines a postedDate it cannot read)."""
+    text = transaction.get("postedDate") if isinstance(transaction, dict) else None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).date()
+    except (AttributeError, TypeError, ValueError):
+        return default
 
 
 def load_read(conn: duckdb.DuckDBPyConnection, store: TransactionStore, read_id: str) -> int:
@@ -49,8 +58,9 @@ def load_read(conn: duckdb.DuckDBPyConnection, store: TransactionStore, read_id:
     ensure_raw_schema(conn)
     conn.execute("begin transaction")
     try:
-        for statement in DELETE_READ:
-            conn.execute(statement, [store.account_id, store.day, read_id])
+        conn.execute(DELETE_PAGES, [store.account_id, store.day, read_id])
+        for day in sorted({store.day} | {r[1] for r in records}):
+            conn.execute(DELETE_RECORDS, [store.account_id, day, read_id])
         loaded_pages = pd.DataFrame(pages, columns=PAGE_COLUMNS)  # noqa: F841 - read by name below
         loaded_records = pd.DataFrame(records, columns=RECORD_COLUMNS)  # noqa: F841
         conn.execute(f"insert into raw.transaction_pages ({', '.join(PAGE_COLUMNS)}) "

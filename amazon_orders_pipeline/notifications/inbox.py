@@ -1,8 +1,10 @@
-"""The ORDER_CHANGE queue's side of the landing area: messages received from SQS, landed before they are deleted,
-and grouped into batches of orders to read with getOrder. No Dagster here: the sensor (sensors.py) drives it.
+"""The notifications queue's side of the landing area: messages received from SQS, landed before they are deleted,
+and grouped into batches of orders to read: with getOrder (ORDER_CHANGE), or with listTransactions by ORDER_ID
+(TRANSACTION_UPDATE). No Dagster here: the sensor (sensors.py) drives it.
 
 Landing layout (under the landing area's `notifications/`):
-- `order_change/date=<day of the change>/<NotificationId>.json`: each notification, verbatim as it arrived.
+- `order_change/date=<day of the change>/<NotificationId>.json` and `transaction_update/date=<posted day>/...`:
+  each notification, verbatim as it arrived.
 - `quarantine/date=<day received>/<MessageId>.json`: each message set aside, with its reason and its body.
 - `batches/<batch id>.json`: the orders (per account, each with its earliest change) one run reads.
 - `PENDING.json`: the batches no run has been seen for yet; the sensor asks for a run of each until one exists.
@@ -22,7 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from amazon_orders_pipeline.notifications.messages import OrderChange, Rejected, parse
+from amazon_orders_pipeline.notifications.messages import (
+    ORDER_CHANGE,
+    TRANSACTION_UPDATE,
+    OrderChange,
+    Rejected,
+    TransactionUpdate,
+    parse,
+)
 from amazon_orders_pipeline.stores import ObjectStore, get_json, put_json
 
 ROOT = "notifications"
@@ -33,12 +42,19 @@ VISIBILITY_TIMEOUT_S = 120
 WAIT_S = 2
 
 
+# Where each type's notifications land, and the prefix of its batches' ids.
+FOLDERS = {ORDER_CHANGE: "order_change", TRANSACTION_UPDATE: "transaction_update"}
+BATCH_PREFIX = {ORDER_CHANGE: "", TRANSACTION_UPDATE: "money-"}
+
+
 @dataclass(frozen=True)
 class Batch:
     batch_id: str
     day: date
-    orders: dict[str, dict[str, str]]  # account id -> order id -> its earliest change in the batch (ISO)
+    # account id -> order id -> its earliest change in the batch (ISO); for TRANSACTION_UPDATE, its latest posting
+    orders: dict[str, dict[str, str]]
     notification_ids: list[str]
+    kind: str = ORDER_CHANGE
 
     @property
     def accounts(self) -> list[str]:
@@ -46,11 +62,16 @@ class Batch:
 
     def to_json(self) -> dict:
         return {"batch_id": self.batch_id, "day": self.day.isoformat(), "orders": self.orders,
-                "notification_ids": self.notification_ids}
+                "notification_ids": self.notification_ids, "kind": self.kind}
 
     @classmethod
     def from_json(cls, data: dict) -> Batch:
-        return cls(data["batch_id"], date.fromisoformat(data["day"]), data["orders"], data["notification_ids"])
+        return cls(data["batch_id"], date.fromisoformat(data["day"]), data["orders"], data["notification_ids"],
+                   data.get("kind", ORDER_CHANGE))
+
+    def latest(self) -> datetime:
+        """The latest time any of its orders names."""
+        return max(datetime.fromisoformat(at) for orders in self.orders.values() for at in orders.values())
 
 
 @dataclass
@@ -59,6 +80,7 @@ class DrainResult:
     landed: int = 0
     duplicates: int = 0  # notifications already batched before (a redelivery or Amazon's duplicate)
     quarantined: list[str] = field(default_factory=list)  # reasons
+    without_order: int = 0  # TRANSACTION_UPDATEs of money without an order: landed; the day's reads cover them
     batches: list[Batch] = field(default_factory=list)
 
 
@@ -73,7 +95,7 @@ def load_batch(landing: ObjectStore, batch_id: str) -> Batch:
     return Batch.from_json(data)
 
 
-class OrderChangeInbox:
+class NotificationInbox:
     def __init__(self, sqs, queue_url: str, landing: ObjectStore,
                  accounts_by_seller: dict[str, list[tuple[str, tuple[str, ...]]]], *,
                  visibility_timeout_s: int = VISIBILITY_TIMEOUT_S, wait_s: int = WAIT_S):
@@ -116,7 +138,7 @@ class OrderChangeInbox:
                 {"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(receipts[start:start + 10])])
         return result
 
-    def _land(self, message: dict, result: DrainResult) -> OrderChange | None:
+    def _land(self, message: dict, result: DrainResult) -> OrderChange | TransactionUpdate | None:
         body = message.get("Body") or ""
         try:
             change = parse(body, self.accounts_by_seller)
@@ -124,9 +146,13 @@ class OrderChangeInbox:
             self._quarantine(message, str(e))
             result.quarantined.append(str(e))
             return None
-        self.landing.put(f"{ROOT}/order_change/date={change.day.isoformat()}/{change.notification_id}.json",
+        kind = TRANSACTION_UPDATE if isinstance(change, TransactionUpdate) else ORDER_CHANGE
+        self.landing.put(f"{ROOT}/{FOLDERS[kind]}/date={change.day.isoformat()}/{change.notification_id}.json",
                          body.encode())
         result.landed += 1
+        if change.order_id is None:
+            result.without_order += 1
+            return None
         return change
 
     def _quarantine(self, message: dict, reason: str) -> None:
@@ -136,26 +162,29 @@ class OrderChangeInbox:
             "receive_count": (message.get("Attributes") or {}).get("ApproximateReceiveCount"),
             "body": message.get("Body")})
 
-    def _batch(self, changes: list[OrderChange], result: DrainResult) -> list[Batch]:
-        """The new changes (not batched before), deduplicated, as one batch per day; recorded as pending before
-        their notifications are marked seen."""
-        by_day: dict[date, list[OrderChange]] = {}
+    def _batch(self, changes: list[OrderChange | TransactionUpdate], result: DrainResult) -> list[Batch]:
+        """The new changes (not batched before), deduplicated, as one batch per type and day; recorded as pending
+        before their notifications are marked seen."""
+        by_day: dict[tuple[str, date], list[OrderChange | TransactionUpdate]] = {}
         for change in changes:
             if self.landing.get(f"{ROOT}/seen/{change.notification_id}.json") is not None:
                 result.duplicates += 1
                 continue
-            by_day.setdefault(change.day, []).append(change)
+            kind = TRANSACTION_UPDATE if isinstance(change, TransactionUpdate) else ORDER_CHANGE
+            by_day.setdefault((kind, change.day), []).append(change)
         batches = []
-        for day, day_changes in sorted(by_day.items()):
+        for (kind, day), day_changes in sorted(by_day.items()):
             orders: dict[str, dict[str, str]] = {}
             ids = sorted({c.notification_id for c in day_changes})
             result.duplicates += len(day_changes) - len(ids)
+            pick = max if kind == TRANSACTION_UPDATE else min
             for change in day_changes:
                 known = orders.setdefault(change.account_id, {}).get(change.order_id)
                 at = change.changed_at.isoformat()
-                orders[change.account_id][change.order_id] = min(known, at) if known else at
-            batch_id = f"{day.isoformat()}-{hashlib.sha256(' '.join(ids).encode()).hexdigest()[:16]}"
-            batch = Batch(batch_id, day, orders, ids)
+                orders[change.account_id][change.order_id] = pick(known, at) if known else at
+            digest = hashlib.sha256(' '.join(ids).encode()).hexdigest()[:16]
+            batch_id = f"{BATCH_PREFIX[kind]}{day.isoformat()}-{digest}"
+            batch = Batch(batch_id, day, orders, ids, kind)
             put_json(self.landing, batch_key(batch_id), batch.to_json())
             batches.append(batch)
         if batches:

@@ -1,5 +1,5 @@
-"""The Notifications API v1 (notifications.json): an SQS destination (grantless) and each seller's ORDER_CHANGE
-subscription to it, created once and found again when they already exist (409)."""
+"""The Notifications API v1 (notifications.json): an SQS destination (grantless) and each seller's ORDER_CHANGE and
+TRANSACTION_UPDATE subscriptions to it, created once and found again when they already exist (409)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 DESTINATIONS_PATH = "/notifications/v1/destinations"
 SUBSCRIPTIONS_PATH = "/notifications/v1/subscriptions"
 ORDER_CHANGE = "ORDER_CHANGE"
+TRANSACTION_UPDATE = "TRANSACTION_UPDATE"
+NOTIFICATION_TYPES = (ORDER_CHANGE, TRANSACTION_UPDATE)
 # ORDER_CHANGE needs an event filter (400 "Processing Directive eventFilter must not be empty" without one); it may
 # not name marketplaces. Without orderChangeTypes, every change type is sent.
 ORDER_CHANGE_DIRECTIVE = {"eventFilter": {"eventFilterType": ORDER_CHANGE}}
@@ -30,13 +32,15 @@ def ensure_destination(grantless: SpApiClient, queue_arn: str, name: str) -> tup
     raise SpApiError("getDestinations", 409, "Conflict", f"no destination for {queue_arn} although one exists")
 
 
-def ensure_order_change_subscription(seller: SpApiClient, destination_id: str) -> tuple[dict, bool]:
-    """(subscription, created?) of the seller's ORDER_CHANGE subscription to the destination."""
-    path = f"{SUBSCRIPTIONS_PATH}/{ORDER_CHANGE}"
+def ensure_subscription(seller: SpApiClient, notification_type: str, destination_id: str) -> tuple[dict, bool]:
+    """(subscription, created?) of the seller's subscription of that type to the destination. TRANSACTION_UPDATE
+    takes no processing directive."""
+    path = f"{SUBSCRIPTIONS_PATH}/{notification_type}"
+    body = {"payloadVersion": "1.0", "destinationId": destination_id}
+    if notification_type == ORDER_CHANGE:
+        body["processingDirective"] = ORDER_CHANGE_DIRECTIVE
     try:
-        resp = seller.call("createSubscription", "POST", path, json_body={
-            "payloadVersion": "1.0", "destinationId": destination_id,
-            "processingDirective": ORDER_CHANGE_DIRECTIVE})
+        resp = seller.call("createSubscription", "POST", path, json_body=body)
         return resp.data["payload"], True
     except SpApiError as e:
         if e.status != 409:
@@ -44,6 +48,6 @@ def ensure_order_change_subscription(seller: SpApiClient, destination_id: str) -
     existing = seller.call("getSubscription", "GET", path, {"payloadVersion": "1.0"}).data["payload"]
     if existing.get("destinationId") != destination_id:
         raise SpApiError("createSubscription", 409, "Conflict",
-                         f"the seller's ORDER_CHANGE subscription {existing.get('subscriptionId')} goes to "
+                         f"the seller's {notification_type} subscription {existing.get('subscriptionId')} goes to "
                          f"destination {existing.get('destinationId')}, not {destination_id}; delete it first")
     return existing, False

@@ -1,7 +1,7 @@
 """A simulated day of one account on the emulator's clock: sweeps every few minutes and, optionally, ORDER_CHANGE
 notifications read through the queue and getOrder, with the search index lagging, API faults and notification
 faults on; then the day's close. It drives the functions the assets call (sweep_window and extract_window,
-OrderChangeInbox, fetch_orders, load_increments) without a Dagster run per step, so a day of many steps is cheap.
+NotificationInbox, fetch_orders, load_increments) without a Dagster run per step, so a day of many steps is cheap.
 Shared by the fault test (many seeds) and `benchmarks/freshness.py`."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.extract.get_order import fetch_orders
 from amazon_orders_pipeline.extract.increments import DEFAULT_SWEEP_OVERLAP, DEFAULT_SWEEP_SETTLE, DayLog, sweep_window
 from amazon_orders_pipeline.extract.window import extract_window
-from amazon_orders_pipeline.notifications.inbox import OrderChangeInbox
+from amazon_orders_pipeline.notifications.inbox import NotificationInbox
 from amazon_orders_pipeline.resources import SpApiResource
 from amazon_orders_pipeline.sp_api.pages import page_orders
 from amazon_orders_pipeline.stores import LocalStore
@@ -94,7 +94,7 @@ def simulate_day(emulator: Emulator, accounts: list[Account], day: date, landing
     sellers: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     for account in accounts:
         sellers.update(sp_api_seller_ids(account))
-    inbox = None if queue is None else OrderChangeInbox(queue.sqs, queue.url, store, sellers, wait_s=0)
+    inbox = None if queue is None else NotificationInbox(queue.sqs, queue.url, store, sellers, wait_s=0)
 
     # One connection for the day (a connection per load would checkpoint the file each time it closes).
     conn = warehouse.connect(db)

@@ -1,4 +1,4 @@
-"""ORDER_CHANGE in tests: a queue on moto server the emulator publishes to, and sensor ticks whose requested runs
+"""Notifications in tests: a queue on moto server the emulator publishes to, and sensor ticks whose requested runs
 are executed in-process, as the Dagster daemon would launch them."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from amazon_orders_pipeline.accounts import load_accounts
 from amazon_orders_pipeline.commands import set_up
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
+from amazon_orders_pipeline.local_runs import materialize_finance_tags
+from amazon_orders_pipeline.schedules import FINANCES_JOB, build_finance_schedule
 from amazon_orders_pipeline.sensors import build_order_change_sensor
 from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.testing.runs import fast_resources, materialize_raw_tags
@@ -56,11 +58,11 @@ class OrderQueue:
     def sqs(self):
         return sqs_client(self.endpoint)
 
-    def subscribe(self) -> dict:
-        return set_up(self.arn, "tests", self.env)
+    def subscribe(self, types: tuple[str, ...] = ("ORDER_CHANGE",)) -> dict:
+        return set_up(self.arn, "tests", self.env, types=types)
 
     def subscribe_accounts(self, account_ids: list[str]) -> dict:
-        return set_up(self.arn, "tests", self.env, account_ids)
+        return set_up(self.arn, "tests", self.env, account_ids, types=("ORDER_CHANGE",))
 
     def depth(self) -> int:
         """Messages on the queue, visible or in flight."""
@@ -70,11 +72,12 @@ class OrderQueue:
 
 
 def sensor_tick(env: dict[str, str], instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
-    """One evaluation of the ORDER_CHANGE sensor."""
+    """One evaluation of the notifications sensor, as the definitions build it."""
     settings = Settings.from_env(env)
     resources = fast_resources(env)
     account_ids = [a.id for a in load_accounts(settings.accounts_file)]
-    sensor = build_order_change_sensor(dg.define_asset_job("daily_extract"), account_ids, settings)
+    sensor = build_order_change_sensor(dg.define_asset_job("daily_extract"), account_ids, settings,
+                                       build_finance_schedule(account_ids)[0])
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"sp_api": resources["sp_api"], "landing": resources["landing"]})
     with context:
@@ -83,5 +86,11 @@ def sensor_tick(env: dict[str, str], instance: dg.DagsterInstance, cursor: str |
 
 def run_requested(env: dict[str, str], instance: dg.DagsterInstance, result: dg.SensorResult) -> list:
     """Execute each run the sensor asked for, in-process, tagged as the daemon would tag it."""
-    return [materialize_raw_tags(env, {**r.tags, "dagster/run_key": r.run_key}, instance=instance)
-            for r in result.run_requests or []]
+    out = []
+    for r in result.run_requests or []:
+        tags = {**r.tags, "dagster/run_key": r.run_key}
+        if r.job_name == FINANCES_JOB:
+            out.append(materialize_finance_tags(tags, environ=env, resources=fast_resources(env), instance=instance))
+        else:
+            out.append(materialize_raw_tags(env, tags, instance=instance))
+    return out
