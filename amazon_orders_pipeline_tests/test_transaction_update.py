@@ -15,10 +15,12 @@ import pytest
 
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
-from amazon_orders_pipeline.emulator.publishing import selling_partner_id
+from amazon_orders_pipeline.emulator.publishing import NotificationFaults, is_lost, selling_partner_id
 from amazon_orders_pipeline.emulator.server import Emulator
+from amazon_orders_pipeline.emulator.transaction_update import KIND
 from amazon_orders_pipeline.finances.landing import TransactionStore
 from amazon_orders_pipeline.local_runs import materialize_finance_models
+from amazon_orders_pipeline.notifications.inbox import NotificationInbox
 from amazon_orders_pipeline.notifications.messages import Rejected, TransactionUpdate, parse
 from amazon_orders_pipeline.schedules import FINANCES_JOB
 from amazon_orders_pipeline.sensors import NOTIFIED_READ_DELAY
@@ -45,6 +47,8 @@ def money_queue(tmp_path, moto_server):
     """A seller of 40 orders a day, its money published to a queue on moto server."""
     (tmp_path / "accounts.yaml").write_text(TWO_ACCOUNTS)
     with Emulator(speed=2000, seed=7, orders_per_day=40) as emulator:
+        # The tests publish what fell due themselves (publish_due), so that what was sent is known at each step.
+        emulator.backends.notifications.close()
         env = emulator_env(emulator.url, tmp_path, tmp_path / "accounts.yaml")
         yield OrderQueue.create(moto_server, emulator, env), emulator
 
@@ -227,3 +231,35 @@ def test_notified_orders_are_read_once_amazon_lists_them_and_reach_the_money_mar
             found += 1
             assert marts[order_id] is not None
     assert found > 0
+
+
+def test_lost_duplicated_and_late_messages_batch_each_notified_order_once(money_queue):
+    """Amazon's delivery faults on TRANSACTION_UPDATE: a duplicate is landed again and batched no second time, a
+    late message joins its posted day's batch, a lost one leaves its order to the posted day's own reads."""
+    queue, emulator = money_queue
+    queue.subscribe(MONEY)
+    emulator.backends.notifications.faults = NotificationFaults.from_dict(
+        {"lost": 0.2, "duplicated": 0.3, "late": 0.2, "late_s": [600, 1800]})
+    start = emulator.state.clock.now()
+    EmulatorControl(emulator).set_clock(start + timedelta(hours=20))
+    emulator.backends.notifications.publish_due()
+    tick = sensor_tick(queue.env, dg.DagsterInstance.ephemeral())
+    sent = list(emulator.backends.notifications.published.sent)
+    copies = [s for s in sent if s["copy"] and s["order_id"]]  # (a fee's message is landed, and batched never)
+    assert copies and len(sent) > len(copies)
+    cursor = json.loads(tick.cursor)
+    assert cursor["duplicates"] == len(copies) and cursor["received"] == len(sent)
+    store = LocalStore(queue.env["LANDING_DIR"])
+    inbox = NotificationInbox(queue.sqs, queue.url, store, {})
+    batched = [(a, o) for b in inbox.pending() for a, orders in b.orders.items() for o in orders]
+    assert len(batched) == len(set(batched))
+    assert {o for _, o in batched} == {s["order_id"] for s in sent if s["order_id"]}
+    # The lost: exactly the transactions posted in those hours whose message the fault mix drew as lost.
+    ledger, faults = emulator.backends.finances, emulator.backends.notifications.faults
+    seed, until, published = emulator.state.seller.seed, start + timedelta(hours=19), {s["key"] for s in sent}
+    regions = {"acme-us": {"ATVPDKIKX0DER"}, "acme-eu": {"A1PA6795UKMFR9", "A1F83G8C2ARO7P"}}
+    posted = [p for a, marketplaces in regions.items() for p in ledger.posted_in(seller_of(a), start, until)
+              if p.marketplace_id in marketplaces]
+    lost = {p.transaction_id for p in posted if p.transaction_id not in published}
+    assert lost and lost == {p.transaction_id for p in posted if is_lost(seed, faults, p.transaction_id, p.posted_at,
+                                                                         KIND)}
