@@ -454,6 +454,7 @@ def test_the_dagster_assets_read_load_and_build_the_money(small_seller):
     metadata = {e.asset_key.path[-1]: e.materialization.metadata for e in dbt.get_asset_materialization_events()}
     assert metadata["stg_amazon_sp_api__transactions"]["in_window"].value > 0
     assert metadata["stg_amazon_sp_api__transaction_amounts"]["unmapped"].value == 0
+    assert metadata["stg_amazon_sp_api__transaction_amounts"]["fees"].value > 0
     assert metadata["order_financials"]["refunded"].value >= 0 < metadata["order_financials"]["changed"].value
     assert {"order_financials", "order_item_financials", "account_fees", "finance_amount_types"} <= built
     with duckdb.connect(pipeline_env["DUCKDB_PATH"], read_only=True) as conn:

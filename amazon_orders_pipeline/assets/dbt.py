@@ -24,9 +24,12 @@ WINDOW_COUNTS = {
                                   "and last_changed_partition < $end) as changed"),
     ("quarantine_reason", "partition_date"): ("count(*) filter (where quarantine_reason is not null "
                                               "and partition_date >= $start and partition_date < $end) as quarantined"),
-    # The money: amounts whose name the mapping does not know, and orders with a refund, per posted day.
+    # The money: amounts whose name the mapping does not know, Amazon's fees, and orders with a refund, per posted day.
     ("category", "partition_date"): ("count(*) filter (where category = 'unmapped' and partition_date >= $start "
-                                     "and partition_date < $end) as unmapped"),
+                                     "and partition_date < $end) as unmapped, "
+                                     "count(*) filter (where category in ('commission', 'fba_fulfillment_fee', "
+                                     "'shipping_chargeback', 'other_fee', 'storage', 'subscription', 'inbound') "
+                                     "and partition_date >= $start and partition_date < $end) as fees"),
     ("refund_count", "last_changed_partition"): ("count(*) filter (where refund_count > 0 and "
                                                  "last_changed_partition >= $start and last_changed_partition < $end) "
                                                  "as refunded"),
