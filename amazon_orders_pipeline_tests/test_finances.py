@@ -17,6 +17,7 @@ from amazon_orders_pipeline import warehouse
 from amazon_orders_pipeline.assets import build_assets
 from amazon_orders_pipeline.assets.keys import FINANCE_RAW_KEYS, LANDED_TRANSACTIONS_KEY, TRANSACTION_RECORDS_KEY
 from amazon_orders_pipeline.checks import PRODUCT_CHARGES_SQL
+from amazon_orders_pipeline.emulator import money_truth
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.faults import FaultPlan
@@ -31,7 +32,8 @@ from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.sp_api.pages import Page
 from amazon_orders_pipeline.sp_api.reports import ReportsClient
 from amazon_orders_pipeline.stores import LocalStore
-from amazon_orders_pipeline.testing import conformance, money_truth
+from amazon_orders_pipeline.testing import conformance
+from amazon_orders_pipeline.testing.control import EmulatorControl
 from amazon_orders_pipeline.testing.dbt_runs import run_dbt
 from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env
 from amazon_orders_pipeline_tests import spapi_models
@@ -230,6 +232,17 @@ def test_money_marts_equal_the_ground_truth_to_the_cent(money_run):
         fees = reader.query("select transaction_id, fee_kind, amount, currency_code from main.account_fees "
                             "where account_id = ? order by all", [account_id])
         assert fees == money_truth.account_fee_rows(postings) and fees
+        # The same truth over the emulator's control endpoint, as a client in another process reads it.
+        served = EmulatorControl(emulator).money_truth(
+            account_id, datetime.combine(days[0], datetime.min.time(), UTC),
+            datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), UTC),
+            {"acme-us": {US}, "acme-eu": {UK, DE}}[account_id])
+        assert {(o["order_id"], o["currency_code"]): {c: Decimal(o[c]) for c in money_truth.COLUMNS}
+                for o in served["orders"]} == got
+        assert [(f["transaction_id"], f["fee_kind"], Decimal(f["amount"]), f["currency_code"])
+                for f in served["account_fees"]] == fees
+        assert {(s["settlement_id"], Decimal(s["total_amount"])) for s in served["settlements"]} == set(reader.query(
+            "select settlement_id, total_amount from main.settlements where account_id = ?", [account_id]))
     # Every kind of money shows up somewhere: fees, refunds, withheld tax, deferred money.
     totals = dict(zip(money_truth.COLUMNS, reader.query(f"select {', '.join(f'sum({c})' for c in money_truth.COLUMNS)} "
                                                         "from main.order_financials")[0], strict=True))

@@ -10,6 +10,7 @@ from datetime import datetime
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.http import Call, Reply, plain
+from amazon_orders_pipeline.emulator.money_truth import truth_report
 from amazon_orders_pipeline.emulator.orders import iso
 from amazon_orders_pipeline.emulator.publishing import NotificationFaults
 
@@ -70,6 +71,16 @@ def ground_truth(call: Call) -> Reply:
     return Reply(200, {"as_of": iso(as_of), "orders": [o.to_api(as_of) for o in hits]})
 
 
+def money_truth(call: Call) -> Reply:
+    """The money posted in a window and listed as of a moment: each order's, the fees without one, the
+    settlements (emulator/money_truth.py)."""
+    body, st = _body(call), call.state
+    as_of = _when(body["as_of"]) if body.get("as_of") else st.clock.now()
+    return Reply(200, truth_report(call.backends.finances, call.backends.settlements,
+                                   seller_key(body["refresh_token"]), _when(body["posted_after"]),
+                                   _when(body["posted_before"]), as_of, set(body.get("marketplace_ids") or [])))
+
+
 ROUTES = [
     plain("GET", "/_emulator/clock", clock),
     plain("POST", "/_emulator/clock", clock),
@@ -82,4 +93,5 @@ ROUTES = [
     plain("GET", "/_emulator/fulfillment", fulfillment),
     plain("POST", "/_emulator/fulfillment", fulfillment),
     plain("POST", "/_emulator/ground_truth", ground_truth),
+    plain("POST", "/_emulator/money_truth", money_truth),
 ]

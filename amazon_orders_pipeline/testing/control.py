@@ -38,6 +38,14 @@ class EmulatorControl:
         resp.raise_for_status()
         return resp.json()["orders"]
 
+    def money_truth(self, account_id: str, start: datetime, end: datetime, marketplace_ids=None) -> dict:
+        """The account's money posted in [start, end) and listed now: orders, fees without an order, settlements."""
+        resp = requests.post(f"{self.url}/_emulator/money_truth", json={
+            "refresh_token": emulator_refresh_token(account_id), "posted_after": start.isoformat(),
+            "posted_before": end.isoformat(), "marketplace_ids": list(marketplace_ids or [])}, timeout=120)
+        resp.raise_for_status()
+        return resp.json()
+
     def ground_truth_day(self, account_id: str, day: date, marketplace_ids=None) -> list[dict]:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return self.ground_truth(emulator_refresh_token(account_id), start, start + timedelta(days=1),

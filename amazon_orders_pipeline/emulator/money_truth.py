@@ -1,6 +1,7 @@
-"""The money marts against the emulator's ground truth: what `order_financials`, `order_item_financials` and
-`account_fees` must hold for the transactions a seller's emulator lists as of a moment. The categories come from
-what each breakdown group means here, not from the pipeline's mapping file, so a wrong mapping shows."""
+"""The seller's money as the emulator knows it (its ground truth, served by /_emulator/money_truth): what each order
+got and paid as of a moment, per column of the money marts, the fees without an order, and the settlements. The
+categories come from what each breakdown group means here, not from the pipeline's mapping file, so a wrong mapping
+shows when the marts are held against it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from amazon_orders_pipeline.emulator.money import Posting
+from amazon_orders_pipeline.emulator.values import iso
 
 SALE_GROUPS = {"ProductCharges": "product_charges", "Shipping": "shipping", "GiftWrap": "gift_wrap",
                "CODCharges": "other_charges", "Tax": "tax", "Promotions": "promotions",
@@ -57,3 +59,24 @@ def account_fee_rows(postings: list[Posting]) -> list[tuple]:
     """(transaction id, fee kind, amount, currency) of every posting without an order, sorted."""
     return sorted((p.transaction_id, ACCOUNT_FEES[p.leaves[0][0][1]], p.total, p.currency)
                   for p in postings if p.order_id is None)
+
+
+def truth_report(ledger, settlements, seller: str, start: datetime, end: datetime, as_of: datetime,
+                 marketplace_ids: set[str] | None = None) -> dict:
+    """The money posted in [start, end) and listed by `as_of`, as JSON: each order's columns (amounts as decimal
+    strings), the fees without an order, and every settlement getReports lists at `as_of`."""
+    postings = [p for p in listed(ledger.posted_in(seller, start, end), as_of)
+                if not marketplace_ids or p.marketplace_id in marketplace_ids]
+    currencies = {p.currency for p in postings}
+    return {
+        "as_of": iso(as_of),
+        "orders": [{"order_id": order_id, "currency_code": currency, **{c: str(v) for c, v in row.items()}}
+                   for (order_id, currency), row in sorted(order_money(postings, as_of).items())],
+        "account_fees": [{"transaction_id": t, "fee_kind": kind, "amount": str(amount), "currency_code": currency}
+                         for t, kind, amount, currency in account_fee_rows(postings)],
+        "settlements": [{"settlement_id": s.settlement_id, "currency_code": s.currency,
+                         "start_date": s.start.isoformat(), "end_date": s.end.isoformat(),
+                         "deposit_date": s.deposit_date.date().isoformat(), "total_amount": str(s.total),
+                         "line_count": len(s.lines)}
+                        for s in settlements.listed(seller, as_of) if not currencies or s.currency in currencies],
+    }
