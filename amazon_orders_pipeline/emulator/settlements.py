@@ -18,6 +18,7 @@ import csv
 import gzip
 import hashlib
 import io
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -122,8 +123,14 @@ class Settlements:
     def __init__(self, state, ledger) -> None:
         self.state, self.ledger = state, ledger
         self._cache: dict[tuple[str, str, date], Settlement] = {}
+        # One maker at a time: callers asking at once wait for the settlements made once, not make them each.
+        self._lock = threading.Lock()
 
     def settlement(self, seller: str, currency: str, start: date) -> Settlement:
+        with self._lock:
+            return self._settlement(seller, currency, start)
+
+    def _settlement(self, seller: str, currency: str, start: date) -> Settlement:
         key = (seller, currency, start)
         if key in self._cache:
             return self._cache[key]
