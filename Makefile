@@ -74,6 +74,7 @@ bench: $(MANIFEST)
 	$(BIN)/python -m benchmarks.transform --orders 1000000 --ducklake
 	$(BIN)/python -m benchmarks.backfill --days 365 --orders-per-day 5000
 	$(BIN)/python -m benchmarks.freshness
+	$(BIN)/python -m benchmarks.finances
 
 ## lint: ruff over the package, the tests and the benchmarks (CI runs it before the tests)
 lint: $(STAMP)
