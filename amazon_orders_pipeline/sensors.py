@@ -56,16 +56,19 @@ def batches_with_runs(instance: dg.DagsterInstance, batch_ids: Sequence[str]) ->
     return found
 
 
-def money_requests(batches: list[Batch], instance: dg.DagsterInstance, inbox: NotificationInbox, now: datetime,
-                   start: date, job_name: str, account_ids: Sequence[str]) -> list[dg.RunRequest]:
-    """A run of the finances job per TRANSACTION_UPDATE batch whose transactions Amazon lists by now; the batches
-    a run exists for (or older than the partitions) leave the pending list, the others wait."""
+def batch_requests(batches: list[Batch], instance: dg.DagsterInstance, inbox: NotificationInbox, start: date,
+                   job_name: str, run_key: str, account_ids: Sequence[str],
+                   due: datetime | None = None) -> list[dg.RunRequest]:
+    """A run of `job_name` (mode `orders`) per pending batch; the batches a run exists for (or older than the
+    partitions) leave the pending list. `due`: only the batches whose latest event is NOTIFIED_READ_DELAY before
+    it are asked for (the others wait)."""
     started = batches_with_runs(instance, [b.batch_id for b in batches])
     too_old = {b.batch_id for b in batches if b.day < start}
     inbox.confirm(started | too_old)
-    return [dg.RunRequest(run_key=f"money:{b.batch_id}", job_name=job_name, tags={
+    return [dg.RunRequest(run_key=f"{run_key}:{b.batch_id}", job_name=job_name, tags={
         **partition_range([b.day], account_ids), EXTRACT_MODE_TAG: ORDERS, ORDER_BATCH_TAG: b.batch_id})
-        for b in batches if b.batch_id not in started | too_old and b.latest() + NOTIFIED_READ_DELAY <= now]
+        for b in batches if b.batch_id not in started | too_old
+        and (due is None or b.latest() + NOTIFIED_READ_DELAY <= due)]
 
 
 def build_order_change_sensor(job: dg.UnresolvedAssetJobDefinition, account_ids: Sequence[str],
@@ -86,18 +89,14 @@ def build_order_change_sensor(job: dg.UnresolvedAssetJobDefinition, account_ids:
         drained = inbox.drain(max_seconds=DRAIN_S)
         for reason in drained.quarantined:
             context.log.warning(f"notification set aside: {reason}")
-        pending = [b for b in inbox.pending() if b.kind == ORDER_CHANGE]
-        money = [b for b in inbox.pending() if b.kind != ORDER_CHANGE]
-        started = batches_with_runs(context.instance, [b.batch_id for b in pending])
-        too_old = {b.batch_id for b in pending if b.day < start}
-        inbox.confirm(started | too_old)
-        requests = [dg.RunRequest(run_key=f"orders:{b.batch_id}", job_name=job.name, tags={
-            **partition_range([b.day], account_ids), EXTRACT_MODE_TAG: ORDERS, ORDER_BATCH_TAG: b.batch_id})
-            for b in pending if b.batch_id not in started | too_old]
+        batches = inbox.pending()
+        pending = [b for b in batches if b.kind == ORDER_CHANGE]
+        money = [b for b in batches if b.kind != ORDER_CHANGE]
+        requests = batch_requests(pending, context.instance, inbox, start, job.name, "orders", account_ids)
         if money and finances_job is not None:
             account = sp_api.accounts()[next(iter(money[0].orders))]
-            requests += money_requests(money, context.instance, inbox, sp_api.client_for(account).now(), start,
-                                       finances_job.name, account_ids)
+            requests += batch_requests(money, context.instance, inbox, start, finances_job.name, "money", account_ids,
+                                       due=sp_api.client_for(account).now())
         previous = json.loads(context.cursor) if context.cursor else {}
         cursor = {k: previous.get(k, 0) + v for k, v in (
             ("received", drained.received), ("landed", drained.landed), ("duplicates", drained.duplicates),

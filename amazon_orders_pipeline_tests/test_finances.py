@@ -196,10 +196,15 @@ def truth(emulator: Emulator, account_id: str, days, by_sku: bool = False):
 MONEY = ", ".join(money_truth.COLUMNS)
 
 
+# Per order, and per order and SKU: the key columns, then the money columns (fixed lists).
+MART_QUERIES = {
+    False: "select order_id, currency_code, " + MONEY + " from main.order_financials where account_id = ?",
+    True: "select order_id, sku, currency_code, " + MONEY + " from main.order_item_financials where account_id = ?",
+}
+
+
 def mart_money(reader: Reader, account_id: str, by_sku: bool = False) -> dict:
-    keys = "order_id, sku, currency_code" if by_sku else "order_id, currency_code"
-    table = "order_item_financials" if by_sku else "order_financials"
-    rows = reader.query(f"select {keys}, {MONEY} from main.{table} where account_id = ?", [account_id])
+    rows = reader.query(MART_QUERIES[by_sku], [account_id])
     width = 3 if by_sku else 2
     return {r[:width]: dict(zip(money_truth.COLUMNS, r[width:], strict=True)) for r in rows}
 

@@ -1,12 +1,14 @@
-"""A small run of `python -m benchmarks.finances`: every figure it prints is there, and nothing is lost."""
+"""A small run of the money benchmark (`python -m benchmarks.finances` is a thin command over the same run):
+every figure it prints is there, and nothing is lost."""
 
 from __future__ import annotations
 
-from benchmarks.finances import main
+from amazon_orders_pipeline.testing.money_benchmark import ok, run_money
 
 
 def test_a_small_money_benchmark_loses_nothing_and_ties_out(tmp_path):
-    result = main(["--days", "14", "--orders-per-day", "60", "--speed", "100", "--keep", str(tmp_path)])
+    result = run_money(tmp_path, days=14, orders_per_day=60, speed=100)
+    assert ok(result)
     for name in ("transactions", "pages", "wall_s", "bound_s", "ratio", "settlements", "settlements_tied_out",
                  "orders_attributed", "orders_shipped", "lost", "duplicated", "peak_rss_mb", "calls_per_account_day"):
         assert result[name] is not None, name

@@ -23,6 +23,11 @@ PAGE_COLUMNS = ["account_id", "partition_date", "read_id", "page_number", "reque
                 "fetched_at", "transaction_count", "page"]
 RECORD_COLUMNS = ["account_id", "partition_date", "read_id", "page_number", "record_index", "fetched_at",
                   "transaction_json"]
+# The inserts name their columns from the fixed lists above, read from the data frames of the same names.
+INSERT_PAGES = ("insert into raw.transaction_pages (" + ", ".join(PAGE_COLUMNS) + ") select "
+                + ", ".join(PAGE_COLUMNS) + " from loaded_pages")
+INSERT_RECORDS = ("insert into raw.transaction_records (" + ", ".join(RECORD_COLUMNS) + ") select "
+                  + ", ".join(RECORD_COLUMNS) + " from loaded_records")
 
 
 def read_rows(store: TransactionStore, read_id: str) -> tuple[list[tuple], list[tuple]]:
@@ -63,10 +68,8 @@ def load_read(conn: duckdb.DuckDBPyConnection, store: TransactionStore, read_id:
             conn.execute(DELETE_RECORDS, [store.account_id, day, read_id])
         loaded_pages = pd.DataFrame(pages, columns=PAGE_COLUMNS)  # noqa: F841 - read by name below
         loaded_records = pd.DataFrame(records, columns=RECORD_COLUMNS)  # noqa: F841
-        conn.execute(f"insert into raw.transaction_pages ({', '.join(PAGE_COLUMNS)}) "
-                     f"select {', '.join(PAGE_COLUMNS)} from loaded_pages")
-        conn.execute(f"insert into raw.transaction_records ({', '.join(RECORD_COLUMNS)}) "
-                     f"select {', '.join(RECORD_COLUMNS)} from loaded_records")
+        conn.execute(INSERT_PAGES)
+        conn.execute(INSERT_RECORDS)
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
