@@ -107,9 +107,13 @@ create table if not exists raw.transaction_pages (
     request_id        varchar,
     fetched_at        timestamptz not null,
     transaction_count integer     not null,
-    page              json        not null,
+    landed_key        varchar     not null,
     primary key (account_id, partition_date, read_id, page_number)
 );
+-- The verbatim page is the landed file (landed_key); its transactions are in raw.transaction_records. Files made
+-- before this kept the page here too, which made each load rewrite every page ever loaded when DuckDB saved it.
+alter table raw.transaction_pages add column if not exists landed_key varchar;
+alter table raw.transaction_pages drop column if exists page;
 create table if not exists raw.transaction_records (
     account_id        varchar     not null,
     partition_date    date        not null,

@@ -445,6 +445,40 @@ def test_unknown_names_are_kept_unmapped_and_malformed_records_quarantined(tmp_p
         assert conn.execute("select fee_kind, amount from main.account_fees").fetchall() == [("unmapped", Decimal(-1))]
 
 
+def test_a_page_row_names_its_landed_file_and_an_older_file_loses_its_page_copies(tmp_path):
+    """raw.transaction_pages keeps what each page asked and counted, and the landed file that holds it verbatim; a
+    warehouse made when the table held the page itself is altered in place (its rows kept, the copies dropped)."""
+    store, day, read_id = LocalStore(tmp_path / "landing"), datetime(2026, 3, 2, tzinfo=UTC).date(), "20260305-r"
+    landing = TransactionStore(store, "acme-us", day)
+    body = json.dumps({"payload": {"transactions": [{"transactionId": "T1", "postedDate": "2026-03-02T10:00:00Z"}]}})
+    landing.land(read_id, Page(1, {"postedAfter": "2026-03-02T00:00:00Z"}, "r-1", datetime(2026, 3, 5, tzinfo=UTC),
+                               body.encode(), {}, None, "listTransactions"))
+    landing.finish(DayRead("acme-us", day, read_id, 1, 1, 1, "x"))
+    db = str(tmp_path / "warehouse.duckdb")
+    with warehouse.connect(db) as conn:
+        conn.execute("create schema raw; create table raw.transaction_pages (account_id varchar not null, "
+                     "partition_date date not null, read_id varchar not null, page_number integer not null, "
+                     "request_params json not null, request_id varchar, fetched_at timestamptz not null, "
+                     "transaction_count integer not null, page json not null, "
+                     "primary key (account_id, partition_date, read_id, page_number))")
+        conn.execute("insert into raw.transaction_pages values ('acme-us', '2026-03-01', 'old', 1, '{}', null, "
+                     "now(), 0, '{}')")
+
+    def transaction(work, what):
+        with warehouse.connect(db) as conn:
+            return work(conn)
+
+    assert load_day(store, "acme-us", day, transaction) == (1, 1)
+    with duckdb.connect(db, read_only=True) as conn:
+        columns = [r[0] for r in conn.execute("select column_name from information_schema.columns where "
+                                              "table_name = 'transaction_pages'").fetchall()]
+        assert "page" not in columns
+        rows = conn.execute("select read_id, transaction_count, landed_key from raw.transaction_pages "
+                            "order by read_id").fetchall()
+    assert rows[0] == ("20260305-r", 1, landing.page_key(read_id, 1)) and rows[1][:2] == ("old", 0)
+    assert json.loads(store.get(rows[0][2]))["body"] == body
+
+
 @pytest.fixture
 def small_seller(tmp_path):
     """The pipeline's environment against a seller of 40 orders a day (settlements read 90 days of its money)."""

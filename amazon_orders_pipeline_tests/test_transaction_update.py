@@ -202,7 +202,7 @@ def test_notified_orders_are_read_once_amazon_lists_them_and_reach_the_money_mar
                 done = landing.done(read_id)
                 assert done is not None and "orders" in done
                 read_orders |= set(done["orders"])
-                assert all(p["params"]["relatedIdentifierName"] == "ORDER_ID" for p in landing.pages(read_id))
+                assert all(p["params"]["relatedIdentifierName"] == "ORDER_ID" for _, p in landing.pages(read_id))
     assert notified <= read_orders
 
     # A notified order's transactions of other days are filed under their own posted days, which the models build

@@ -121,7 +121,8 @@ def build_finance_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[d
             dg.AssetSpec(TRANSACTION_PAGES_KEY, group_name=FINANCES_GROUP, kinds={"duckdb"},
                          deps=[LANDED_TRANSACTIONS_KEY],
                          description="The partition's finished transaction reads in raw.transaction_pages, one row "
-                                     "per page, verbatim; each read replaced as a whole when loaded again."),
+                                     "per page: what was asked, when, its transaction count and the landed file "
+                                     "that holds it verbatim; each read replaced as a whole when loaded again."),
             dg.AssetSpec(TRANSACTION_RECORDS_KEY, group_name=FINANCES_GROUP, kinds={"duckdb"},
                          deps=[TRANSACTION_PAGES_KEY],
                          description="The transactions of raw.transaction_pages, one row per transaction, written in "

@@ -7,6 +7,7 @@ and made again: the day is small (a few pages), and a nextToken does not outlive
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -82,10 +83,10 @@ class TransactionStore:
     def done(self, read_id: str) -> dict | None:
         return get_json(self.store, f"{self.prefix}/{read_id}/done.json")
 
-    def pages(self, read_id: str) -> list[dict]:
-        """A finished read's landed pages, in order."""
-        keys = sorted(k for k in self.store.keys(f"{self.prefix}/{read_id}/") if "/page-" in k)
-        return [json.loads(self.store.get(k)) for k in keys]
+    def pages(self, read_id: str) -> Iterator[tuple[str, dict]]:
+        """A finished read's landed pages, in order, each with its key, one at a time."""
+        for key in sorted(k for k in self.store.keys(f"{self.prefix}/{read_id}/") if "/page-" in k):
+            yield key, json.loads(self.store.get(key))
 
     def mark_loaded(self, read_id: str) -> None:
         put_json(self.store, f"{self.prefix}/{read_id}/loaded.json", {"loaded": True})
