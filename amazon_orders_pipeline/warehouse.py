@@ -30,6 +30,14 @@ from amazon_orders_pipeline.stores import ObjectStore
 STORAGE_CONFIG = {"storage_compatibility_version": "v1.5.0"}
 
 
+# How much memory the pipeline's own DuckDB work may hold (the raw loads, the checks, the exports): the same as
+# dbt's profile (profiles.yml, settings), so that no step of a run needs more than about 1 GB of DuckDB's memory
+# plus its own. DuckDB's default is 80% of the machine's RAM, and a raw load then held 4.5 GB on a 24 GB machine.
+# The allocator settings hand freed memory back to the OS sooner (profiles.yml says what they did for dbt).
+MEMORY_SETTINGS = {"memory_limit": "1GB", "allocator_flush_threshold": "16MB",
+                   "allocator_bulk_deallocation_flush_threshold": "64MB"}
+
+
 T = TypeVar("T")
 
 # Where the warehouse is: a DuckDB file's path, or a DuckLake (lake.py).
@@ -39,10 +47,11 @@ Location = str | lake.LakeConfig
 def connect(location: Location, read_only: bool = False, config: Mapping[str, object] | None = None
             ) -> duckdb.DuckDBPyConnection:
     """A connection to the warehouse: the file (created in STORAGE_CONFIG's format if it does not exist), or an
-    in-memory DuckDB with the lake attached and in use."""
+    in-memory DuckDB with the lake attached and in use; with MEMORY_SETTINGS unless `config` says otherwise."""
     if isinstance(location, lake.LakeConfig):
-        return lake.connect(location, read_only=read_only, settings=config)
-    return duckdb.connect(location, read_only=read_only, config={**STORAGE_CONFIG, **(config or {})})
+        return lake.connect(location, read_only=read_only, settings={**MEMORY_SETTINGS, **(config or {})})
+    return duckdb.connect(location, read_only=read_only,
+                          config={**STORAGE_CONFIG, **MEMORY_SETTINGS, **(config or {})})
 
 
 def describe(location: Location) -> str:
@@ -133,9 +142,12 @@ create table if not exists raw.settlement_reports (
     charset       varchar     not null,
     columns       varchar[]   not null,
     fetched_at    timestamptz not null,
-    document      varchar     not null,
+    landed_key    varchar     not null,
     primary key (account_id, report_id)
 );
+-- The verbatim document is the landed file (landed_key); files made before this kept it here too.
+alter table raw.settlement_reports add column if not exists landed_key varchar;
+alter table raw.settlement_reports drop column if exists document;
 create table if not exists raw.settlement_rows (
     account_id    varchar     not null,
     report_id     varchar     not null,

@@ -22,6 +22,7 @@ from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
 from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.server import Emulator
+from amazon_orders_pipeline.finances import settlements
 from amazon_orders_pipeline.finances.landing import DayRead, TransactionStore, new_read_id, read_day
 from amazon_orders_pipeline.finances.raw import load_day
 from amazon_orders_pipeline.finances.settlements import fetch_settlements, load_settlements
@@ -595,14 +596,24 @@ def land_settlement(store, account_id: str, report_id: str, text: str) -> None:
         "charset": "cp1252", "fetched_at": "2026-03-16T06:00:00+00:00"}).encode())
 
 
-def test_a_settlement_that_does_not_tie_out_stops_the_build(tmp_path):
+def test_a_settlement_that_does_not_tie_out_stops_the_build(tmp_path, monkeypatch):
     """Bad input: an extra column, comma decimals with a thousands point, an FBA shipment id for an order id, an
-    unknown transaction type; and a total its lines do not reach, which the blocking test refuses."""
+    unknown transaction type; and a total its lines do not reach, which the blocking test refuses. The lines go in
+    batches (two here), numbered on across them; a line longer than the header loads nothing of its file."""
+    monkeypatch.setattr(settlements, "ROW_BATCH", 2)
     store, db = LocalStore(tmp_path / "landing"), str(tmp_path / "warehouse.duckdb")
     land_settlement(store, "acme-eu", "1", SETTLEMENT_FILE.format(total="921,32"))
+    land_settlement(store, "acme-eu", "0", SETTLEMENT_FILE.format(total="1").replace("\tx\n", "\tx\textra\n"))
     with warehouse.connect(db) as conn:
+        with pytest.raises(settlements.SettlementError, match="report 0: line 3 has 16 fields, the header 15"):
+            load_settlements(conn, store, "acme-eu")
+        store.delete("settlements/acme-eu/0.json")
         assert load_settlements(conn, store, "acme-eu") == 1
         assert load_settlements(conn, store, "acme-eu") == 0  # loaded once
+        assert conn.execute("select report_id, landed_key from raw.settlement_reports").fetchall() == [
+            ("1", "settlements/acme-eu/1.tsv")]
+        assert conn.execute("select list(row_number order by row_number) from raw.settlement_rows").fetchone() == (
+            [1, 2, 3, 4],)
     day = datetime(2026, 3, 2).date()
     run_dbt(db, day, day + timedelta(days=1))
     with duckdb.connect(db, read_only=True) as conn:

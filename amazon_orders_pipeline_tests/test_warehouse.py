@@ -112,6 +112,12 @@ def test_a_new_warehouse_is_written_in_the_pinned_duckdb_file_format(tmp_path):
     assert storage_version(made_by_pipeline).startswith("v1.5")
     profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["amazon_orders"]["outputs"]["local"]
     assert profile["config_options"] == warehouse.STORAGE_CONFIG
+    # The pipeline's own connections hold to dbt's memory settings, and say so to DuckDB.
+    assert {k: profile["settings"][k] for k in warehouse.MEMORY_SETTINGS} == warehouse.MEMORY_SETTINGS
+    with warehouse.connect(made_by_pipeline) as conn:
+        limit = conn.execute("select current_setting('memory_limit')").fetchone()[0]
+    with duckdb.connect() as conn:
+        assert limit == conn.execute("set memory_limit = '1GB'; select current_setting('memory_limit')").fetchone()[0]
     older = str(tmp_path / "older.duckdb")
     duckdb.connect(older).close()
     with warehouse.connect(older) as conn:

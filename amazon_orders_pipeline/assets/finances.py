@@ -155,7 +155,7 @@ def build_finance_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[d
         dg.AssetSpec(SETTLEMENT_REPORTS_KEY, group_name=FINANCES_GROUP, kinds={"python", "duckdb"},
                      description="Every settlement report Amazon lists (GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2, "
                                  "one per payout and currency, 90 days back: older ones cannot be had), each "
-                                 "downloaded once, landed verbatim and kept in raw.settlement_reports."),
+                                 "downloaded once, landed verbatim and listed in raw.settlement_reports."),
         dg.AssetSpec(SETTLEMENT_ROWS_KEY, group_name=FINANCES_GROUP, kinds={"duckdb"}, deps=[SETTLEMENT_REPORTS_KEY],
                      description="The settlement files' lines, one row per line by column name, the summary row "
                                  "first (raw.settlement_rows)."),

@@ -5,9 +5,12 @@ settlements fetched, dbt built; then the warehouse against the seller's money re
 from __future__ import annotations
 
 import math
+import multiprocessing
 import resource
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -40,8 +43,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def read_all(url: str, workdir: Path, days: list[date], speed: float) -> dict:
-    """Every posted day read and loaded in turn, one account, under listTransactions' quota at `speed`."""
+def read_all(url: str, workdir: Path, days: list[date], speed: float,
+             on_read_done: Callable[[datetime], object] = lambda at: None) -> dict:
+    """Every posted day read, then every one loaded (as a backfill's single run does: its reading step, then its
+    loading step), one account, under listTransactions' quota at `speed`. `on_read_done` hears when the reading
+    ended."""
     accounts = workdir / "accounts.yaml"
     accounts.write_text(f"accounts:\n  - id: {ACCOUNT}\n    region: NA\n    marketplace_ids: [{MARKETPLACE}]\n")
     resource_ = SpApiResource(accounts_file=str(accounts), endpoint=url, lwa_token_url=f"{url}/auth/o2/token")
@@ -58,6 +64,7 @@ def read_all(url: str, workdir: Path, days: list[date], speed: float) -> dict:
     reads = [read_day(client, store, ACCOUNT, account.marketplace_ids, day, new_read_id(client.now(), "bench"))
              for day in days]
     read_s = time.monotonic() - started
+    on_read_done(datetime.now(UTC))
     for day in days:
         load_day(store, ACCOUNT, day, transaction)
     wall = time.monotonic() - started
@@ -94,18 +101,23 @@ def run_money(workdir: Path, days: int, orders_per_day: int, speed: float) -> di
     emulator = EmulatorProcess(speed=speed, seed=SEED, orders_per_day=total_per_day).start()
     peak = [0.0]
     done = threading.Event()
+    # The seller's money rebuilt from the seed takes about as long as the emulator took to serve it, so it is made
+    # in a process of its own, alongside the loading, the settlements and dbt, once the reading is over.
+    truths = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    expected = []
     try:
         before = cpu_s(emulator.pid)
         threading.Thread(target=lambda: [peak.__setitem__(0, max(peak[0], _peak_rss_mb()))
                                          for _ in iter(lambda: done.wait(1.0), True)], daemon=True).start()
-        read = read_all(emulator.url, workdir, posted, speed)
+        read = read_all(emulator.url, workdir, posted, speed, lambda at: expected.append(truths.submit(
+            truth, total_per_day, posted, at - timedelta(minutes=1))))
         emulator_cpu = cpu_s(emulator.pid) - before
     finally:
         done.set()
         emulator.stop()
-    read_at = datetime.now(UTC)
     dbt_s, dbt_peak = run_dbt(read["db"], posted[0], posted[-1] + timedelta(days=1))
-    expected = truth(total_per_day, posted, read_at - timedelta(minutes=1))
+    expected = expected[0].result()
+    truths.shutdown()
     with duckdb.connect(read["db"], read_only=True) as conn:
         got = [r[0] for r in conn.execute("select transaction_id from staging.stg_amazon_sp_api__transactions"
                                           ).fetchall()]
