@@ -8,8 +8,10 @@ orders too, twice as many in all). One US account's posted days, the newest thre
 the other as the pipeline reads a day (finances/landing.py: pages of up to 500, landed, then loaded into the raw
 tables); the settlement reports Amazon lists (90 days) are fetched and loaded; one dbt build makes the money marts.
 
-Prints one JSON object: `transactions`, `pages`, `calls`, `wall_s` (reading and loading), `bound_s` (what
-listTransactions' quota alone needs for those calls at that speed), `ratio` = wall / bound, `settlements` and
+Prints one JSON object: `transactions`, `pages`, `calls`, `wall_s` (the reading: every page listed and landed),
+`bound_s` (what listTransactions' quota alone needs for those calls at that speed), `ratio` = wall / bound,
+`load_s` (the loading that follows, as in a backfill's single run: it does not use the quota, so it is kept out of
+the ratio; at Amazon's own quota it is a quarter of its share here) and `total_s`, `settlements` and
 `settlements_tied_out`, `orders_shipped` (the seller's orders with a shipment posted in the days, listable when read)
 and `orders_attributed` (those with their money in order_financials), `lost` and `duplicated` transactions,
 `peak_rss_mb` (this process or dbt's, the larger), `dbt_s`, `emulator_cpu_s`, and `calls_per_account_day` for the
