@@ -90,12 +90,16 @@ create table if not exists raw.order_pages (
     fetched_at      timestamptz not null,
     order_count     integer     not null,
     is_redacted     boolean     not null,
-    page            json        not null,
+    landed_key      varchar,
     operation       varchar     not null default 'searchOrders',
     primary key (account_id, partition_date, page_number)
 );
 -- Files made before v0 support have no operation column; every page in them is a searchOrders page.
 alter table raw.order_pages add column if not exists operation varchar default 'searchOrders';
+-- The verbatim page is the landed file (landed_key; none for a day loaded from order reports, whose documents are
+-- in the landing area too). Files made before this kept each page here as well (why not: above INSERT_PAGES).
+alter table raw.order_pages add column if not exists landed_key varchar;
+alter table raw.order_pages drop column if exists page;
 create table if not exists raw.order_records (
     account_id      varchar     not null,
     partition_date  date        not null,
@@ -157,12 +161,19 @@ create table if not exists raw.settlement_rows (
 );
 """
 
+# Why raw.order_pages and raw.transaction_pages name the landed file of each page rather than hold the page: a row
+# of ~200 KB (an order page) or ~2 MB (a transaction page) means a table that never fills one DuckDB row group
+# (122,880 rows), and DuckDB rewrites a row group whole when it saves rows added to it. Each load then rewrote every
+# page loaded before: appending a day of 50 order pages took 0.35 s and 0.5 GB beside 500 pages, and 2.0 s and
+# 2.5 GB beside 5,000 (100 days of 5,000 orders a day), memory_limit notwithstanding; a sweep's load every few
+# minutes paid that each time. The landing area keeps every page verbatim, and raw.order_records every order.
+
 INSERT_PAGES = """
 insert into raw.order_pages
     (account_id, partition_date, page_number, api_version, attempt_id, request_params, request_id,
-     fetched_at, order_count, is_redacted, page, operation)
+     fetched_at, order_count, is_redacted, landed_key, operation)
 select account_id, partition_date, page_number, api_version, attempt_id, request_params, request_id,
-       fetched_at, order_count, is_redacted, page, operation
+       fetched_at, order_count, is_redacted, landed_key, operation
 from loaded_pages
 """
 
@@ -217,8 +228,9 @@ class PageRow(NamedTuple):
     fetched_at: datetime | str
     order_count: int
     is_redacted: bool
-    page: str
+    page: str  # the page's text, split into raw.order_records; not itself stored (see INSERT_PAGES)
     operation: str = "searchOrders"  # or, in v0, getOrders / getOrderItems
+    landed_key: str | None = None  # the landed file that holds the page verbatim
 
 
 def mart_row_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -338,9 +350,8 @@ def replace_report_days(conn: duckdb.DuckDBPyConnection, account_id: str,
                         is_redacted: bool, request_params: dict) -> int:
     """Swap an account's report records of each day in `records_by_day` in one transaction: the day's order records
     (JSON texts, see `order_reports.record_texts`) in raw.order_records, and one raw.order_pages row of `api_version`
-    report per day that says where they came from (the reports, the record count). The verbatim source is the
-    document in the landing area, so the records are not copied into the page: a year of them there made every
-    later insert into raw.order_pages (whose primary key DuckDB checks by reading the table) take seconds and GBs.
+    report per day that says where they came from (the reports in its request_params, the record count). The
+    verbatim source is the documents in the landing area.
     The pairs are read one at a time, so one day's texts are in memory at once. The API's pages of those days stay.
     Returns the records written."""
     ensure_raw_schema(conn)
@@ -352,8 +363,7 @@ def replace_report_days(conn: duckdb.DuckDBPyConnection, account_id: str,
                 conn.execute(statement, [account_id, day])
             if texts:
                 page = PageRow(account_id, day, REPORT_PAGE_BASE + 1, "report", attempt_id, params, None, fetched_at,
-                               len(texts), is_redacted, json.dumps({**request_params, "records": len(texts)}),
-                               "orderReport")
+                               len(texts), is_redacted, "", "orderReport")
                 _insert_frame(conn, "loaded_pages", page_frame([page]), INSERT_PAGES)
                 _insert_frame(conn, "loaded_records", texts_frame([(page, texts)]), INSERT_RECORDS)
                 written += len(texts)
@@ -390,14 +400,15 @@ def _insert_frame(conn: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFram
 
 def page_row(account_id: str, partition_date: date, attempt_id: str, page, body: bytes,
              number: int | None = None) -> PageRow:
-    """One raw.order_pages row from a landed page's metadata and its body (numbered `number`, when given)."""
+    """One raw.order_pages row from a landed page's metadata and its body (numbered `number`, when given), naming
+    the landed file."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"page {page.number} of {account_id} {partition_date} is not UTF-8: {e}") from None
     return PageRow(account_id, partition_date, number or page.number, page.api_version, attempt_id,
                    json.dumps(page.request_params, sort_keys=True), page.request_id, page.fetched_at,
-                   page.order_count, page.redacted, text, page.operation)
+                   page.order_count, page.redacted, text, page.operation, page.key)
 
 
 def load_landed(conn: duckdb.DuckDBPyConnection, store: PageStore, account_id: str, partition_date: date,

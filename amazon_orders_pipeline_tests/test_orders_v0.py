@@ -311,7 +311,10 @@ class TestV0Extraction:
         db = env["DUCKDB_PATH"]
         rows = query(db, "select count(*), count(*) filter (where is_redacted) from raw.order_pages")
         assert rows[0][0] == rows[0][1] > 0
-        assert '"Name"' not in query(db, "select string_agg(page::varchar, '') from raw.order_pages")[0][0]
+        landing = LocalStore(env["LANDING_DIR"])
+        keys = [k for (k,) in query(db, "select landed_key from raw.order_pages")]
+        assert all(b'"Name"' not in landing.get(k) for k in keys)
+        assert '"Name"' not in query(db, "select string_agg(order_json, '') from raw.order_records")[0][0]
 
 
 def v0_env(tmp_path, emulator, pii: bool, api_version: str = "v0", name: str = "v0", region: str = "EU",

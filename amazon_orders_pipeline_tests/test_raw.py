@@ -28,14 +28,15 @@ def versions(orders) -> list[tuple[str, str, str]]:
     return sorted((o["orderId"], o["lastUpdatedTime"], o["fulfillment"]["fulfillmentStatus"]) for o in orders)
 
 
-def table_rows(db_path: str, account_id: str, day) -> list[tuple]:
-    """Page number, order count and the orders of each page. Request ids, fetch times and pagination tokens
-    differ between fetches by nature; the data must not."""
-    with duckdb.connect(db_path, read_only=True) as conn:
+def table_rows(env: dict[str, str], account_id: str, day) -> list[tuple]:
+    """Page number, order count and the orders of each page, read from the landed file its row names. Request ids,
+    fetch times and pagination tokens differ between fetches by nature; the data must not."""
+    with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
         rows = conn.execute(
-            "select page_number, order_count, page from raw.order_pages "
+            "select page_number, order_count, landed_key from raw.order_pages "
             "where account_id = ? and partition_date = ? order by page_number", [account_id, day]).fetchall()
-    return [(n, count, json.loads(page)["orders"]) for n, count, page in rows]
+    landing = LocalStore(env["LANDING_DIR"])
+    return [(n, count, json.loads(landing.get(key))["orders"]) for n, count, key in rows]
 
 
 class TestWindows:
@@ -83,7 +84,7 @@ class TestOrderPagesAsset:
             assert "100% of the window covered, about 0 more pages, ~0 s left" in progress[-1]
             assert f"{len(truth)} orders so far" in progress[-1]
             assert meta["orders"].value == len(truth)
-            assert meta["pages"].value == len(table_rows(pipeline_env["DUCKDB_PATH"], account_id, past_day))
+            assert meta["pages"].value == len(table_rows(pipeline_env, account_id, past_day))
             assert meta["calls"].value >= meta["pages"].value
             for name in ("throttled_calls", "retries", "quota_wait_s", "resumed_pages"):
                 assert isinstance(meta[name].value, int | float)
@@ -111,9 +112,9 @@ class TestOrderPagesAsset:
 
     def test_rematerializing_gives_the_same_rows(self, pipeline_env, past_day):
         materialize_raw(pipeline_env, past_day, "acme-us")
-        first = table_rows(pipeline_env["DUCKDB_PATH"], "acme-us", past_day)
+        first = table_rows(pipeline_env, "acme-us", past_day)
         materialize_raw(pipeline_env, past_day, "acme-us")
-        second = table_rows(pipeline_env["DUCKDB_PATH"], "acme-us", past_day)
+        second = table_rows(pipeline_env, "acme-us", past_day)
         assert first == second and first
         with duckdb.connect(pipeline_env["DUCKDB_PATH"], read_only=True) as conn:
             attempts = conn.execute("select count(distinct attempt_id), count(*) from raw.order_pages").fetchone()
@@ -268,7 +269,7 @@ class ReadOnlySession:
 
 def test_a_reader_holding_the_file_delays_the_load_and_one_that_stays_fails_it_clearly(pipeline_env, past_day):
     materialize_raw(pipeline_env, past_day, "acme-us")
-    before = table_rows(pipeline_env["DUCKDB_PATH"], "acme-us", past_day)
+    before = table_rows(pipeline_env, "acme-us", past_day)
 
     # The reader lets go while the load waits: the load goes through, and says that it waited.
     reader = ReadOnlySession(pipeline_env["DUCKDB_PATH"])
@@ -282,7 +283,7 @@ def test_a_reader_holding_the_file_delays_the_load_and_one_that_stays_fails_it_c
     assert result.success
     assert any("is locked by another process; waiting" in (e.user_message or "")
                for e in instance.all_logs(result.run_id))
-    assert table_rows(pipeline_env["DUCKDB_PATH"], "acme-us", past_day) == before
+    assert table_rows(pipeline_env, "acme-us", past_day) == before
 
     # A reader that stays: after DUCKDB_LOCK_TIMEOUT_S the load fails and names the holder; the pages stay landed.
     reader = ReadOnlySession(pipeline_env["DUCKDB_PATH"])

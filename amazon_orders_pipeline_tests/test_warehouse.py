@@ -52,6 +52,28 @@ def test_each_order_of_each_page_becomes_one_record_in_the_same_transaction(tmp_
         assert conn.execute("select count(*) from raw.order_pages").fetchone()[0] == 2
 
 
+def test_a_page_row_names_its_landed_file_and_an_older_file_loses_its_page_copies(tmp_path):
+    """raw.order_pages keeps a page's request, counts and the landed file that holds it, not the page itself (see
+    warehouse.INSERT_PAGES); a warehouse made when it held the page is altered in place, its rows kept."""
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        conn.execute("create schema raw; create table raw.order_pages (account_id varchar not null, "
+                     "partition_date date not null, page_number integer not null, api_version varchar not null, "
+                     "attempt_id varchar not null, request_params json not null, request_id varchar, "
+                     "fetched_at timestamptz not null, order_count integer not null, is_redacted boolean not null, "
+                     "page json not null, operation varchar not null default 'searchOrders', "
+                     "primary key (account_id, partition_date, page_number))")
+        conn.execute("insert into raw.order_pages values ('acme-eu', '2026-09-30', 1, 'v', 'a', '{}', null, now(), "
+                     "1, false, '{\"orders\": [{}]}', 'searchOrders')")
+        replace_partition(conn, "acme-us", DAY, [page(1, [{"orderId": "a"}])._replace(
+            landed_key="order_pages/account=acme-us/date=2026-10-01/attempt=attempt-1/page-00001.json")])
+        columns = [c for (c,) in conn.execute("select column_name from information_schema.columns "
+                                              "where table_name = 'order_pages'").fetchall()]
+        assert "page" not in columns and "landed_key" in columns
+        assert conn.execute("select account_id, order_count, landed_key from raw.order_pages order by all"
+                            ).fetchall() == [("acme-eu", 1, None), ("acme-us", 1, "order_pages/account=acme-us/"
+                                                                    "date=2026-10-01/attempt=attempt-1/page-00001.json")]
+
+
 def test_a_page_that_cannot_be_split_rolls_the_whole_partition_back(tmp_path):
     with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
         replace_partition(conn, "acme-us", DAY, [page(1, [{"orderId": "kept"}])])

@@ -204,8 +204,10 @@ def sample_pages(db: str, sample: float, path: Path) -> None:
     then holds only what pandas needs, and its peak memory is pandas' own."""
     with duckdb.connect(db, read_only=True) as conn, path.open("w") as out:
         conn.execute("set enable_progress_bar = false")
-        result = conn.execute("select page from raw.order_pages where hash(partition_date, page_number) % 10000 < ?",
-                              [round(sample * 10000)])
+        # Each sampled page put together again from its order records (raw.order_pages names its landed file).
+        result = conn.execute("select '{\"orders\":[' || string_agg(order_json, ',' order by record_index) || ']}' "
+                              "from raw.order_records where hash(partition_date, page_number) % 10000 < ? "
+                              "group by account_id, partition_date, page_number", [round(sample * 10000)])
         while batch := result.fetchmany(256):
             out.writelines(page.replace("\n", " ") + "\n" for (page,) in batch)
 

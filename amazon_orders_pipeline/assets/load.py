@@ -29,8 +29,9 @@ def build_order_pages_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.
         specs=[
             dg.AssetSpec(ORDER_PAGES_KEY, group_name="extract", kinds={"duckdb"}, deps=[LANDED_PAGES_KEY],
                          description=(
-                "The partition's landed pages in raw.order_pages, one row per page, verbatim, with the request "
-                "parameters, request id and fetch time. A re-load replaces the partition.")),
+                "The partition's landed pages in raw.order_pages, one row per page: the request parameters, "
+                "request id, fetch time, order count and the landed file that holds the page verbatim. A re-load "
+                "replaces the partition.")),
             dg.AssetSpec(ORDER_RECORDS_KEY, group_name="extract", kinds={"duckdb"}, deps=[ORDER_PAGES_KEY],
                          description=(
                 "The orders of raw.order_pages, one row per order record (raw.order_records), written in the same "

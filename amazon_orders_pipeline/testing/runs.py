@@ -77,12 +77,12 @@ def query(db: warehouse.Location, sql: str, params=None) -> list[tuple]:
 
 
 def raw_orders(db_path: str, account_id: str, day: date) -> list[dict]:
-    """Every order in the raw pages of one partition, in page order."""
+    """Every order in the raw records of one partition, in page order."""
     with duckdb.connect(db_path, read_only=True) as conn:
-        pages = conn.execute(
-            "select page from raw.order_pages where account_id = ? and partition_date = ? order by page_number",
-            [account_id, day]).fetchall()
-    return [o for (page,) in pages for o in json.loads(page)["orders"]]
+        records = conn.execute(
+            "select order_json from raw.order_records where account_id = ? and partition_date = ? "
+            "order by page_number, record_index", [account_id, day]).fetchall()
+    return [json.loads(record) for (record,) in records]
 
 
 def load_pages(db: str, account_id: str, day: date, pages: list[dict]) -> None:
