@@ -1,5 +1,6 @@
 """The order reports' documents as Amazon writes them: gzipped TSV at line grain, Amazon's vocabulary and header
-variants, the region's charset; made in the emulator or in worker processes of their own."""
+variants, the region's charset; made in the emulator or in worker processes of their own. The returns reports'
+documents too (their rows: emulator/returns.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from amazon_orders_pipeline.emulator import returns
 from amazon_orders_pipeline.emulator.catalogue import MARKETPLACES
 from amazon_orders_pipeline.emulator.orders import Line, OrderHistory
 from amazon_orders_pipeline.emulator.state import EmulatorState
@@ -20,6 +22,9 @@ from amazon_orders_pipeline.sp_api.marketplaces import region_of
 BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 REPORT_TYPES = {BY_LAST_UPDATE: "lastUpdated", BY_ORDER_DATE: "created"}
+# The returns reports, by the fulfilment network whose returns each holds.
+RETURN_REPORT_TYPES = {returns.FBA_RETURNS: "AFN", returns.MFN_RETURNS: "MFN"}
+SUPPORTED_TYPES = sorted({*REPORT_TYPES, *RETURN_REPORT_TYPES})
 MAX_WINDOW = timedelta(days=30)
 HISTORY = timedelta(days=730)
 WINDOW_TOO_LONG = "Date range exceeded. Report can be requested only upto 30 days"
@@ -174,6 +179,32 @@ def make_document(state, job: DocumentJob) -> tuple[bytes | None, str]:
     return render(columns, rows, job.codec), "DONE"
 
 
+@dataclass(frozen=True)
+class ReturnsJob:
+    """What a returns report's document is made from: the seller's returns of one network whose report date falls
+    in the window, as listed at the end of processing."""
+
+    seller: str
+    network: str
+    start: datetime
+    end: datetime
+    as_of: datetime
+    marketplaces: frozenset[str]
+    codec: str
+
+
+def make_returns_document(state, job: ReturnsJob) -> tuple[bytes | None, str]:
+    """(gzipped TSV, DONE); an MFN window without a return ends CANCELLED, as Amazon's does (an empty FBA window is
+    a header alone: that the FBA report is not also CANCELLED is an inference)."""
+    rows = returns.returns_in(state, job.seller, job.network, job.start, job.end, job.as_of,
+                              marketplaces=set(job.marketplaces))
+    if job.network == "MFN":
+        if not rows:
+            return None, "CANCELLED"
+        return render(returns.MFN_COLUMNS, [returns.mfn_row(r) for r in rows], job.codec), "DONE"
+    return render(returns.FBA_COLUMNS, [returns.fba_row(r) for r in rows], job.codec), "DONE"
+
+
 _worker_state = None
 
 
@@ -182,20 +213,35 @@ def start_worker(seed: int, orders_per_day: int) -> None:
     _worker_state = EmulatorState(seed=seed, orders_per_day=orders_per_day)
 
 
-def worker_document(job: DocumentJob) -> tuple[bytes | None, str]:
-    return make_document(_worker_state, job)
+def worker_document(job: DocumentJob | ReturnsJob) -> tuple[bytes | None, str]:
+    return make_any_document(_worker_state, job)
 
 
-def document_job(request) -> DocumentJob | tuple[bytes, str]:
+def make_any_document(state, job: DocumentJob | ReturnsJob) -> tuple[bytes | None, str]:
+    return make_returns_document(state, job) if isinstance(job, ReturnsJob) else make_document(state, job)
+
+
+def _fatal(message: str) -> tuple[bytes, str]:
+    return gzip.compress(json.dumps({"errorDetails": message}).encode(), mtime=0), "FATAL"
+
+
+def document_job(request) -> DocumentJob | ReturnsJob | tuple[bytes, str]:
     """The document job of a report request (reports.ReportRequest), or its FATAL outcome when there is nothing to
     make."""
+    ended = request.created + request.processing
+    region_marketplaces = frozenset(m for m in MARKETPLACES if region_of(m) == request.region)
+    if (network := RETURN_REPORT_TYPES.get(request.report_type)) is not None:
+        if request.fatal:
+            return _fatal("The report could not be generated. Try again later.")
+        if network == "MFN" and request.end - request.start > returns.MFN_MAX_WINDOW:
+            return _fatal(returns.MFN_WINDOW_TOO_LONG)
+        return ReturnsJob(request.seller, network, request.start, request.end, ended, region_marketplaces,
+                          CHARSETS[request.region][1])
     if request.end - request.start > MAX_WINDOW or request.fatal:
         message = WINDOW_TOO_LONG if not request.fatal else "The report could not be generated. Try again later."
-        return gzip.compress(json.dumps({"errorDetails": message}).encode(), mtime=0), "FATAL"
-    ended = request.created + request.processing
+        return _fatal(message)
     return DocumentJob(
         request.seller, REPORT_TYPES[request.report_type],
         # Two years of history: older orders are not in any report.
-        max(request.start, ended - HISTORY), request.end, ended,
-        frozenset(m for m in MARKETPLACES if region_of(m) == request.region), request.report_type,
+        max(request.start, ended - HISTORY), request.end, ended, region_marketplaces, request.report_type,
         int(request.report_id) % 3, CHARSETS[request.region][1])

@@ -21,10 +21,10 @@ from amazon_orders_pipeline.emulator.query import multi as _multi
 from amazon_orders_pipeline.emulator.query import single as _single
 from amazon_orders_pipeline.emulator.report_documents import (
     CHARSETS,
-    REPORT_TYPES,
+    SUPPORTED_TYPES,
     document_job,
     iso_offset,
-    make_document,
+    make_any_document,
     start_worker,
     worker_document,
 )
@@ -116,8 +116,8 @@ class Reports:
         report_type = spec.get("reportType")
         for source in self.generated:
             source.refuse(report_type)
-        if report_type not in REPORT_TYPES:
-            raise invalid(f"reportType {report_type!r} is not supported by this emulator: {sorted(REPORT_TYPES)}")
+        if report_type not in SUPPORTED_TYPES:
+            raise invalid(f"reportType {report_type!r} is not supported by this emulator: {SUPPORTED_TYPES}")
         marketplaces = spec.get("marketplaceIds")
         if not isinstance(marketplaces, list) or not 1 <= len(marketplaces) <= 25:
             raise invalid("marketplaceIds must list 1 to 25 marketplace ids")
@@ -260,7 +260,7 @@ class Reports:
             if isinstance(job, tuple):  # FATAL: nothing to make
                 request.prepared = job
             elif self._pool is None:
-                request.prepared = self._safely(request, lambda job=job: make_document(self.state, job))
+                request.prepared = self._safely(request, lambda job=job: make_any_document(self.state, job))
             else:
                 self._pool.submit(worker_document, job).add_done_callback(
                     lambda future, request=request: setattr(
