@@ -18,6 +18,7 @@ from amazon_orders_pipeline.emulator.money import DELIVERY_AFTER_SHIPPING
 from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.emulator.state import EmulatorState
 from amazon_orders_pipeline.sp_api.marketplaces import region_of
+from amazon_orders_pipeline.testing.control import EmulatorControl
 
 from .test_emulator_reports import Client
 
@@ -119,6 +120,7 @@ def test_the_returns_reports_serve_the_rows_over_the_reports_api(emulator):
     client = Client(emulator, emulator_refresh_token("acme-us"))
     now = emulator.state.clock.now()
     start, end = now - timedelta(days=100), now - timedelta(days=70)
+    served = set()
     for report_type, network, render in ((returns.FBA_RETURNS, "AFN", returns.fba_row),
                                          (returns.MFN_RETURNS, "MFN", returns.mfn_row)):
         created = client.create(report_type, ["ATVPDKIKX0DER"], start, end)
@@ -130,6 +132,10 @@ def test_the_returns_reports_serve_the_rows_over_the_reports_api(emulator):
         expected = returns.returns_in(emulator.state, SELLER, network, start, end, as_of,
                                       marketplaces={m for m in MARKETPLACES if region_of(m) == "NA"})
         assert expected and rows == [render(r) for r in expected]
+        served |= {(network, r.order_id, r.return_key) for r in expected if r.marketplace_id == "ATVPDKIKX0DER"}
+    # The ground truth over the control endpoint names the same rows of the marketplace asked for.
+    truth = EmulatorControl(emulator).returns_truth("acme-us", start, end, ["ATVPDKIKX0DER"])
+    assert {(t["network"], t["order_id"], t["return_key"]) for t in truth} == served
 
 
 def test_an_mfn_window_over_60_days_fails_and_an_empty_one_is_cancelled(emulator):

@@ -1,5 +1,6 @@
 """The emulator's own controls under /_emulator/ (not part of SP-API): its clock, faults, injected pages,
-notification faults and publishing, call counts, what the seller's actions left, and the ground truth."""
+notification faults and publishing, call counts, what the seller's actions left, and the ground truth (orders,
+money, returns)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import base64
 import json
 from datetime import datetime
 
+from amazon_orders_pipeline.emulator import returns
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.faults import FaultPlan
 from amazon_orders_pipeline.emulator.http import Call, Reply, plain
@@ -81,6 +83,15 @@ def money_truth(call: Call) -> Reply:
                                    _when(body["posted_before"]), as_of, set(body.get("marketplace_ids") or [])))
 
 
+def returns_truth(call: Call) -> Reply:
+    """The returns whose report date falls in a window, as listed at a moment (emulator/returns.py)."""
+    body, st = _body(call), call.state
+    as_of = _when(body["as_of"]) if body.get("as_of") else st.clock.now()
+    return Reply(200, {"as_of": iso(as_of), "returns": returns.truth_rows(
+        st, seller_key(body["refresh_token"]), _when(body["after"]), _when(body["before"]), as_of,
+        set(body.get("marketplace_ids") or []) or None)})
+
+
 ROUTES = [
     plain("GET", "/_emulator/clock", clock),
     plain("POST", "/_emulator/clock", clock),
@@ -94,4 +105,5 @@ ROUTES = [
     plain("POST", "/_emulator/fulfillment", fulfillment),
     plain("POST", "/_emulator/ground_truth", ground_truth),
     plain("POST", "/_emulator/money_truth", money_truth),
+    plain("POST", "/_emulator/returns_truth", returns_truth),
 ]

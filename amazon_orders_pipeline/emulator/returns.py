@@ -218,3 +218,16 @@ def mfn_row(r: Return) -> dict[str, str]:
             "SafeT Action reason": "", "SafeT claim id": "", "SafeT claim state": "",
             "SafeT claim creation time": "", "SafeT claim reimbursement amount": "",
             "Refunded Amount": money(r.refunded) if r.refunded is not None else "0"}
+
+
+def truth_rows(state, seller: str, start: datetime, end: datetime, as_of: datetime,
+               marketplaces: set[str] | None = None) -> list[dict]:
+    """Every return row of both networks whose report date falls in [start, end), listed by `as_of` (the ground
+    truth served by /_emulator/returns_truth), with the grain and values an `order_returns` mart should hold."""
+    rows = [r for network in ("AFN", "MFN")
+            for r in returns_in(state, seller, network, start, end, as_of, marketplaces)]
+    return [{"network": r.network, "order_id": r.order_id, "marketplace_id": r.marketplace_id, "sku": r.sku,
+             "return_key": r.return_key, "quantity": r.quantity, "reason": r.reason, "disposition": r.disposition,
+             "status": r.status, "requested_at": _stamp(r.requested_at), "processed_at": _stamp(r.processed_at),
+             "refunded": None if r.refunded is None else str(r.refunded), "refund_id": r.refund_id}
+            for r in rows]

@@ -46,6 +46,14 @@ class EmulatorControl:
         resp.raise_for_status()
         return resp.json()
 
+    def returns_truth(self, account_id: str, start: datetime, end: datetime, marketplace_ids=None) -> list[dict]:
+        """The account's return rows (both reports) whose report date falls in [start, end), as listed now."""
+        resp = requests.post(f"{self.url}/_emulator/returns_truth", json={
+            "refresh_token": emulator_refresh_token(account_id), "after": start.isoformat(),
+            "before": end.isoformat(), "marketplace_ids": list(marketplace_ids or [])}, timeout=120)
+        resp.raise_for_status()
+        return resp.json()["returns"]
+
     def ground_truth_day(self, account_id: str, day: date, marketplace_ids=None) -> list[dict]:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return self.ground_truth(emulator_refresh_token(account_id), start, start + timedelta(days=1),
