@@ -152,6 +152,29 @@ create table if not exists raw.settlement_reports (
 -- The verbatim document is the landed file (landed_key); files made before this kept it here too.
 alter table raw.settlement_reports add column if not exists landed_key varchar;
 alter table raw.settlement_reports drop column if exists document;
+-- Returns reports (returns/raw.py): each window of each read, and its lines by column name.
+create table if not exists raw.return_reports (
+    account_id    varchar     not null,
+    report_type   varchar     not null,
+    read_id       varchar     not null,
+    window_start  timestamptz not null,
+    window_end    timestamptz not null,
+    report_id     varchar     not null,
+    status        varchar     not null,
+    charset       varchar,
+    columns       varchar[]   not null,
+    landed_key    varchar,
+    fetched_at    timestamptz not null,
+    primary key (account_id, report_type, read_id, window_start)
+);
+create table if not exists raw.return_rows (
+    account_id    varchar     not null,
+    report_type   varchar     not null,
+    read_id       varchar     not null,
+    window_start  timestamptz not null,
+    row_number    integer     not null,
+    row_json      json        not null
+);
 create table if not exists raw.settlement_rows (
     account_id    varchar     not null,
     report_id     varchar     not null,

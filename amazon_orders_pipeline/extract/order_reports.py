@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from amazon_orders_pipeline.extract.landing import ExtractError
-from amazon_orders_pipeline.sp_api.reports import BY_LAST_UPDATE, ReportError, ReportsClient
+from amazon_orders_pipeline.sp_api.reports import BY_LAST_UPDATE, Outcome, ReportError, ReportsClient
 from amazon_orders_pipeline.stores import ObjectStore, get_json, put_json
 
 REPORT_API_VERSION = "report"
@@ -82,10 +82,11 @@ class HistoryResult:
 
 class ReportStore:
     """The landing area of one account's report windows: per window a STATE.json (the report asked for, then what
-    became of it) and the document as downloaded (decompressed, in its own charset)."""
+    became of it) and the document as downloaded (decompressed, in its own charset). `prefix`: the order reports'
+    area by default; the returns reports have their own (returns/landing.py)."""
 
-    def __init__(self, landing: ObjectStore, account_id: str):
-        self.landing, self.prefix = landing, f"order_reports/account={account_id}"
+    def __init__(self, landing: ObjectStore, account_id: str, prefix: str = "order_reports"):
+        self.landing, self.account_id, self.prefix = landing, account_id, f"{prefix}/account={account_id}"
 
     def _window(self, window: tuple[datetime, datetime]) -> str:
         return f"{self.prefix}/window={window[0]:%Y%m%dT%H%M%S}_{window[1]:%Y%m%dT%H%M%S}"
@@ -193,7 +194,7 @@ def extract_history(reports: ReportsClient, landing: ObjectStore, *, account_id:
     states = {window: store.state(window) or {} for window in windows}
     for window, state in states.items():
         if not state.get("report_id"):
-            states[window] = _ask(reports, store, window, report_type, marketplace_ids)
+            states[window] = ask(reports, store, window, report_type, marketplace_ids)
     result = HistoryResult(account_id)
     for window in windows:
         state = states[window]
@@ -201,21 +202,8 @@ def extract_history(reports: ReportsClient, landing: ObjectStore, *, account_id:
             result.reports.append(LandedReport(window, state["status"], state["report_id"], state.get("document"),
                                                state.get("charset"), downloaded=False, records=state.get("records")))
             continue
-        fatal = 0
-        while True:
-            try:
-                outcome = reports.fetch(report_type, marketplace_ids, *window, report_id=state["report_id"])
-            except ReportError as e:
-                fatal += 1
-                if e.status != "FATAL" or fatal > FATAL_RETRIES:
-                    raise ExtractError(f"{account_id}: report window [{window[0]:%Y-%m-%d %H:%M}, "
-                                       f"{window[1]:%Y-%m-%d %H:%M}) failed: {e}") from None
-                log.warning("%s: report %s ended FATAL (%s); asking again in %.0f s", account_id,
-                            state["report_id"], e, fatal_retry_s)
-                sleep(fatal_retry_s)
-                state = _ask(reports, store, window, report_type, marketplace_ids)
-                continue
-            break
+        outcome, state = fetch_window(reports, store, window, state, report_type, marketplace_ids,
+                                      sleep=sleep, fatal_retry_s=fatal_retry_s)
         key = charset = records = None
         if outcome.document is not None:
             key = store.land(window, outcome.report_id, outcome.document.content)
@@ -230,8 +218,30 @@ def extract_history(reports: ReportsClient, landing: ObjectStore, *, account_id:
     return result
 
 
-def _ask(reports: ReportsClient, store: ReportStore, window: tuple[datetime, datetime], report_type: str,
-         marketplace_ids: list[str] | tuple[str, ...]) -> dict:
+def fetch_window(reports: ReportsClient, store: ReportStore, window: tuple[datetime, datetime], state: dict,
+                 report_type: str, marketplace_ids: list[str] | tuple[str, ...], *,
+                 sleep: Callable[[float], None] = time.sleep, fatal_retry_s: float = FATAL_RETRY_S
+                 ) -> tuple[Outcome, dict]:
+    """Wait for the window's report (asked for in `state`) and download its document: (outcome, the state of the
+    report it came from). FATAL is asked again after a wait, a bounded number of times, then fails naming the
+    account and window."""
+    fatal = 0
+    while True:
+        try:
+            return reports.fetch(report_type, marketplace_ids, *window, report_id=state["report_id"]), state
+        except ReportError as e:
+            fatal += 1
+            if e.status != "FATAL" or fatal > FATAL_RETRIES:
+                raise ExtractError(f"{store.account_id}: report window [{window[0]:%Y-%m-%d %H:%M}, "
+                                   f"{window[1]:%Y-%m-%d %H:%M}) failed: {e}") from None
+            log.warning("%s: report %s ended FATAL (%s); asking again in %.0f s", store.account_id,
+                        state["report_id"], e, fatal_retry_s)
+            sleep(fatal_retry_s)
+            state = ask(reports, store, window, report_type, marketplace_ids)
+
+
+def ask(reports: ReportsClient, store: ReportStore, window: tuple[datetime, datetime], report_type: str,
+        marketplace_ids: list[str] | tuple[str, ...]) -> dict:
     """Ask for a window's report and record its id before anything else happens, so a killed run polls it again."""
     state = {"report_id": reports.create(report_type, marketplace_ids, *window), "status": "REQUESTED",
              "report_type": report_type}

@@ -1,5 +1,5 @@
-"""The Reports API 2021-06-30 for the order tracking reports: request a report, wait for it with backoff, download its
-document (a fresh URL when one expired), gunzip, decode by the download's charset. No Dagster."""
+"""The Reports API 2021-06-30 for the order tracking and returns reports: request a report, wait for it with backoff,
+download its document (a fresh URL when one expired), gunzip, decode by the download's charset. No Dagster."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ REPORTS_PATH = "/reports/2021-06-30/reports"
 DOCUMENTS_PATH = "/reports/2021-06-30/documents"
 BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
+# The returns reports: Amazon-fulfilled (by the date a fulfilment centre processed the unit) and merchant-fulfilled
+# (by the return's request date, at most 60 days a report).
+FBA_RETURNS = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
+MFN_RETURNS = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
 FINISHED = ("DONE", "CANCELLED", "FATAL")
 # Charset names Amazon sends that Python knows by another name; absent, ISO-8859-1 (as HTTP says).
 CHARSET_ALIASES = {"windows-31j": "cp932", "x-sjis": "cp932"}
