@@ -3,11 +3,19 @@
 -- of posted days touched are computed again from all their transactions, wherever those were posted.
 {{ config(unique_key=['account_id', 'order_id', 'currency_code']) }}
 
+with amounts as (
+    {{ amounts_of_touched_orders() }}
+),
+
+transactions as (
+    {{ transaction_money(['account_id', 'order_id', 'currency_code']) }}
+)
+
 select
-    a.account_id,
-    a.order_id,
-    a.currency_code,
-    any_value(a.marketplace_id) as marketplace_id,
+    t.account_id,
+    t.order_id,
+    t.currency_code,
+    any_value(t.marketplace_id) as marketplace_id,
     {{ financial_sums() }}
-from ({{ amounts_of_touched_orders() }}) as a
-group by a.account_id, a.order_id, a.currency_code
+from transactions as t
+group by t.account_id, t.order_id, t.currency_code

@@ -18,19 +18,23 @@ quantities as (
     group by all
 ),
 
+transactions as (
+    {{ transaction_money(['account_id', 'order_id', 'sku', 'currency_code'], ['asin', 'fulfillment_network']) }}
+),
+
 money as (
     select
-        a.account_id,
-        a.order_id,
-        a.sku,
-        a.currency_code,
-        any_value(a.marketplace_id) as marketplace_id,
-        any_value(a.asin) as asin,
-        any_value(a.fulfillment_network) as fulfillment_network,
+        t.account_id,
+        t.order_id,
+        t.sku,
+        t.currency_code,
+        any_value(t.marketplace_id) as marketplace_id,
+        any_value(t.asin) as asin,
+        any_value(t.fulfillment_network) as fulfillment_network,
         {{ financial_sums() }}
-    from amounts as a
-    where a.sku is not null
-    group by a.account_id, a.order_id, a.sku, a.currency_code
+    from transactions as t
+    where t.sku is not null
+    group by t.account_id, t.order_id, t.sku, t.currency_code
 )
 
 select
