@@ -40,6 +40,8 @@ from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env
 from amazon_orders_pipeline_tests import spapi_models
 
 PATH = "/finances/2024-06-19/transactions"
+# Each money column of order_financials summed; the columns come from the fixed list money_truth.COLUMNS.
+TOTALS_SQL = ("select " + ", ".join("sum(" + c + ")" for c in money_truth.COLUMNS) + " from main.order_financials")
 US, UK, DE = "ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"
 
 
@@ -250,8 +252,7 @@ def test_money_marts_equal_the_ground_truth_to_the_cent(money_run):
         assert {(s["settlement_id"], Decimal(s["total_amount"])) for s in served["settlements"]} == set(reader.query(
             "select settlement_id, total_amount from main.settlements where account_id = ?", [account_id]))
     # Every kind of money shows up somewhere: fees, refunds, withheld tax, deferred money.
-    totals = dict(zip(money_truth.COLUMNS, reader.query(f"select {', '.join(f'sum({c})' for c in money_truth.COLUMNS)} "
-                                                        "from main.order_financials")[0], strict=True))
+    totals = dict(zip(money_truth.COLUMNS, reader.query(TOTALS_SQL)[0], strict=True))
     for column in ("commission", "fba_fulfillment_fee", "refunded_principal", "refund_commission", "tax_withheld",
                    "fees_credited_back", "promotions"):
         assert totals[column] != 0, column
