@@ -150,16 +150,18 @@ def test_a_crash_between_landing_and_deleting_loses_nothing_and_counts_nothing_t
 
     with pytest.raises(SystemExit):
         inbox.drain(before_delete=crash)
-    assert len(landing.keys("notifications/order_change/")) == sent  # every message landed before the crash
+    # The emulator's clock runs on in real time, so its publisher may send a change more meanwhile: the first drain
+    # holds at least what was sent above.
+    landed = len(landing.keys("notifications/order_change/"))
+    assert landed >= sent  # every message landed before the crash
     (batch,) = inbox.pending()
     ids = set(batch.notification_ids)
-    assert len(ids) == sent
+    assert len(ids) == landed
     time.sleep(6.5)  # the visibility timeout: the messages show again
     again = inbox.drain()  # nothing was deleted: every message comes again, and is batched no second time
-    # The emulator's clock runs on in real time, so a change may have fallen due meanwhile: it arrives new, in a
-    # batch of its own.
-    new = again.received - sent
-    assert again.duplicates == sent and new >= 0
+    # A change that fell due meanwhile arrives new, in a batch of its own.
+    new = again.received - landed
+    assert again.duplicates == landed and new >= 0
     assert sum(len(b.notification_ids) for b in again.batches) == new
     assert not ids & {i for b in again.batches for i in b.notification_ids}
     assert order_queue.depth() == 0
