@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from amazon_orders_pipeline.assets.keys import ORDER_FINANCIALS, ORDERS
+from amazon_orders_pipeline.assets.keys import ORDER_FINANCIALS, ORDER_RETURNS, ORDERS
 from amazon_orders_pipeline.chosen_warnings import chosen_features
 from amazon_orders_pipeline.resources import ExportResource
 from amazon_orders_pipeline.warehouse_resource import DUCKDB_POOL, WarehouseResource
@@ -194,7 +194,76 @@ def money_checks(context: dg.AssetCheckExecutionContext, duckdb: WarehouseResour
                 yield check(conn)
 
 
-CHECKS = [order_checks, money_checks]
+# Returns (docs/returns.md): each a warning that lists its rows.
+# A return whose order the marts do not hold (older than the history loaded, or not loaded yet).
+UNKNOWN_ORDERS_SQL = """
+select account_id, order_id, count(*), min(return_date)
+from main.order_returns where not order_known
+group by all order by all
+"""
+# Returns without a refund and refunds without a return (same order and SKU, within the tolerance): both happen on
+# Amazon (a refused or not yet refunded return; a returnless refund), so they are listed, not failed.
+UNPAIRED_SQL = """
+select 'return without a refund', account_id, order_id, sku, return_key, cast(return_date as varchar)
+from main.order_returns where refund_transaction_id is null
+union all
+select 'refund without a return', r.account_id, r.order_id, r.sku, r.transaction_id,
+       cast(cast(r.refunded_at at time zone 'UTC' as date) as varchar)
+from staging.stg_amazon_sp_api__refund_items as r
+where not exists (select 1 from main.order_returns as o
+                  where o.account_id = r.account_id and o.refund_transaction_id = r.transaction_id
+                    and o.sku = r.sku)
+order by all
+"""
+# Reason codes the seed does not name and dispositions Amazon does not document, with their rows.
+UNKNOWN_CODES_SQL = """
+select 'reason', reason_code, count(*) from main.order_returns where not reason_known group by all
+union all
+select 'disposition', disposition, count(*) from main.order_returns where not disposition_known group by all
+order by all
+"""
+UNKNOWN_ORDERS = "returns_name_known_orders"
+UNPAIRED = "returns_pair_with_refunds"
+UNKNOWN_CODES = "return_codes_are_known"
+
+
+def listing(name: str, rows: list[tuple], counted: str, line) -> dg.AssetCheckResult:
+    """A warning that lists its rows (the first 50) and counts them."""
+    return dg.AssetCheckResult(check_name=name, passed=not rows, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={counted: len(rows), "listed": "\n".join(map(line, rows[:50])) or "none"})
+
+
+@dg.multi_asset_check(
+    name="returns_checks",
+    pool=DUCKDB_POOL,
+    can_subset=True,
+    specs=[
+        dg.AssetCheckSpec(UNKNOWN_ORDERS, asset=ORDER_RETURNS, description=(
+            "Every return names an order the marts hold: the others (older than the history loaded, or not loaded "
+            "yet) are kept in order_returns with order_known false and listed here (a warning).")),
+        dg.AssetCheckSpec(UNPAIRED, asset=ORDER_RETURNS, description=(
+            "Every return pairs with a refund of its order and SKU and every refund with a return: the returns "
+            "without a refund and the refunds without a return are listed (a warning: Amazon has both).")),
+        dg.AssetCheckSpec(UNKNOWN_CODES, asset=ORDER_RETURNS, description=(
+            "Every reason code is in seeds/returns/return_reasons.csv and every disposition is one Amazon documents: "
+            "the others are listed with their row counts (a warning; the rows are kept).")),
+    ],
+)
+def returns_checks(context: dg.AssetCheckExecutionContext, duckdb: WarehouseResource):
+    selected = {key.name for key in context.selected_asset_check_keys}
+    with duckdb.get_connection(read_only=True, log=context.log) as conn:
+        if UNKNOWN_ORDERS in selected:
+            yield listing(UNKNOWN_ORDERS, conn.execute(UNKNOWN_ORDERS_SQL).fetchall(), "returns_of_unknown_orders",
+                          lambda r: f"{r[0]} {r[1]}: {r[2]} returns from {r[3]}")
+        if UNPAIRED in selected:
+            yield listing(UNPAIRED, conn.execute(UNPAIRED_SQL).fetchall(), "unpaired",
+                          lambda r: f"{r[0]}: {r[1]} {r[2]} {r[3]} {r[4]} {r[5]}")
+        if UNKNOWN_CODES in selected:
+            yield listing(UNKNOWN_CODES, conn.execute(UNKNOWN_CODES_SQL).fetchall(), "unknown_codes",
+                          lambda r: f"{r[0]} {r[1]}: {r[2]} rows")
+
+
+CHECKS = [order_checks, money_checks, returns_checks]
 
 
 def build_freshness_checks(keys: list[dg.AssetKey], deadline_cron: str) -> list[dg.AssetChecksDefinition]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 import dagster as dg
 
@@ -13,7 +14,7 @@ from amazon_orders_pipeline.checks import CHECKS, build_freshness_checks
 from amazon_orders_pipeline.chosen_warnings import chosen_features
 from amazon_orders_pipeline.execution import EXECUTOR
 from amazon_orders_pipeline.resources import build_resources
-from amazon_orders_pipeline.schedules import build_extract_schedules, build_finance_schedule
+from amazon_orders_pipeline.schedules import build_extract_schedules, build_finance_schedule, build_returns_schedule
 from amazon_orders_pipeline.sensors import build_mcf_sensor, build_order_change_sensor, build_writeback_sensor
 from amazon_orders_pipeline.settings import Settings
 
@@ -24,6 +25,8 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     job, schedules = build_extract_schedules(assets.account_ids, settings.lookback_days,
                                              settings.sweep_interval_minutes)
     finances, settlements, finance_schedules = build_finance_schedule(assets.account_ids)
+    returns, returns_schedule = build_returns_schedule(assets.account_ids,
+                                                       date.fromisoformat(settings.partitions_start_date))
     sensors = [build_order_change_sensor(job, assets.account_ids, settings, finances)] \
         if settings.order_change_queue_url else []
     writeback, mcf = writeback_job(), mcf_job()
@@ -35,8 +38,8 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     return dg.Definitions(
         assets=[*assets.all, *assets.writeback, *assets.settlements],
         asset_checks=[*CHECKS, *freshness],
-        jobs=[job, finances, settlements, writeback, mcf],
-        schedules=[*schedules, *finance_schedules],
+        jobs=[job, finances, settlements, returns, writeback, mcf],
+        schedules=[*schedules, *finance_schedules, returns_schedule],
         sensors=[freshness_sensor, *sensors],
         resources=build_resources(settings),
         executor=EXECUTOR,

@@ -25,6 +25,8 @@ from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.local_runs import (
     materialize_finances,
     materialize_raw,
+    materialize_return_models,
+    materialize_returns,
     materialize_transform,
     materialize_writes,
 )
@@ -109,6 +111,7 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator,
                 exported[event.asset_key.to_user_string()] = {
                     "rows": meta["rows"].value, "files": meta["files"].value, "location": meta["location"].value}
         failed += run_money(days, accounts, environ, resources, instance)
+        failed += run_returns(days, accounts, environ, resources, instance)
         # One pass of each write to Amazon, over their inboxes (empty unless files were dropped there): the ERP's
         # shipments and cancellations, and the web shop's MCF orders.
         writes = {}
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace, environ: dict[str, str], emulator: Emulator,
             "where partition_date >= ? and partition_date <= ?", [days[0], days[-1]]).fetchone()
         marts = mart_row_counts(conn) if not failed else {}
         quarantined = conn.execute("select count(*) from staging.quarantine").fetchone()[0] if not failed else 0
-        money = money_counts(conn) if not failed else {}
+        money = {**money_counts(conn), **returns_counts(conn)} if not failed else {}
     print()
     print("Demo summary")
     print(f"  partitions      : {len(days)} days ({days[0]} .. {days[-1]}) x {len(accounts)} account(s), "
@@ -162,6 +165,28 @@ def run_money(days: list[date], accounts: list[str], environ: dict[str, str], re
     ok = all(result.success for result in results)
     print(f"  money {money_days[0]}..{money_days[-1]}: {'ok' if ok else 'FAILED'}")
     return [] if ok else ["finances"]
+
+
+def run_returns(days: list[date], accounts: list[str], environ: dict[str, str], resources: dict,
+                instance: dg.DagsterInstance) -> list[str]:
+    """Both returns reports over the demo's days (returns of older orders among them), then the returns models.
+    Returns what failed."""
+    reads = materialize_returns(days[0], days[-1], accounts, environ=environ, resources=resources, instance=instance,
+                                raise_on_error=False)
+    models = materialize_return_models(days[0], days[-1], environ=environ, resources=resources, instance=instance,
+                                       raise_on_error=False) if reads.success else None
+    ok = reads.success and models is not None and models.success
+    print(f"  returns {days[0]}..{days[-1]}: {'ok' if ok else 'FAILED'}")
+    return [] if ok else ["returns"]
+
+
+def returns_counts(conn) -> dict[str, str]:
+    """order_returns' rows, and what they hold, for the summary."""
+    rows, units, older, paired = conn.execute(
+        "select count(*), coalesce(sum(quantity), 0), count(*) filter (where not order_known), "
+        "count(*) filter (where refund_transaction_id is not null) from main.order_returns").fetchone()
+    return {"order_returns": f"{rows} rows ({units} units; {paired} paired with a refund, {older} of orders older "
+                             "than the demo's days)"}
 
 
 def money_counts(conn) -> dict[str, str]:

@@ -19,6 +19,8 @@ from amazon_orders_pipeline.assets.keys import (
     JOURNAL_EXPORT_KEY,
     MONEY_EXPORT_KEY,
     RAW_KEYS,
+    RETURN_RAW_KEYS,
+    RETURNS_GROUP,
 )
 from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.extract.increments import WINDOW
@@ -106,13 +108,13 @@ def materialize_transform(first: date, last: date, *, environ: Mapping[str, str]
     `full_refresh`: the dbt assets' run config of that name (dbt's --full-refresh). `exports`: False stops at the
     marts and their checks. The money (the `finances` group) is not built: its days are the days Amazon posted it,
     not the days of the orders, and materialize_finances builds them (each dbt run of the orders would otherwise
-    build and test the money's models too)."""
+    build and test the money's models too); nor are the returns (materialize_returns)."""
     settings = Settings.from_env(environ)
     built = build_assets(settings)
     assets, groups = built.all, built.dbt.group_names_by_key
     downstream = [k for a in assets for k in a.keys
-                  if k not in RAW_KEYS + FINANCE_RAW_KEYS + (MONEY_EXPORT_KEY,) and groups.get(k) != FINANCES_GROUP
-                  and (exports or k not in EXPORT_KEYS)]
+                  if k not in RAW_KEYS + FINANCE_RAW_KEYS + RETURN_RAW_KEYS + (MONEY_EXPORT_KEY,)
+                  and groups.get(k) not in (FINANCES_GROUP, RETURNS_GROUP) and (exports or k not in EXPORT_KEYS)]
     tags = {"dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat()}
     run_config = {**QUIET, "ops": {DBT_ASSETS_OP: {"config": {"full_refresh": full_refresh}}}}
@@ -160,3 +162,33 @@ def materialize_finances(first: date, last: date, account_ids: list[str], *, env
     journals = dg.materialize([*assets.all, *assets.settlements], selection=[JOURNAL_EXPORT_KEY], resources=resources,
                               instance=instance, raise_on_error=raise_on_error, run_config=QUIET)
     return raw, settlements, dbt, journals
+
+
+def materialize_returns(first: date, last: date, account_ids: list[str], *, environ: Mapping[str, str] = os.environ,
+                        resources: dict | None = None, instance: dg.DagsterInstance | None = None,
+                        raise_on_error: bool = True, tags: Mapping[str, str] | None = None
+                        ) -> dg.ExecuteInProcessResult:
+    """The returns reports of the report days [first, last] of `account_ids` (neighbours in the accounts file), read
+    and loaded as one run, as the returns schedule's run does (`tags` adds run tags: a backfill's id, say)."""
+    settings = Settings.from_env(environ)
+    span = {"dagster/asset_partition_range_start": f"{account_ids[0]}|{first.isoformat()}",
+            "dagster/asset_partition_range_end": f"{account_ids[-1]}|{last.isoformat()}"}
+    return dg.materialize(build_assets(settings).all, selection=list(RETURN_RAW_KEYS), tags={**span, **(tags or {})},
+                          resources=resources or build_resources(settings),
+                          instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
+                          run_config=QUIET)
+
+
+def materialize_return_models(first: date, last: date, *, environ: Mapping[str, str] = os.environ,
+                              resources: dict | None = None, instance: dg.DagsterInstance | None = None,
+                              raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """The `returns` dbt models and their checks, as one run (what automation does after a returns read). They
+    read the order marts and the money's staging, which must have been built."""
+    settings = Settings.from_env(environ)
+    assets = build_assets(settings)
+    groups = assets.dbt.group_names_by_key
+    return dg.materialize(assets.all + CHECKS, selection=[k for k in assets.dbt.keys if groups.get(k) == RETURNS_GROUP],
+                          resources=resources or build_resources(settings),
+                          instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
+                          run_config=QUIET, tags={"dagster/asset_partition_range_start": first.isoformat(),
+                                                 "dagster/asset_partition_range_end": last.isoformat()})

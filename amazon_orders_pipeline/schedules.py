@@ -12,6 +12,7 @@ from amazon_orders_pipeline.assets.keys import (
     EXTRACT_MODE_TAG,
     FINANCE_RAW_KEYS,
     RAW_KEYS,
+    RETURN_RAW_KEYS,
     SETTLEMENT_REPORTS_KEY,
     SETTLEMENT_ROWS_KEY,
 )
@@ -19,6 +20,7 @@ from amazon_orders_pipeline.extract.increments import SWEEP
 from amazon_orders_pipeline.extract.landing import MIN_LAG
 from amazon_orders_pipeline.extract.plan import RECHECK
 from amazon_orders_pipeline.finances.landing import READ_AGES
+from amazon_orders_pipeline.returns.landing import TRAILING_DAYS
 
 # 00:20 UTC: the day's window must end at least 2 minutes before a request, and Amazon's index lags a little more.
 DAILY_CRON = "20 0 * * *"
@@ -137,3 +139,32 @@ def build_finance_schedule(account_ids: Sequence[str]) -> tuple[dg.UnresolvedAss
         name="daily_settlements_schedule", job=settlements, cron_schedule=SETTLEMENTS_CRON,
         execution_timezone="UTC", description="Every day: the settlement reports Amazon made since the last run.")
     return job, settlements, [daily_finances_schedule, settlement_schedule]
+
+
+RETURNS_JOB = "daily_returns"
+RETURNS_CRON = "0 3 * * *"  # 03:00 UTC, after the money's reads, whose refunds the returns are paired with
+
+
+def returns_days(scheduled_at: datetime, first_day: date) -> list[date]:
+    """The report days a daily run of the returns reads again: the TRAILING_DAYS up to yesterday, oldest first,
+    from the first partition on."""
+    return [d for d in days_to_extract(scheduled_at, TRAILING_DAYS - 1) if d >= first_day]
+
+
+def build_returns_schedule(account_ids: Sequence[str], first_day: date
+                           ) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
+    job = dg.define_asset_job(RETURNS_JOB, selection=dg.AssetSelection.assets(*RETURN_RAW_KEYS),
+                              description="Read both returns reports over report days and load them; the returns "
+                                          "dbt models follow by automation.")
+
+    @dg.schedule(job=job, cron_schedule=RETURNS_CRON, execution_timezone="UTC", name="daily_returns_schedule",
+                 description=f"Every day: each account's last {TRAILING_DAYS} report days, one run (the FBA rows "
+                             "Amazon added late, the MFN returns whose status or refund changed).")
+    def daily_returns_schedule(context: dg.ScheduleEvaluationContext):
+        stamp = context.scheduled_execution_time.date().isoformat()
+        days = returns_days(context.scheduled_execution_time, first_day)
+        if not days:
+            return dg.SkipReason(f"the partitions start on {first_day}: no report day has closed since")
+        return dg.RunRequest(run_key=f"{stamp}:returns", tags=partition_range(days, account_ids))
+
+    return job, daily_returns_schedule

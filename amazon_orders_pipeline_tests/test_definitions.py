@@ -145,10 +145,12 @@ def test_dbt_exports_and_checks_queue_in_the_duckdb_pool_the_raw_load_extraction
     assert not uses_duckdb.pop("amazon_sp_api__order_pages")
     assert not uses_duckdb.pop("amazon_sp_api__transaction_pages")  # the money's raw load, likewise
     assert not uses_duckdb.pop("amazon_sp_api__settlement_reports")  # its loads take the turn, not a slot
+    assert not uses_duckdb.pop("amazon_sp_api__return_reports")  # the returns' raw load, likewise
     # Nor do the writes to Amazon: they take the turn between Amazon's calls only, never while they wait on them.
     assert not uses_duckdb.pop("mfn_writeback") and not uses_duckdb.pop("fba_fulfillment_orders")
     assert all(pools == {"duckdb"} for pools in uses_duckdb.values()), uses_duckdb
-    for name in ("amazon_sp_api__landed_order_pages", "amazon_sp_api__landed_transaction_pages"):
+    for name in ("amazon_sp_api__landed_order_pages", "amazon_sp_api__landed_transaction_pages",
+                 "amazon_sp_api__landed_return_reports"):
         landed = next(n for n in defs.assets if n.node_def.name == name)
         assert "duckdb" not in landed.required_resource_keys and not landed.node_def.pools
     pools = yaml.safe_load((ROOT / "dagster.yaml").read_text())["concurrency"]["pools"]

@@ -46,6 +46,12 @@ def test_demo_materializes_the_last_three_days_and_summarises(tmp_path, monkeypa
     assert set(money) == {"demo-na", "demo-eu"}
     assert re.search(rf"order_financials\s*:\s+{sum(money.values())} rows", out)
     assert re.search(rf"account_fees\s*:\s+{fees} rows", out)
+    # The returns of the three days, some of orders older than them (the marts do not hold those).
+    with duckdb.connect(str(db), read_only=True) as conn:
+        returned, older = conn.execute("select count(*), count(*) filter (where not order_known) "
+                                       "from main.order_returns").fetchone()
+    assert returned > 0 and older > 0
+    assert re.search(rf"order_returns\s*:\s+{returned} rows \(.*{older} of orders older", out)
     assert str(db) in out and "500x" in out
     assert "0 failed" in out
     # One pass of each write to Amazon over its empty inbox: their tables exist (the docs' SQL reads them).

@@ -4,21 +4,35 @@ a success, every line kept (a malformed one marked for quarantine), and the rows
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import duckdb
 import pytest
 
 from amazon_orders_pipeline import warehouse
+from amazon_orders_pipeline.checks import UNKNOWN_CODES, UNKNOWN_ORDERS, UNPAIRED
+from amazon_orders_pipeline.emulator.auth import seller_key
+from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
+from amazon_orders_pipeline.emulator.returns import returns_in
 from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.extract.order_reports import ask
-from amazon_orders_pipeline.resources import SpApiResource
-from amazon_orders_pipeline.returns.landing import land_returns, read_store, return_windows
+from amazon_orders_pipeline.local_runs import (
+    materialize_finance_tags,
+    materialize_raw_range,
+    materialize_return_models,
+    materialize_returns,
+)
+from amazon_orders_pipeline.resources import SpApiResource, build_resources
+from amazon_orders_pipeline.returns.landing import LandedWindow, ReturnsRead, land_returns, read_store, return_windows
 from amazon_orders_pipeline.returns.raw import document_rows, load_read
+from amazon_orders_pipeline.settings import Settings
 from amazon_orders_pipeline.sp_api.reports import FBA_RETURNS, MFN_RETURNS, ReportsClient
 from amazon_orders_pipeline.stores import LocalStore
 from amazon_orders_pipeline.testing.control import EmulatorControl
-from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS
+from amazon_orders_pipeline.testing.dbt_runs import run_dbt
+from amazon_orders_pipeline.testing.env import TWO_ACCOUNTS, emulator_env
 
 NA = ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A2Q3Y263D00KWC"]
 
@@ -111,3 +125,181 @@ def test_a_malformed_line_is_kept_with_its_reason_and_an_extra_column_kept_by_na
         {"order-id": "111-1", "sku": "S1", "quantity": "1", "brand-new": "x"},
         {"_malformed": "line 3 has 2 fields, the header 4", "_values": ["111-2", "S2"]},
         {"_malformed": "line 5 has 5 fields, the header 4", "_values": ["111-3", "S3", "1", "y", "z"]}]
+
+
+# The whole path through Dagster and dbt: orders, their money and both returns reports of two accounts, read as the
+# schedules read them, and order_returns against the emulator's ground truth.
+ACCOUNTS = ["acme-us", "acme-eu"]
+MARKETPLACES = {"acme-us": NA, "acme-eu": ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]}
+RETURN_DAYS = 90
+ORDER_DAYS = 100  # returns of orders older than this are of orders the marts do not hold
+# A read of bad input beside Amazon's rows (FBA columns, one extra): an unknown reason, an unknown disposition, an
+# order the marts do not hold, a malformed line, and a line without a quantity.
+CRAFTED = ("return-date\torder-id\tsku\tasin\tfnsku\tproduct-name\tquantity\tfulfillment-center-id\t"
+           "detailed-disposition\treason\tstatus\tlicense-plate-number\tcustomer-comments\tbrand-new\n"
+           "{day}T10:00:00+00:00\t{order}\t{sku}\tB0X\tX0X\tThing\t1\tPHX7\tSELLABLE\tSPLINE_RETICULATED\t"
+           "Unit returned to inventory\tLPNCRAFTED01\t\textra\n"
+           "{day}T11:00:00+00:00\t{order}\t{sku}\tB0X\tX0X\tThing\t1\tPHX7\tMELTED\tDEFECTIVE\t"
+           "Unit returned to inventory\tLPNCRAFTED02\t\textra\n"
+           "{day}T12:00:00+00:00\t999-0000000-0000001\tNOSUCH-SKU\tB0X\tX0X\tThing\t1\tPHX7\tSELLABLE\tDEFECTIVE\t"
+           "Unit returned to inventory\tLPNCRAFTED03\t\textra\n"
+           "{day}T13:00:00+00:00\t{order}\ttoo few fields\n"
+           "{day}T14:00:00+00:00\t{order}\t{sku}\tB0X\tX0X\tThing\t\tPHX7\tSELLABLE\tDEFECTIVE\t"
+           "Unit returned to inventory\tLPNCRAFTED04\t\textra\n")
+CRAFTED_KEYS = {"LPNCRAFTED01", "LPNCRAFTED02", "LPNCRAFTED03"}
+
+
+def midnight_after(ts: datetime) -> datetime:
+    return datetime.combine(ts.date() + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def truth_of(emulator, first, end) -> list[dict]:
+    control = EmulatorControl(emulator)
+    return [{**t, "account_id": a} for a in ACCOUNTS for t in control.returns_truth(
+        a, datetime.combine(first, datetime.min.time(), UTC), datetime.combine(end, datetime.min.time(), UTC),
+        MARKETPLACES[a])]
+
+
+@pytest.fixture(scope="module")
+def returned(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("returned")
+    (workdir / "accounts.yaml").write_text(TWO_ACCOUNTS)
+    with Emulator(speed=2000, seed=5, orders_per_day=16, report_processing_s=30) as emulator:
+        env = emulator_env(emulator.url, workdir, workdir / "accounts.yaml")
+        resources = build_resources(Settings.from_env(env))
+        control = EmulatorControl(emulator)
+        now = emulator.state.clock.now()
+        materialize_raw_range(now.date() - timedelta(days=ORDER_DAYS), now.date() - timedelta(days=1), ACCOUNTS,
+                              environ=env, resources=resources)
+        # The money of the posted days the returns' refunds fall in.
+        money_from = now.date() - timedelta(days=RETURN_DAYS + 40)
+        materialize_finance_tags({"dagster/asset_partition_range_start": f"acme-us|{money_from}",
+                                  "dagster/asset_partition_range_end": f"acme-eu|{now.date() - timedelta(days=3)}"},
+                                 environ=env, resources=resources)
+        # A unit of an order the marts hold, processed 40 days or more after the order, in the next weeks, and
+        # listed by Amazon only after the day of its processing has closed.
+        seller = seller_key(emulator_refresh_token("acme-us"))
+        late = next(r for r in returns_in(emulator.state, seller, "AFN", now, now + timedelta(days=30),
+                                          now + timedelta(days=40), set(NA))
+                    if r.processed_at - r.order_created_at >= timedelta(days=40)
+                    and r.listed_at > midnight_after(r.processed_at) + timedelta(hours=2))
+        # The first read, as a backfill, the day after that processing: the unit is not listed yet. Made again, the
+        # same backfill asks Amazon for nothing.
+        control.set_clock(midnight_after(late.processed_at) + timedelta(hours=2))
+        today = midnight_after(late.processed_at).date()
+        first, last = today - timedelta(days=RETURN_DAYS), today - timedelta(days=1)
+        materialize_returns(first, last, ACCOUNTS, environ=env, resources=resources, tags={"dagster/backfill": "b1"})
+        asked = control.stats()["createReport.calls"]
+        again = materialize_returns(first, last, ACCOUNTS, environ=env, resources=resources,
+                                    tags={"dagster/backfill": "b1"})
+        asked_again = control.stats()["createReport.calls"] - asked
+        # Once Amazon lists it, the daily schedule's read of the trailing days finds it.
+        control.set_clock(late.listed_at + timedelta(hours=2))
+        later = late.listed_at.date() + timedelta(days=1)
+        materialize_returns(later - timedelta(days=RETURN_DAYS), later - timedelta(days=1), ACCOUNTS, environ=env,
+                            resources=resources, tags={"dagster/backfill": "b2"})
+        store = LocalStore(workdir / "landing")
+        db = env["DUCKDB_PATH"]
+        run_dbt(db, money_from, later)
+        with duckdb.connect(db, read_only=True) as conn:
+            order, sku = conn.execute("select order_id, sku from main.order_items where account_id = 'acme-us' "
+                                      "order by order_id, sku limit 1").fetchone()
+        crafted = CRAFTED.format(day=(today - timedelta(days=5)).isoformat(), order=order, sku=sku)
+        key = "return_reports/fba/read=crafted/account=acme-us/crafted.tsv"
+        store.put(key, crafted.encode())
+        read = ReturnsRead("acme-us", FBA_RETURNS, "crafted", [LandedWindow(
+            (datetime.combine(today - timedelta(days=5), datetime.min.time(), UTC),
+             datetime.combine(today - timedelta(days=4), datetime.min.time(), UTC)),
+            "DONE", "crafted-report", key, "utf-8", late.listed_at.isoformat())])
+        with warehouse.connect(db) as conn:
+            load_read(conn, store, read)
+        checks = materialize_return_models(first, later, environ=env, resources=resources)
+        yield {"emulator": emulator, "db": db, "first": first, "later": later, "late": late,
+               "asked_again": asked_again, "again": again, "checks": checks}
+
+
+MART_SQL = """
+select account_id, case fulfilled_by when 'AMAZON' then 'AFN' else 'MFN' end, order_id, sku, return_key, quantity,
+       reason_code, disposition, status, refund_id, refunded_amount, order_known, return_date
+from main.order_returns
+"""
+
+
+def mart(db) -> dict[tuple, tuple]:
+    with duckdb.connect(db, read_only=True) as conn:
+        return {r[:5]: r[5:] for r in conn.execute(MART_SQL).fetchall()}
+
+
+def test_order_returns_equal_the_ground_truth_and_pair_with_their_refunds(returned):
+    rows = {k: v for k, v in mart(returned["db"]).items() if k[4] not in CRAFTED_KEYS}
+    truth = truth_of(returned["emulator"], returned["first"], returned["later"])
+    by_key = {(t["account_id"], t["network"], t["order_id"], t["sku"], t["return_key"]): t for t in truth}
+    assert rows.keys() == by_key.keys() and {k[1] for k in rows} == {"AFN", "MFN"} and {k[0] for k in rows} == set(
+        ACCOUNTS)
+    for key, (quantity, reason, disposition, status, *_) in rows.items():
+        t = by_key[key]
+        assert (quantity, reason, disposition, status) == (t["quantity"], t["reason"], t["disposition"], t["status"])
+    # Each return with a refund the money holds is paired with that refund, and no return with another; the refund's
+    # amount is on one of its rows, equal to what it paid back.
+    with duckdb.connect(returned["db"], read_only=True) as conn:
+        refunds = {r[0] for r in conn.execute("select refund_id from staging.stg_amazon_sp_api__refund_items"
+                                                            ).fetchall()}
+    paid = {}
+    for key, (_, _, _, _, refund_id, amount, _, _) in rows.items():
+        expected = by_key[key]["refund_id"]
+        assert refund_id == (expected if expected in refunds else None), key
+        if amount is not None:
+            assert refund_id not in paid
+            paid[refund_id] = amount
+    truth_paid = {t["refund_id"]: Decimal(t["refunded"]) for t in truth if t["refund_id"] in refunds}
+    assert paid == truth_paid and len(paid) > 5
+    # A SKU of one order returned twice is two rows.
+    units = Counter(k[:4] for k in rows)
+    assert any(n > 1 for n in units.values())
+
+
+def test_a_unit_processed_40_days_after_its_order_is_found_by_a_later_read_in_its_order(returned):
+    late = returned["late"]
+    with duckdb.connect(returned["db"], read_only=True) as conn:
+        # The first read did not have it (Amazon had not listed it yet); the later one did.
+        reads = conn.execute("select distinct read_id from raw.return_rows "
+                             "where (row_json ->> 'license-plate-number') = ?", [late.return_key]).fetchall()
+        row = conn.execute("select r.order_id, r.sku, r.return_date, r.order_known, r.return_date - o.purchase_date "
+                           "from main.order_returns as r join main.orders as o using (account_id, order_id) "
+                           "where r.return_key = ?", [late.return_key]).fetchone()
+    assert reads == [("b2",)]
+    assert row[:4] == (late.order_id, late.sku, late.processed_at.date(), True) and row[4] >= 40
+
+
+def test_a_backfill_made_again_asks_for_nothing_and_loads_the_same(returned):
+    assert returned["asked_again"] == 0
+    assert returned["again"].success
+
+
+def test_bad_input_is_kept_flagged_or_quarantined_and_the_checks_list_it(returned):
+    db = returned["db"]
+    with duckdb.connect(db, read_only=True) as conn:
+        crafted = {r[0]: r[1:] for r in conn.execute(
+            "select return_key, reason_code, reason_known, disposition, disposition_known, order_known "
+            "from main.order_returns where read_id = 'crafted'").fetchall()}
+        quarantined = conn.execute("select reason from staging.returns_quarantine where read_id = 'crafted' "
+                                   "order by reason").fetchall()
+        extra = conn.execute("select row_json ->> 'brand-new' from raw.return_rows where read_id = 'crafted' "
+                             "and (row_json ->> 'license-plate-number') = 'LPNCRAFTED01'").fetchone()
+        unknown_orders = conn.execute("select count(distinct (account_id, order_id)) from main.order_returns "
+                                      "where not order_known").fetchone()[0]
+    assert crafted == {"LPNCRAFTED01": ("SPLINE_RETICULATED", False, "SELLABLE", True, True),
+                       "LPNCRAFTED02": ("DEFECTIVE", True, "MELTED", False, True),
+                       "LPNCRAFTED03": ("DEFECTIVE", True, "SELLABLE", True, False)}
+    assert quarantined == [("line 5 has 3 fields, the header 14",), ("the quantity (none) is not a positive whole "
+                                                                    "number",)]
+    assert extra == ("extra",)
+    checks = {e.check_name: e for e in returned["checks"].get_asset_check_evaluations()}
+    assert not checks[UNKNOWN_CODES].passed
+    listed = checks[UNKNOWN_CODES].metadata["listed"].value
+    assert "reason SPLINE_RETICULATED: 1 rows" in listed and "disposition MELTED: 1 rows" in listed
+    assert not checks[UNKNOWN_ORDERS].passed
+    # The crafted order and the orders older than the history loaded, each listed once.
+    assert checks[UNKNOWN_ORDERS].metadata["returns_of_unknown_orders"].value == unknown_orders > 1
+    unpaired = checks[UNPAIRED].metadata["listed"].value
+    assert "return without a refund" in unpaired and "refund without a return" in unpaired

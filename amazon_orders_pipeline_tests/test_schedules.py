@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pytest
 
-from amazon_orders_pipeline.assets.keys import EXPORT_KEYS, EXTRACT_MODE_TAG, RAW_KEYS
+from amazon_orders_pipeline.assets.keys import EXPORT_KEYS, EXTRACT_MODE_TAG, RAW_KEYS, RETURN_RAW_KEYS
 from amazon_orders_pipeline.checks import build_freshness_checks
 from amazon_orders_pipeline.definitions import build_definitions
 from amazon_orders_pipeline.partitions import daily_partitions
@@ -21,6 +21,8 @@ SALESFORCE = dg.AssetKey(["salesforce_order_export"])
 MARTS = ("orders", "order_items", "order_addresses", "order_packages", "order_package_items",
          "order_tax_registrations")
 MART_KEYS = tuple(dg.AssetKey([m]) for m in MARTS)
+RETURNS = dg.AssetKey(["order_returns"])
+REFUNDS = dg.AssetKey(["stg_amazon_sp_api__refund_items"])
 
 
 def lookback_days(environ: dict[str, str]) -> int:
@@ -53,6 +55,25 @@ def test_the_daily_schedule_closes_the_day_and_rechecks_the_lookback_in_one_run_
                                              for a in ("acme-eu", "acme-us")]
     assert close.run_key != recheck.run_key
     assert defs.resolve_job_def("daily_extract").asset_layer.selected_asset_keys == set(RAW_KEYS)
+
+
+def test_the_returns_schedule_reads_the_trailing_days_of_every_account_in_one_run(defs):
+    schedule = defs.resolve_schedule_def("daily_returns_schedule")
+    assert schedule.cron_schedule == "0 3 * * *"
+
+    def tick(at: datetime):
+        context = dg.build_schedule_context(scheduled_execution_time=at, repository_def=defs.get_repository_def())
+        return schedule.evaluate_tick(context)
+
+    (request,) = tick(datetime(2027, 1, 10, 3, tzinfo=UTC)).run_requests
+    days = sorted({d for d, _ in run_partitions(defs, request)})
+    assert days[0] == "2026-11-11" and days[-1] == "2027-01-09" and len(days) == 60
+    assert len(run_partitions(defs, request)) == 120  # both accounts
+    # Nearer the first partition (2026-10-01) than 60 days: from it; on its first day, nothing has closed.
+    (request,) = tick(datetime(2026, 10, 20, 3, tzinfo=UTC)).run_requests
+    assert min(run_partitions(defs, request))[0] == "2026-10-01"
+    assert not tick(datetime(2026, 10, 1, 3, tzinfo=UTC)).run_requests
+    assert defs.resolve_job_def("daily_returns").asset_layer.selected_asset_keys == set(RETURN_RAW_KEYS)
 
 
 def test_a_sweep_round_is_one_run_for_every_account_of_today_and_yesterday_after_midnight(defs):
@@ -121,6 +142,34 @@ def test_the_transform_and_exports_follow_once_every_account_of_a_day_has_landed
         expected = {yesterday.isoformat(), (yesterday - timedelta(days=2)).isoformat()}
         for key in (BASE, ORDERS, SALESFORCE):
             assert ready.get_requested_partitions(key) == expected, key
+        # The returns' models wait for the returns' reads and the money: the orders alone do not start them.
+        assert not ready.get_requested_partitions(RETURNS)
+
+
+def test_the_returns_models_follow_the_returns_reads_not_the_orders(defs):
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    graph = defs.resolve_asset_graph()
+    models = (RETURNS, REFUNDS, dg.AssetKey(["stg_amazon_sp_api__return_rows"]))
+    with dg.instance_for_test() as instance:
+        def report(keys):
+            for key in keys:
+                partitions = ([dg.MultiPartitionKey({"date": yesterday.isoformat(), "account": a})
+                               for a in ("acme-us", "acme-eu")]
+                              if isinstance(graph.get(key).partitions_def, dg.MultiPartitionsDefinition)
+                              else [yesterday.isoformat()])
+                for partition in partitions:
+                    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=partition))
+
+        # Everything the returns' models read has been built, then the models; then only the orders change.
+        report({*RETURN_RAW_KEYS, *(k for m in models for k in graph.get(m).parent_keys)} - set(models))
+        report(models)
+        settled = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        report([dg.AssetKey(["orders"])])
+        after_orders = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=settled.cursor)
+        assert not after_orders.get_requested_partitions(RETURNS)
+        report(RETURN_RAW_KEYS)
+        after_reads = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after_orders.cursor)
+        assert yesterday.isoformat() in after_reads.get_requested_partitions(RETURNS)
 
 
 def test_freshness_is_checked_per_daily_partition_of_every_mart_and_export(defs):

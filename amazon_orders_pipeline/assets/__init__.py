@@ -16,8 +16,9 @@ from amazon_orders_pipeline.assets.finances import build_finance_assets, settlem
 from amazon_orders_pipeline.assets.load import build_order_pages_asset
 from amazon_orders_pipeline.assets.mcf import fba_fulfillment_orders
 from amazon_orders_pipeline.assets.money_exports import build_money_export_assets, erp_settlement_journals
+from amazon_orders_pipeline.assets.returns import build_returns_assets
 from amazon_orders_pipeline.assets.writeback import mfn_writeback
-from amazon_orders_pipeline.automation import after_extraction, after_finance_reads
+from amazon_orders_pipeline.automation import after_extraction, after_finance_reads, after_return_reads
 from amazon_orders_pipeline.chosen_warnings import chosen_features
 from amazon_orders_pipeline.extract.plan import SweepPolicy
 from amazon_orders_pipeline.partitions import daily_partitions, raw_partitions
@@ -35,11 +36,13 @@ class PipelineAssets:
     account_ids: list[str]
     # The money after the sale: its raw stage (posted day x account) and its exports (daily).
     finances: list[dg.AssetsDefinition]
+    # Returns: their raw stage (report day x account).
+    returns: list[dg.AssetsDefinition]
 
     @property
     def all(self) -> list[dg.AssetsDefinition]:
         """The daily-partitioned stages (what a backfill or the transform selects from)."""
-        return [*self.raw, *self.finances, self.dbt, *self.exports]
+        return [*self.raw, *self.finances, *self.returns, self.dbt, *self.exports]
 
     @property
     def writeback(self) -> list[dg.AssetsDefinition]:
@@ -71,7 +74,9 @@ def build_assets(settings: Settings) -> PipelineAssets:
                          overlap=timedelta(minutes=settings.sweep_overlap_minutes))
     with chosen_features():
         return PipelineAssets(raw=[build_landed_pages_asset(raw, sweeps), build_order_pages_asset(raw)],
-                              dbt=build_dbt_assets(daily, follow, after_finance_reads()),
+                              dbt=build_dbt_assets(daily, follow, {"finances": after_finance_reads(),
+                                                                   "returns": after_return_reads()}),
                               exports=build_export_assets(daily, follow), raw_partitions=raw, account_ids=account_ids,
                               finances=build_finance_assets(raw) + build_money_export_assets(
-                                  daily, after_finance_reads()))
+                                  daily, after_finance_reads()),
+                              returns=build_returns_assets(raw))

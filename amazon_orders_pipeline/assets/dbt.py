@@ -36,6 +36,9 @@ WINDOW_COUNTS = {
 }
 
 
+# The subjects whose models live in a folder of their own (models/<subject>) and are a Dagster group of that name.
+SUBJECT_GROUPS = ("finances", "returns")
+
 # The op behind the dbt assets, as run config names it: `ops: {amazon_orders_dbt: {config: {full_refresh: true}}}`.
 DBT_ASSETS_OP = "amazon_orders_dbt"
 
@@ -47,18 +50,25 @@ class DbtRunConfig(dg.Config):
 
 
 class Translator(DagsterDbtTranslator):
-    """Models are keyed by their name, sources by [source, table]; groups follow the stages."""
+    """Models are keyed by their name, sources by [source, table]; groups follow the stages. The models of a
+    subject with a folder of its own (models/finances, models/returns) are a group of that name, with the automation
+    condition `group_conditions` gives it (their days are not the orders' days)."""
 
     def __init__(self, automation_condition: dg.AutomationCondition | None = None,
-                 finance_condition: dg.AutomationCondition | None = None):
+                 group_conditions: Mapping[str, dg.AutomationCondition] | None = None):
         super().__init__()
         self._automation_condition = automation_condition
-        self._finance_condition = finance_condition or automation_condition
+        self._group_conditions = dict(group_conditions or {})
+
+    def _subject(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        return next((group for group in SUBJECT_GROUPS if group in fqn), None)
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
         if dbt_resource_props.get("resource_type") != "model":
             return None
-        return self._finance_condition if "finances" in (dbt_resource_props.get("fqn") or []) \
+        subject = self._subject(dbt_resource_props)
+        return self._group_conditions.get(subject, self._automation_condition) if subject \
             else self._automation_condition
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
@@ -70,14 +80,14 @@ class Translator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn") or []
         if dbt_resource_props.get("resource_type") == "source":
             return "extract"
-        if "finances" in fqn:  # the money after the sale (docs/money.md): a group of its own
-            return "finances"
+        if subject := self._subject(dbt_resource_props):  # the money (docs/money.md), returns (docs/returns.md)
+            return subject
         return "marts" if "marts" in fqn else "staging"
 
 
 def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition,
                      automation_condition: dg.AutomationCondition | None = None,
-                     finance_condition: dg.AutomationCondition | None = None) -> dg.AssetsDefinition:
+                     group_conditions: Mapping[str, dg.AutomationCondition] | None = None) -> dg.AssetsDefinition:
     project = dbt_project()
     prepare_if_stale(project)
 
@@ -86,7 +96,7 @@ def build_dbt_assets(partitions_def: dg.DailyPartitionsDefinition,
         manifest=project.manifest_path,
         project=project,
         partitions_def=partitions_def,
-        dagster_dbt_translator=Translator(automation_condition, finance_condition),
+        dagster_dbt_translator=Translator(automation_condition, group_conditions),
         # A backfill of many days is one dbt invocation over the whole range, not one per day.
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=DUCKDB_POOL,

@@ -22,6 +22,14 @@ SETTLEMENT_LINES = dg.AssetKey(["settlement_lines"])
 MONEY_EXPORT_KEY = dg.AssetKey(["order_financials_export"])
 JOURNAL_EXPORT_KEY = dg.AssetKey(["erp_settlement_journals"])
 
+# Returns (docs/returns.md): the two returns reports' windows, landed and loaded.
+LANDED_RETURNS_KEY = dg.AssetKey(["amazon_sp_api", "landed_return_reports"])
+RETURN_REPORTS_KEY = dg.AssetKey(["amazon_sp_api", "return_reports"])
+RETURN_ROWS_KEY = dg.AssetKey(["amazon_sp_api", "return_rows"])
+RETURN_RAW_KEYS = (LANDED_RETURNS_KEY, RETURN_REPORTS_KEY, RETURN_ROWS_KEY)
+RETURNS_GROUP = "returns"
+ORDER_RETURNS = dg.AssetKey(["order_returns"])
+
 ORDERS = dg.AssetKey(["orders"])
 ORDER_ITEMS = dg.AssetKey(["order_items"])
 ORDER_ADDRESSES = dg.AssetKey(["order_addresses"])

@@ -23,6 +23,13 @@ from amazon_orders_pipeline.sp_api.reports import FBA_RETURNS, MFN_RETURNS, Repo
 from amazon_orders_pipeline.stores import ObjectStore, get_json, put_json
 
 PREFIX = "return_reports"
+REPORT_TYPES = (FBA_RETURNS, MFN_RETURNS)
+# What the daily schedule re-reads, by report date, ending yesterday. The FBA report's rows come after their
+# return-date (up to a day and a half in the emulator; Amazon back-fills older periods, and a public connector
+# re-reads 7 and 35 days back), and an MFN return's status, delivery and refunded amount change for weeks after its
+# request date. 60 days is Amazon's longest MFN request, so a day is one MFN report and two FBA reports (30 + 30)
+# per account: 3 createReport calls against the operation's quota of one a minute (about 1,440 a day), 0.2% of it.
+TRAILING_DAYS = 60
 SHORT_NAMES = {FBA_RETURNS: "fba", MFN_RETURNS: "mfn"}
 MAX_WINDOW = {FBA_RETURNS: timedelta(days=30), MFN_RETURNS: timedelta(days=60)}
 

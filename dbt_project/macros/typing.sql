@@ -40,3 +40,10 @@
 {% macro quoted(values) -%}
     {%- for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor -%}
 {%- endmacro %}
+
+{# A returns report's day: ISO (what the emulator writes), or a day-month-year or US form. Amazon does not document
+   the MFN file's date format, so the other forms are a guess kept on purpose; NULL (quarantined) when it is none. #}
+{% macro return_date(expr) -%}
+    coalesce(try_cast(left({{ expr }}, 10) as date),
+             cast(try_strptime({{ expr }}, ['%d-%b-%Y', '%m/%d/%Y', '%d.%m.%Y']) as date))
+{%- endmacro %}
