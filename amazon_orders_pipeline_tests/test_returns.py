@@ -4,9 +4,11 @@ a success, every line kept (a malformed one marked for quarantine), and the rows
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -303,3 +305,46 @@ def test_bad_input_is_kept_flagged_or_quarantined_and_the_checks_list_it(returne
     assert checks[UNKNOWN_ORDERS].metadata["returns_of_unknown_orders"].value == unknown_orders > 1
     unpaired = checks[UNPAIRED].metadata["listed"].value
     assert "return without a refund" in unpaired and "refund without a return" in unpaired
+
+
+RETURNS_DOC = Path(__file__).resolve().parents[1] / "docs" / "returns.md"
+
+
+def doc_queries() -> dict[int, str]:
+    block = re.search(r"<!-- returns-sql:start -->\n```sql\n(.*?)```\n<!-- returns-sql:end -->",
+                      RETURNS_DOC.read_text(), re.S)
+    assert block, "docs/returns.md has no returns-sql block"
+    statements = [s.strip() for s in block.group(1).split(";\n") if s.strip()]
+    return {int(re.match(r"-- (\d+)\. ", s).group(1)): s for s in statements}
+
+
+def test_the_analyst_queries_of_the_docs_answer_what_the_mart_rows_say(returned):
+    queries = doc_queries()
+    assert sorted(queries) == [1, 2, 3]
+    with duckdb.connect(returned["db"], read_only=True) as conn:
+        answers = {n: conn.execute(sql).fetchall() for n, sql in queries.items()}
+        returns = conn.execute("select r.account_id, r.sku, r.quantity, r.fulfilled_by, r.disposition, "
+                               "coalesce(r.reason, r.reason_code), r.currency_code, r.refund_transaction_id, "
+                               "r.refunded_amount, o.purchase_date from main.order_returns as r "
+                               "left join main.orders as o using (account_id, order_id)").fetchall()
+        sold = conn.execute("select i.account_id, i.sku, o.purchase_date, i.quantity_ordered from main.order_items "
+                            "as i join main.orders as o using (account_id, order_id)").fetchall()
+    # 1: per (account, SKU, month of purchase), units returned of the units sold.
+    units_sold, units_back = Counter(), Counter()
+    for account, sku, purchased, quantity in sold:
+        units_sold[account, sku, purchased.replace(day=1)] += quantity
+    for account, sku, quantity, *_, purchased in returns:
+        if purchased is not None:
+            units_back[account, sku, purchased.replace(day=1)] += quantity
+    got = {(a, s, m.date() if hasattr(m, "date") else m): (sold_, back) for a, s, m, sold_, back, _ in answers[1]}
+    assert got == {k: (v, units_back[k]) for k, v in units_sold.items() if v > 0}
+    assert any(back for _, back in got.values())
+    # 2: FBA units per disposition and reason.
+    assert Counter({(d, r): n for d, r, n in answers[2]}) == Counter(
+        (d, r) for _, _, _, network, d, r, *_ in returns if network == "AMAZON")
+    # 3: per (account, SKU, currency), units, returns without a refund, and each refund counted once.
+    expected = {}
+    for account, sku, quantity, _, _, _, currency, refund, amount, _ in returns:
+        units, unpaired, total = expected.get((account, sku, currency), (0, 0, Decimal(0)))
+        expected[account, sku, currency] = (units + quantity, unpaired + (refund is None), total + (amount or 0))
+    assert {r[:3]: r[3:] for r in answers[3]} == expected
