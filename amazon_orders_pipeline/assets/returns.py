@@ -23,6 +23,12 @@ from amazon_orders_pipeline.returns.raw import load_read
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
 
 
+def read_id(batch: str, days) -> str:
+    """A read's id: the run's batch (a backfill's runs, a re-execution's, share it) and the span of days it reads,
+    since one backfill may split its partitions over runs, each reading its own days."""
+    return f"{batch}.{min(days):%Y%m%d}-{max(days):%Y%m%d}"
+
+
 def build_returns_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=LANDED_RETURNS_KEY,
@@ -50,7 +56,7 @@ def build_returns_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[d
             # A failure names the account (in_parallel); the run fails with every account's.
             return [land_returns(reports, store, account_id=account_id, report_type=report_type,
                                  first=min(days), last=max(days), marketplace_ids=account.marketplace_ids,
-                                 read_id=batch, now=now)
+                                 read_id=read_id(batch, days), now=now)
                     for report_type in REPORT_TYPES]
 
         try:
@@ -60,7 +66,8 @@ def build_returns_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[d
         windows = [w for r in reads for w in r.windows]
         return dg.MaterializeResult(metadata={
             "reads": len(reads), "windows": len(windows),
-            "empty_windows": sum(w.status == "CANCELLED" for w in windows), "read_id": batch})
+            "empty_windows": sum(w.status == "CANCELLED" for w in windows),
+            "read_ids": ", ".join(sorted({r.read_id for r in reads}))})
 
     @dg.multi_asset(
         name="amazon_sp_api__return_reports",
@@ -80,12 +87,12 @@ def build_returns_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[d
     def return_reports(context: dg.AssetExecutionContext, landing: LandingResource, duckdb: WarehouseResource):
         store, batch = landing.store(), run_batch(context)
         reads: list[ReturnsRead] = []
-        for account_id in run_days(context):
+        for account_id, days in run_days(context).items():
             for report_type in REPORT_TYPES:
-                read = finished(store, account_id, report_type, batch)
+                read = finished(store, account_id, report_type, read_id(batch, days))
                 if read is None:
-                    raise dg.Failure(f"{account_id} {report_type}: the read {batch} has not landed every window; "
-                                     "materialize landed_return_reports for these partitions first")
+                    raise dg.Failure(f"{account_id} {report_type}: the read {read_id(batch, days)} has not landed "
+                                     "every window; materialize landed_return_reports for these partitions first")
                 reads.append(read)
 
         def load(read):
