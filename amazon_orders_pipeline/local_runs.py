@@ -25,11 +25,22 @@ from amazon_orders_pipeline.assets.keys import (
 from amazon_orders_pipeline.checks import CHECKS
 from amazon_orders_pipeline.extract.increments import WINDOW
 from amazon_orders_pipeline.resources import build_resources
-from amazon_orders_pipeline.schedules import SETTLEMENT_KEYS
+from amazon_orders_pipeline.schedules import RANGE_END, RANGE_START, SETTLEMENT_KEYS
 from amazon_orders_pipeline.settings import Settings
 
 # Progress lines (INFO) on the console, not every engine event.
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def day_span(first: date, last: date) -> dict[str, str]:
+    """The run tags of one run over the daily partitions [first, last]."""
+    return {RANGE_START: first.isoformat(), RANGE_END: last.isoformat()}
+
+
+def account_span(first: date, last: date, account_ids: list[str]) -> dict[str, str]:
+    """The run tags of one run over the (day x account) partitions of [first, last] and `account_ids` (neighbours
+    in the accounts file)."""
+    return {RANGE_START: f"{account_ids[0]}|{first.isoformat()}", RANGE_END: f"{account_ids[-1]}|{last.isoformat()}"}
 
 
 def materialize_raw(day: date, account_id: str, *, environ: Mapping[str, str] = os.environ,
@@ -56,8 +67,7 @@ def materialize_raw_range(first: date, last: date, account_ids: list[str], *,
     span = order[order.index(account_ids[0]):order.index(account_ids[-1]) + 1]
     if span != list(account_ids):
         raise ValueError(f"accounts {account_ids} are not neighbours in the accounts file ({order})")
-    tags = {"dagster/asset_partition_range_start": f"{account_ids[0]}|{first.isoformat()}",
-            "dagster/asset_partition_range_end": f"{account_ids[-1]}|{last.isoformat()}", EXTRACT_MODE_TAG: mode}
+    tags = {**account_span(first, last, account_ids), EXTRACT_MODE_TAG: mode}
     return materialize_raw_tags(tags, environ=environ, resources=resources, instance=instance,
                                 raise_on_error=raise_on_error)
 
@@ -115,8 +125,7 @@ def materialize_transform(first: date, last: date, *, environ: Mapping[str, str]
     downstream = [k for a in assets for k in a.keys
                   if k not in RAW_KEYS + FINANCE_RAW_KEYS + RETURN_RAW_KEYS + (MONEY_EXPORT_KEY,)
                   and groups.get(k) not in (FINANCES_GROUP, RETURNS_GROUP) and (exports or k not in EXPORT_KEYS)]
-    tags = {"dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat()}
+    tags = day_span(first, last)
     run_config = {**QUIET, "ops": {DBT_ASSETS_OP: {"config": {"full_refresh": full_refresh}}}}
     return dg.materialize(assets + CHECKS, selection=downstream, tags=tags,
                           resources=resources or build_resources(settings),
@@ -124,20 +133,24 @@ def materialize_transform(first: date, last: date, *, environ: Mapping[str, str]
                           run_config=run_config)
 
 
-def materialize_finance_models(first: date, last: date, *, environ: Mapping[str, str] = os.environ,
-                               resources: dict | None = None, instance: dg.DagsterInstance | None = None,
-                               raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    """The `finances` dbt models, their checks and the money's exports over the posted days [first, last], as one
-    run (what automation does after a read)."""
+def materialize_group_models(group: str, first: date, last: date, *, extra: tuple[dg.AssetKey, ...] = (),
+                             environ: Mapping[str, str] = os.environ, resources: dict | None = None,
+                             instance: dg.DagsterInstance | None = None,
+                             raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """The dbt models of one subject's group (`finances`, `returns`), their checks and `extra` assets over the days
+    [first, last], as one run (what automation does after a read)."""
     settings = Settings.from_env(environ)
     assets = build_assets(settings)
     groups = assets.dbt.group_names_by_key
-    models = [k for k in assets.dbt.keys if groups.get(k) == FINANCES_GROUP] + [MONEY_EXPORT_KEY]
+    models = [k for k in assets.dbt.keys if groups.get(k) == group] + list(extra)
     return dg.materialize(assets.all + CHECKS, selection=models, resources=resources or build_resources(settings),
-                          instance=instance or dg.DagsterInstance.ephemeral(),
-                          tags={"dagster/asset_partition_range_start": first.isoformat(),
-                                "dagster/asset_partition_range_end": last.isoformat()},
+                          instance=instance or dg.DagsterInstance.ephemeral(), tags=day_span(first, last),
                           raise_on_error=raise_on_error, run_config=QUIET)
+
+
+def materialize_finance_models(first: date, last: date, **kwargs) -> dg.ExecuteInProcessResult:
+    """The `finances` dbt models, their checks and the money's exports over the posted days [first, last]."""
+    return materialize_group_models(FINANCES_GROUP, first, last, extra=(MONEY_EXPORT_KEY,), **kwargs)
 
 
 def materialize_finances(first: date, last: date, account_ids: list[str], *, environ: Mapping[str, str] = os.environ,
@@ -150,8 +163,7 @@ def materialize_finances(first: date, last: date, account_ids: list[str], *, env
     assets = build_assets(settings)
     resources = resources or build_resources(settings)
     instance = instance or dg.DagsterInstance.ephemeral()
-    tags = {"dagster/asset_partition_range_start": f"{account_ids[0]}|{first.isoformat()}",
-            "dagster/asset_partition_range_end": f"{account_ids[-1]}|{last.isoformat()}"}
+    tags = account_span(first, last, account_ids)
     raw = dg.materialize(assets.all, selection=list(FINANCE_RAW_KEYS), tags=tags, resources=resources,
                          instance=instance, raise_on_error=raise_on_error, run_config=QUIET)
     settlements = dg.materialize([*assets.all, *assets.settlements], selection=list(SETTLEMENT_KEYS),
@@ -171,24 +183,14 @@ def materialize_returns(first: date, last: date, account_ids: list[str], *, envi
     """The returns reports of the report days [first, last] of `account_ids` (neighbours in the accounts file), read
     and loaded as one run, as the returns schedule's run does (`tags` adds run tags: a backfill's id, say)."""
     settings = Settings.from_env(environ)
-    span = {"dagster/asset_partition_range_start": f"{account_ids[0]}|{first.isoformat()}",
-            "dagster/asset_partition_range_end": f"{account_ids[-1]}|{last.isoformat()}"}
-    return dg.materialize(build_assets(settings).all, selection=list(RETURN_RAW_KEYS), tags={**span, **(tags or {})},
+    return dg.materialize(build_assets(settings).all, selection=list(RETURN_RAW_KEYS),
+                          tags={**account_span(first, last, account_ids), **(tags or {})},
                           resources=resources or build_resources(settings),
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
                           run_config=QUIET)
 
 
-def materialize_return_models(first: date, last: date, *, environ: Mapping[str, str] = os.environ,
-                              resources: dict | None = None, instance: dg.DagsterInstance | None = None,
-                              raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    """The `returns` dbt models and their checks, as one run (what automation does after a returns read). They
-    read the order marts and the money's staging, which must have been built."""
-    settings = Settings.from_env(environ)
-    assets = build_assets(settings)
-    groups = assets.dbt.group_names_by_key
-    return dg.materialize(assets.all + CHECKS, selection=[k for k in assets.dbt.keys if groups.get(k) == RETURNS_GROUP],
-                          resources=resources or build_resources(settings),
-                          instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
-                          run_config=QUIET, tags={"dagster/asset_partition_range_start": first.isoformat(),
-                                                 "dagster/asset_partition_range_end": last.isoformat()})
+def materialize_return_models(first: date, last: date, **kwargs) -> dg.ExecuteInProcessResult:
+    """The `returns` dbt models and their checks. They read the order marts and the money's staging, which must
+    have been built."""
+    return materialize_group_models(RETURNS_GROUP, first, last, **kwargs)
