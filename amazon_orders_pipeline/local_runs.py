@@ -19,6 +19,7 @@ from amazon_orders_pipeline.assets.keys import (
     JOURNAL_EXPORT_KEY,
     MONEY_EXPORT_KEY,
     RAW_KEYS,
+    RETURN_EXPORT_KEY,
     RETURN_RAW_KEYS,
     RETURNS_GROUP,
 )
@@ -123,7 +124,7 @@ def materialize_transform(first: date, last: date, *, environ: Mapping[str, str]
     built = build_assets(settings)
     assets, groups = built.all, built.dbt.group_names_by_key
     downstream = [k for a in assets for k in a.keys
-                  if k not in RAW_KEYS + FINANCE_RAW_KEYS + RETURN_RAW_KEYS + (MONEY_EXPORT_KEY,)
+                  if k not in RAW_KEYS + FINANCE_RAW_KEYS + RETURN_RAW_KEYS + (MONEY_EXPORT_KEY, RETURN_EXPORT_KEY)
                   and groups.get(k) not in (FINANCES_GROUP, RETURNS_GROUP) and (exports or k not in EXPORT_KEYS)]
     tags = day_span(first, last)
     run_config = {**QUIET, "ops": {DBT_ASSETS_OP: {"config": {"full_refresh": full_refresh}}}}
@@ -191,6 +192,6 @@ def materialize_returns(first: date, last: date, account_ids: list[str], *, envi
 
 
 def materialize_return_models(first: date, last: date, **kwargs) -> dg.ExecuteInProcessResult:
-    """The `returns` dbt models and their checks. They read the order marts and the money's staging, which must
-    have been built."""
-    return materialize_group_models(RETURNS_GROUP, first, last, **kwargs)
+    """The `returns` dbt models, their checks and the ERP's return documents over the report days [first, last].
+    They read the order marts and the money's staging, which must have been built."""
+    return materialize_group_models(RETURNS_GROUP, first, last, extra=(RETURN_EXPORT_KEY,), **kwargs)

@@ -174,7 +174,7 @@ def returned(tmp_path_factory):
         materialize_raw_range(now.date() - timedelta(days=ORDER_DAYS), now.date() - timedelta(days=1), ACCOUNTS,
                               environ=env, resources=resources)
         # The money of the posted days the returns' refunds fall in.
-        money_from = now.date() - timedelta(days=RETURN_DAYS + 40)
+        money_from = now.date() - timedelta(days=RETURN_DAYS + 10)
         materialize_finance_tags({"dagster/asset_partition_range_start": f"acme-us|{money_from}",
                                   "dagster/asset_partition_range_end": f"acme-eu|{now.date() - timedelta(days=3)}"},
                                  environ=env, resources=resources)
@@ -221,6 +221,7 @@ def returned(tmp_path_factory):
             load_read(conn, store, read)
         checks = materialize_return_models(first, later, environ=env, resources=resources)
         yield {"emulator": emulator, "db": db, "first": first, "later": later, "late": late,
+               "exports": Path(env["EXPORT_DIR"]),
                "asked_again": asked_again, "asked_split": asked_split, "again": again, "checks": checks}
 
 
@@ -353,3 +354,32 @@ def test_the_analyst_queries_of_the_docs_answer_what_the_mart_rows_say(returned)
         units, unpaired, total = expected.get((account, sku, currency), (0, 0, Decimal(0)))
         expected[account, sku, currency] = (units + quantity, unpaired + (refund is None), total + (amount or 0))
     assert {r[:3]: r[3:] for r in answers[3]} == expected
+
+
+def test_the_erp_gets_a_return_document_per_return_with_its_credit_note_and_stock_receipt(returned):
+    with duckdb.connect(returned["db"], read_only=True) as conn:
+        rows = conn.execute("select account_id, order_id, fulfilled_by, return_date, sku, quantity, disposition, "
+                            "coalesce(refunded_amount, 0) from main.order_returns").fetchall()
+    documents = [(path.parts[-3], json.loads(line)) for path in returned["exports"].glob("erp_returns/*/*/"
+                                                                                          "return_documents.jsonl")
+                 for line in path.read_text().splitlines()]
+    # One document per (account, order, network, day), holding exactly that return's units.
+    expected = Counter()
+    for account, order, network, day, sku, quantity, *_ in rows:
+        expected[account, order, network == "AMAZON", day.isoformat(), sku] += quantity
+    got = Counter()
+    for account, d in documents:
+        for line in d["credit_note"]["lines"]:
+            got[account, d["order_number"], d["fulfilled_by_amazon"], d["date"], line["sku"]] += line["quantity"]
+        assert sum(x["quantity"] for x in d["stock_receipt"]["lines"]) == sum(
+            x["quantity"] for x in d["credit_note"]["lines"])
+    assert got == expected and len(documents) == len({(a, d["number"]) for a, d in documents})
+    # Sellable FBA units back to stock, the others not; an MFN return's receipt leaves it to the ERP.
+    receipts = [(d["fulfilled_by_amazon"], x) for _, d in documents for x in d["stock_receipt"]["lines"]]
+    assert {x["to_stock"] for amazon, x in receipts if amazon and x["disposition"] == "SELLABLE"} == {True}
+    assert {x["to_stock"] for amazon, x in receipts if amazon and x["disposition"] != "SELLABLE"} == {False}
+    assert {x["to_stock"] for amazon, x in receipts if not amazon} == {None}
+    # The credit notes hold every refund once.
+    assert sum(Decimal(d["credit_note"]["total"]) for _, d in documents) == sum(r[-1] for r in rows) > 0
+    manifests = list(returned["exports"].glob("erp_returns/*/*/manifest.json"))
+    assert manifests and all(json.loads(m.read_text())["system"] == "erp_returns" for m in manifests)

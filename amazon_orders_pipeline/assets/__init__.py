@@ -16,6 +16,7 @@ from amazon_orders_pipeline.assets.finances import build_finance_assets, settlem
 from amazon_orders_pipeline.assets.load import build_order_pages_asset
 from amazon_orders_pipeline.assets.mcf import fba_fulfillment_orders
 from amazon_orders_pipeline.assets.money_exports import build_money_export_assets, erp_settlement_journals
+from amazon_orders_pipeline.assets.return_exports import build_return_export_asset
 from amazon_orders_pipeline.assets.returns import build_returns_assets
 from amazon_orders_pipeline.assets.writeback import mfn_writeback
 from amazon_orders_pipeline.automation import after_extraction, after_finance_reads, after_return_reads
@@ -36,7 +37,7 @@ class PipelineAssets:
     account_ids: list[str]
     # The money after the sale: its raw stage (posted day x account) and its exports (daily).
     finances: list[dg.AssetsDefinition]
-    # Returns: their raw stage (report day x account).
+    # Returns: their raw stage (report day x account) and their export (daily).
     returns: list[dg.AssetsDefinition]
 
     @property
@@ -79,4 +80,5 @@ def build_assets(settings: Settings) -> PipelineAssets:
                               exports=build_export_assets(daily, follow), raw_partitions=raw, account_ids=account_ids,
                               finances=build_finance_assets(raw) + build_money_export_assets(
                                   daily, after_finance_reads()),
-                              returns=build_returns_assets(raw))
+                              returns=[*build_returns_assets(raw),
+                                       build_return_export_asset(daily, after_return_reads())])
