@@ -47,7 +47,7 @@ GROUPS = {
                  "order_financials_export", "erp_settlement_journals"],
     "returns": ["landed_return_reports", "return_reports", "return_rows", "stg_amazon_sp_api__return_rows",
                 "stg_amazon_sp_api__refund_items", "returns_quarantine", "return_reasons", "order_returns",
-                "erp_return_export"],
+                "order_returns_export"],
 }
 
 

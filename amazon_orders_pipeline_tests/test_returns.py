@@ -3,6 +3,7 @@ a success, every line kept (a malformed one marked for quarantine), and the rows
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections import Counter
@@ -356,7 +357,7 @@ def test_the_analyst_queries_of_the_docs_answer_what_the_mart_rows_say(returned)
     assert {r[:3]: r[3:] for r in answers[3]} == expected
 
 
-def test_the_erp_gets_a_return_document_per_return_with_its_credit_note_and_stock_receipt(returned):
+def test_the_erp_gets_a_return_document_per_return_and_salesforce_each_returned_orders_totals(returned):
     with duckdb.connect(returned["db"], read_only=True) as conn:
         rows = conn.execute("select account_id, order_id, fulfilled_by, return_date, sku, quantity, disposition, "
                             "coalesce(refunded_amount, 0) from main.order_returns").fetchall()
@@ -383,3 +384,19 @@ def test_the_erp_gets_a_return_document_per_return_with_its_credit_note_and_stoc
     assert sum(Decimal(d["credit_note"]["total"]) for _, d in documents) == sum(r[-1] for r in rows) > 0
     manifests = list(returned["exports"].glob("erp_returns/*/*/manifest.json"))
     assert manifests and all(json.loads(m.read_text())["system"] == "erp_returns" for m in manifests)
+    # Salesforce: each order the marts hold, on the file of each day it had a return, with its totals over all.
+    with duckdb.connect(returned["db"], read_only=True) as conn:
+        totals = {(a, o): (str(q), f"{r:.2f}", str(d)) for a, o, q, r, d in conn.execute(
+            "select account_id, order_id, sum(quantity), coalesce(sum(refunded_amount), 0), max(return_date) "
+            "from main.order_returns where order_known group by all").fetchall()}
+        days = {(a, o, str(d)) for a, o, d in conn.execute(
+            "select distinct account_id, order_id, return_date from main.order_returns where order_known").fetchall()}
+    seen = set()
+    for path in returned["exports"].glob("salesforce_returns/*/*/order_returns.csv"):
+        account, day = path.parts[-3], path.parts[-2]
+        for row in csv.DictReader(path.open()):
+            seen.add((account, row["ExternalId__c"], day))
+            assert (row["ReturnedQuantity__c"], row["ReturnRefundedAmount__c"], row["LastReturnDate__c"]) == \
+                totals[account, row["ExternalId__c"]]
+        assert json.loads((path.parent / "manifest.json").read_text())["externalIdFieldName"] == "ExternalId__c"
+    assert seen == days and any(t[0] != "1" for t in totals.values())

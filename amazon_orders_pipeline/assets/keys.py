@@ -29,7 +29,7 @@ RETURN_ROWS_KEY = dg.AssetKey(["amazon_sp_api", "return_rows"])
 RETURN_RAW_KEYS = (LANDED_RETURNS_KEY, RETURN_REPORTS_KEY, RETURN_ROWS_KEY)
 RETURNS_GROUP = "returns"
 ORDER_RETURNS = dg.AssetKey(["order_returns"])
-RETURN_EXPORT_KEY = dg.AssetKey(["erp_return_export"])
+RETURN_EXPORT_KEY = dg.AssetKey(["order_returns_export"])
 
 ORDERS = dg.AssetKey(["orders"])
 ORDER_ITEMS = dg.AssetKey(["order_items"])

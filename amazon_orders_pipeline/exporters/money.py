@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from amazon_orders_pipeline.exporters.delivery import ExportFiles
 from amazon_orders_pipeline.exporters.formats import csv_bytes, format_amount, iso_utc, iso_utc_millis
+from amazon_orders_pipeline.exporters.salesforce import upsert_job
 
-SALESFORCE_OBJECT = "External_Order_Sync__c"
 SALESFORCE_NAME = "order_financials.csv"
 SALESFORCE_FIELDS = ("ExternalId__c", "NetProceeds__c", "AmazonFees__c", "Refunds__c", "DeferredAmount__c",
                      "FinancialsCurrency__c", "FinancialsPostedAt__c")
@@ -62,8 +62,7 @@ def salesforce_financials(rows: Sequence[Financials], *, account_id: str, partit
         system="salesforce_financials", account_id=account_id, partition=partition,
         files={SALESFORCE_NAME: csv_bytes(SALESFORCE_FIELDS, records)}, rows={SALESFORCE_NAME: len(records)},
         primary=SALESFORCE_NAME,
-        manifest={"object": SALESFORCE_OBJECT, "operation": "upsert", "externalIdFieldName": "ExternalId__c",
-                  "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF", "file": SALESFORCE_NAME})
+        manifest=upsert_job(SALESFORCE_NAME))
 
 
 def erp_order_financials(rows: Sequence[Financials], *, account_id: str, partition: date) -> ExportFiles:

@@ -1,8 +1,13 @@
-"""The ERP's return documents: per report day and account, one document per return, that is the units of one order
-that came back through one network on that day (a fulfilment centre's processing day for FBA, the request day for an
-MFN RMA). Each holds a credit note (the returned quantities by SKU and what the paired refunds paid back) and a stock
-receipt by SKU and disposition: sellable units go back to stock, the others do not; an MFN return has no disposition
-(the merchant inspects it), so its receipt leaves that to the ERP."""
+"""Returns for the loaders, per report day and account.
+
+- The ERP's return documents: one per return, that is the units of one order that came back through one network on
+  that day (a fulfilment centre's processing day for FBA, the request day for an MFN RMA). Each holds a credit note
+  (the returned quantities by SKU and what the paired refunds paid back) and a stock receipt by SKU and disposition:
+  sellable units go back to stock, the others do not; an MFN return has no disposition (the merchant inspects it),
+  so its receipt leaves that to the ERP.
+- Salesforce: the return fields of the order sync (External_Order_Sync__c, upserted on the order id) for each order
+  with a return that day, as totals over all its returns, so the latest file always holds the current values. Only
+  orders the marts hold: an upsert of any other would create a sync record with nothing but its returns."""
 
 from __future__ import annotations
 
@@ -15,10 +20,14 @@ from decimal import Decimal
 from itertools import groupby
 
 from amazon_orders_pipeline.exporters.delivery import ExportFiles
-from amazon_orders_pipeline.exporters.formats import format_amount
+from amazon_orders_pipeline.exporters.formats import csv_bytes, format_amount
 from amazon_orders_pipeline.exporters.mappings import ExportMappings
+from amazon_orders_pipeline.exporters.salesforce import upsert_job
 
 DOCUMENTS_NAME = "return_documents.jsonl"
+SALESFORCE_NAME = "order_returns.csv"
+SALESFORCE_FIELDS = ("ExternalId__c", "ReturnedQuantity__c", "ReturnRefundedAmount__c", "ReturnsCurrency__c",
+                     "LastReturnDate__c")
 BACK_TO_STOCK = "SELLABLE"
 
 
@@ -39,6 +48,27 @@ class ReturnRow:
     refunded_at: datetime | None
     currency_code: str | None
     order_known: bool
+
+
+@dataclass(frozen=True)
+class OrderReturnTotals:
+    """An order's returns in all: units, what the paired refunds paid back, the last return's day."""
+
+    order_id: str
+    returned_quantity: int
+    refunded_amount: Decimal
+    currency_code: str | None
+    last_return_date: date
+
+
+def salesforce_returns(rows: Sequence[OrderReturnTotals], *, account_id: str, partition: date) -> ExportFiles:
+    records = [[r.order_id, str(r.returned_quantity),
+                format_amount(r.refunded_amount, r.currency_code, max_digits=2), r.currency_code or "",
+                r.last_return_date.isoformat()] for r in sorted(rows, key=lambda r: r.order_id)]
+    return ExportFiles(system="salesforce_returns", account_id=account_id, partition=partition,
+                       files={SALESFORCE_NAME: csv_bytes(SALESFORCE_FIELDS, records)},
+                       rows={SALESFORCE_NAME: len(records)}, primary=SALESFORCE_NAME,
+                       manifest=upsert_job(SALESFORCE_NAME))
 
 
 def return_document(rows: Sequence[ReturnRow], mappings: ExportMappings, account_id: str) -> dict:

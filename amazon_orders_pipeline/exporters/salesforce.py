@@ -17,6 +17,14 @@ FIELDS = ("ExternalId__c", "CustomerEmail__c", "MarketplaceId__c", "OrderDate__c
 CSV_NAME = "external_order_sync.csv"
 
 
+def upsert_job(file: str) -> dict:
+    """The Bulk API 2.0 job a CSV of External_Order_Sync__c rows is for: POST these fields to /jobs/ingest, then PUT
+    the file. An upsert sets only the columns the file has, so the order sync, its money and its returns are three
+    files that never undo each other's fields."""
+    return {"object": OBJECT, "operation": "upsert", "externalIdFieldName": EXTERNAL_ID_FIELD, "contentType": "CSV",
+            "columnDelimiter": "COMMA", "lineEnding": "LF", "file": file}
+
+
 def salesforce_record(order: OrderRow, mappings: ExportMappings, pii: bool) -> list[str]:
     return [
         order.order_id,
@@ -39,7 +47,5 @@ def salesforce_export(orders: Iterable[OrderRow], mappings: ExportMappings, *, a
     return ExportFiles(
         system="salesforce", account_id=account_id, partition=partition,
         files={CSV_NAME: csv_bytes(FIELDS, records)}, rows={CSV_NAME: len(records)}, primary=CSV_NAME,
-        # The Bulk API 2.0 job this file is for: POST these fields to /jobs/ingest, then PUT the CSV.
-        manifest={"object": OBJECT, "operation": "upsert", "externalIdFieldName": EXTERNAL_ID_FIELD,
-                  "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF", "file": CSV_NAME},
+        manifest=upsert_job(CSV_NAME),
     )
