@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from amazon_orders_pipeline import warehouse
+from amazon_orders_pipeline.assets import build_assets
+from amazon_orders_pipeline.assets.keys import RETURN_REPORTS_KEY, RETURN_ROWS_KEY
 from amazon_orders_pipeline.checks import UNKNOWN_CODES, UNKNOWN_ORDERS, UNPAIRED
 from amazon_orders_pipeline.emulator.auth import seller_key
 from amazon_orders_pipeline.emulator.embedded import emulator_refresh_token
@@ -22,6 +25,7 @@ from amazon_orders_pipeline.emulator.returns import returns_in
 from amazon_orders_pipeline.emulator.server import Emulator
 from amazon_orders_pipeline.extract.order_reports import ask
 from amazon_orders_pipeline.local_runs import (
+    account_span,
     materialize_finance_tags,
     materialize_raw_range,
     materialize_return_models,
@@ -222,7 +226,7 @@ def returned(tmp_path_factory):
             load_read(conn, store, read)
         checks = materialize_return_models(first, later, environ=env, resources=resources)
         yield {"emulator": emulator, "db": db, "first": first, "later": later, "late": late,
-               "exports": Path(env["EXPORT_DIR"]),
+               "exports": Path(env["EXPORT_DIR"]), "env": env,
                "asked_again": asked_again, "asked_split": asked_split, "again": again, "checks": checks}
 
 
@@ -275,8 +279,20 @@ def test_a_unit_processed_40_days_after_its_order_is_found_by_a_later_read_in_it
         row = conn.execute("select r.order_id, r.sku, r.return_date, r.order_known, r.return_date - o.purchase_date "
                            "from main.order_returns as r join main.orders as o using (account_id, order_id) "
                            "where r.return_key = ?", [late.return_key]).fetchone()
-    assert len(reads) == 1 and reads[0][0].startswith("b2.")
+    assert len(reads) == 1 and reads[0][0].startswith("b2/")
     assert row[:4] == (late.order_id, late.sku, late.processed_at.date(), True) and row[4] >= 40
+
+
+def test_a_load_whose_days_no_finished_read_covers_fails_and_names_them(returned):
+    settings = Settings.from_env(returned["env"])
+    first = returned["first"]
+    result = dg.materialize(build_assets(settings).all, selection=[RETURN_REPORTS_KEY, RETURN_ROWS_KEY],
+                            resources=build_resources(settings), raise_on_error=False,
+                            tags={**account_span(first, first + timedelta(days=2), ACCOUNTS),
+                                  "dagster/backfill": "never-read"})
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert f"no finished read of never-read covers {first}" in failure.step_failure_data.error.message
 
 
 def test_a_backfill_made_again_asks_for_nothing_and_loads_the_same(returned):

@@ -6,6 +6,8 @@ A run's days (one partition, a backfill's range, the daily schedule's trailing w
 span: each report's windows are as long as Amazon allows (30 days FBA, 60 MFN), so a year's backfill of an account is
 13 + 7 report requests, not 730."""
 
+from datetime import date, datetime, timedelta
+
 import dagster as dg
 
 from amazon_orders_pipeline.assets.extract import run_accounts, run_days
@@ -18,15 +20,23 @@ from amazon_orders_pipeline.assets.keys import (
 )
 from amazon_orders_pipeline.extract.plan import ExtractFailed, in_parallel
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource
-from amazon_orders_pipeline.returns.landing import REPORT_TYPES, ReturnsRead, finished, land_returns
+from amazon_orders_pipeline.returns.landing import REPORT_TYPES, ReturnsRead, batch_reads, land_returns
 from amazon_orders_pipeline.returns.raw import load_read
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
+
+SPAN = "span="
 
 
 def read_id(batch: str, days) -> str:
     """A read's id: the run's batch (a backfill's runs, a re-execution's, share it) and the span of days it reads,
     since one backfill may split its partitions over runs, each reading its own days."""
-    return f"{batch}.{min(days):%Y%m%d}-{max(days):%Y%m%d}"
+    return f"{batch}/{SPAN}{min(days):%Y%m%d}-{max(days):%Y%m%d}"
+
+
+def span_days(read: str) -> set[date]:
+    """The days a read of read_id's form covers."""
+    first, last = (datetime.strptime(d, "%Y%m%d").date() for d in read.rsplit(SPAN, 1)[1].split("-"))
+    return {first + timedelta(days=n) for n in range((last - first).days + 1)}
 
 
 def build_returns_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -87,13 +97,17 @@ def build_returns_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[d
     def return_reports(context: dg.AssetExecutionContext, landing: LandingResource, duckdb: WarehouseResource):
         store, batch = landing.store(), run_batch(context)
         reads: list[ReturnsRead] = []
+        # The batch's finished reads of each account must cover the run's days (a backfill may have read them in
+        # runs of other spans); every such read is loaded, which replaces what it loaded before.
         for account_id, days in run_days(context).items():
             for report_type in REPORT_TYPES:
-                read = finished(store, account_id, report_type, read_id(batch, days))
-                if read is None:
-                    raise dg.Failure(f"{account_id} {report_type}: the read {read_id(batch, days)} has not landed "
-                                     "every window; materialize landed_return_reports for these partitions first")
-                reads.append(read)
+                done = batch_reads(store, account_id, report_type, batch)
+                missing = sorted(set(days) - {d for r in done for d in span_days(r.read_id)})
+                if missing:
+                    raise dg.Failure(f"{account_id} {report_type}: no finished read of {batch} covers {missing[0]}"
+                                     f"{f' and {len(missing) - 1} more days' if len(missing) > 1 else ''}; "
+                                     "materialize landed_return_reports for these partitions first")
+                reads.extend(done)
 
         def load(read):
             def once():

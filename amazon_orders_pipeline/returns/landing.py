@@ -115,3 +115,11 @@ def finished(landing: ObjectStore, account_id: str, report_type: str, read_id: s
     return ReturnsRead(account_id, report_type, read_id, [
         LandedWindow((datetime.fromisoformat(w["window"][0]), datetime.fromisoformat(w["window"][1])), w["status"],
                      w["report_id"], w["document"], w["charset"], w["fetched_at"]) for w in done["windows"]])
+
+
+def batch_reads(landing: ObjectStore, account_id: str, report_type: str, batch: str) -> list[ReturnsRead]:
+    """The finished reads of an account whose id is under `batch/` (a run's batch: its reads of each span)."""
+    base = f"{PREFIX}/{SHORT_NAMES[report_type]}/read="
+    suffix = f"/account={account_id}/DONE.json"
+    ids = sorted(k[len(base):-len(suffix)] for k in landing.keys(f"{base}{batch}/") if k.endswith(suffix))
+    return [read for i in ids if (read := finished(landing, account_id, report_type, i)) is not None]
