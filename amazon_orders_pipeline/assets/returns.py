@@ -39,6 +39,22 @@ def span_days(read: str) -> set[date]:
     return {first + timedelta(days=n) for n in range((last - first).days + 1)}
 
 
+def covering_reads(store, by_account: dict[str, list[date]], batch: str) -> list[ReturnsRead]:
+    """The batch's finished reads of each account, which must cover the run's days (a backfill may have read them
+    in runs of other spans); every such read is loaded, which replaces what it loaded before."""
+    reads: list[ReturnsRead] = []
+    for account_id, days in by_account.items():
+        for report_type in REPORT_TYPES:
+            done = batch_reads(store, account_id, report_type, batch)
+            missing = sorted(set(days) - {d for r in done for d in span_days(r.read_id)})
+            if missing:
+                raise dg.Failure(f"{account_id} {report_type}: no finished read of {batch} covers {missing[0]}"
+                                 f"{f' and {len(missing) - 1} more days' if len(missing) > 1 else ''}; "
+                                 "materialize landed_return_reports for these partitions first")
+            reads.extend(done)
+    return reads
+
+
 def build_returns_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=LANDED_RETURNS_KEY,
@@ -96,18 +112,7 @@ def build_returns_assets(partitions_def: dg.MultiPartitionsDefinition) -> list[d
     )
     def return_reports(context: dg.AssetExecutionContext, landing: LandingResource, duckdb: WarehouseResource):
         store, batch = landing.store(), run_batch(context)
-        reads: list[ReturnsRead] = []
-        # The batch's finished reads of each account must cover the run's days (a backfill may have read them in
-        # runs of other spans); every such read is loaded, which replaces what it loaded before.
-        for account_id, days in run_days(context).items():
-            for report_type in REPORT_TYPES:
-                done = batch_reads(store, account_id, report_type, batch)
-                missing = sorted(set(days) - {d for r in done for d in span_days(r.read_id)})
-                if missing:
-                    raise dg.Failure(f"{account_id} {report_type}: no finished read of {batch} covers {missing[0]}"
-                                     f"{f' and {len(missing) - 1} more days' if len(missing) > 1 else ''}; "
-                                     "materialize landed_return_reports for these partitions first")
-                reads.extend(done)
+        reads = covering_reads(store, run_days(context), batch)
 
         def load(read):
             def once():
