@@ -42,6 +42,15 @@ def run_days(context) -> dict[str, list]:
     return days_by_account([split_key(k) for k in context.partition_keys])
 
 
+# A run's reads are one batch: a run made again for the same partitions (a backfill's retry, a re-execution)
+# keeps what its earlier attempt finished instead of reading it again (the money's days, the returns' spans).
+BATCH_TAGS = ("dagster/backfill", "dagster/root_run_id")
+
+
+def run_batch(context) -> str:
+    return next((context.run.tags[t] for t in BATCH_TAGS if context.run.tags.get(t)), context.run.run_id)
+
+
 def run_accounts(sp_api: SpApiResource, account_ids) -> dict[str, Account]:
     accounts = sp_api.accounts()
     unknown = sorted(set(account_ids) - set(accounts))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 import dagster as dg
 
 from amazon_orders_pipeline.accounts import Account
-from amazon_orders_pipeline.assets.extract import run_accounts, run_days
+from amazon_orders_pipeline.assets.extract import run_accounts, run_batch, run_days
 from amazon_orders_pipeline.assets.keys import (
     EXTRACT_MODE_TAG,
     FINANCES_GROUP,
@@ -35,14 +35,6 @@ from amazon_orders_pipeline.finances.settlements import SettlementError, fetch_s
 from amazon_orders_pipeline.notifications.inbox import load_batch
 from amazon_orders_pipeline.resources import LandingResource, SpApiResource
 from amazon_orders_pipeline.warehouse_resource import WarehouseResource
-
-# A run's reads are one batch: a run made again for the same partitions (a backfill's retry, a re-execution)
-# keeps the days its earlier attempt finished instead of reading them again.
-BATCH_TAGS = ("dagster/backfill", "dagster/root_run_id")
-
-
-def run_batch(context) -> str:
-    return next((context.run.tags[t] for t in BATCH_TAGS if context.run.tags.get(t)), context.run.run_id)
 
 
 def notified_orders(context, store) -> dict[str, list[str]] | None:

@@ -10,8 +10,7 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from amazon_orders_pipeline.assets.extract import run_accounts, run_days
-from amazon_orders_pipeline.assets.finances import run_batch
+from amazon_orders_pipeline.assets.extract import run_accounts, run_batch, run_days
 from amazon_orders_pipeline.assets.keys import (
     LANDED_RETURNS_KEY,
     RETURN_REPORTS_KEY,
@@ -40,8 +39,8 @@ def span_days(read: str) -> set[date]:
 
 
 def covering_reads(store, by_account: dict[str, list[date]], batch: str) -> list[ReturnsRead]:
-    """The batch's finished reads of each account, which must cover the run's days (a backfill may have read them
-    in runs of other spans); every such read is loaded, which replaces what it loaded before."""
+    """The batch's finished reads of each account that reach into the run's days, which they must cover (a backfill
+    may have read them in runs of other spans); each is loaded, replacing what it loaded before."""
     reads: list[ReturnsRead] = []
     for account_id, days in by_account.items():
         for report_type in REPORT_TYPES:
@@ -51,7 +50,7 @@ def covering_reads(store, by_account: dict[str, list[date]], batch: str) -> list
                 raise dg.Failure(f"{account_id} {report_type}: no finished read of {batch} covers {missing[0]}"
                                  f"{f' and {len(missing) - 1} more days' if len(missing) > 1 else ''}; "
                                  "materialize landed_return_reports for these partitions first")
-            reads.extend(done)
+            reads.extend(r for r in done if span_days(r.read_id) & set(days))
     return reads
 
 
